@@ -1,0 +1,61 @@
+"""Document -> chunks, sentence-aware, with offsets, page and section."""
+
+from __future__ import annotations
+
+from llama_index.core.node_parser import SentenceSplitter
+
+from index.models import Chunk, Document
+from index.settings import ChunkingSettings
+
+__all__ = ["chunk_document"]
+
+
+def _characters(text: str) -> list[str]:
+    # Sizes are in characters: that is what the embedding window and the benchmarks count.
+    return list(text)
+
+
+def chunk_document(document: Document, settings: ChunkingSettings) -> list[Chunk]:
+    """Split on sentences and paragraphs with LlamaIndex; each chunk slices document.text."""
+    splitter = SentenceSplitter(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        tokenizer=_characters,
+        include_metadata=False,
+        include_prev_next_rel=False,
+    )
+    chunks: list[Chunk] = []
+    cursor = 0
+    for piece in splitter.split_text(document.text):
+        start = _locate(document.text, piece, cursor)
+        end = start + len(piece)
+        cursor = start + 1
+        page = document.page_at(start)
+        section = document.section_at(start)
+        # A chunk that opens with a heading's paragraph belongs to that heading.
+        heading_inside = document.section_at(min(end, start + 200))
+        if heading_inside is not None and heading_inside.start >= start:
+            section = heading_inside
+        chunks.append(
+            Chunk(
+                chunk_id=f"{document.doc_id}#{len(chunks)}:{document.content_hash[:8]}",
+                doc_id=document.doc_id,
+                text=piece,
+                start=start,
+                end=end,
+                page=page.page if page else 1,
+                page_label=page.label if page else None,
+                section=section.heading if section else None,
+            )
+        )
+    return chunks
+
+
+def _locate(text: str, piece: str, cursor: int) -> int:
+    """Offset of a split in the source; the splitter returns verbatim, stripped slices."""
+    start = text.find(piece, cursor)
+    if start < 0:
+        start = text.find(piece)
+    if start < 0:
+        raise ValueError(f"chunk not found verbatim in document text: {piece[:60]!r}")
+    return start

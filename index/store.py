@@ -1,0 +1,227 @@
+"""Chroma, the single source of truth: chunks with embeddings, and a document registry.
+
+Two collections: `<name>` holds the chunks (through LlamaIndex's ChromaVectorStore);
+`<name>-docs` holds one record per document: its cleaned text, content hash, page and
+section spans. The chunk collection's metadata records what shaped the vectors and a
+revision that changes on every write, so derived caches can tell when they are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from index.errors import IndexMismatchError, PaperTrailError
+from index.models import Chunk, Document, DocumentInfo, PageSpan, SectionSpan
+from index.settings import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+__all__ = ["Store", "open_store"]
+
+_REGISTRY_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
+_FINGERPRINT_KEYS = ("embed_model", "chunk_size", "chunk_overlap", "pipeline_version")
+
+
+def open_store(settings: Settings) -> Store:
+    """Open (or create) the collections named in settings, local or on a Chroma server."""
+    return Store(_client(settings), settings)
+
+
+def _client(settings: Settings) -> ClientAPI:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise PaperTrailError(f"chroma_url {settings.chroma_url!r} has no host")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise PaperTrailError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+            ) from exc
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(settings.index_dir / "chroma"), settings=chroma_settings
+    )
+
+
+class Store:
+    def __init__(self, client: ClientAPI, settings: Settings) -> None:
+        self._client = client
+        self._name = settings.collection
+        self._fingerprint = settings.index_fingerprint()
+        self.chunks: Collection = client.get_or_create_collection(
+            self._name,
+            metadata={**self._fingerprint, "revision": uuid.uuid4().hex},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        self.registry: Collection = client.get_or_create_collection(f"{self._name}-docs")
+        self._check_fingerprint()
+
+    # -- identity -------------------------------------------------------------
+    def _check_fingerprint(self) -> None:
+        stored = self.chunks.metadata or {}
+        diff = {
+            k: (stored.get(k), self._fingerprint[k])
+            for k in _FINGERPRINT_KEYS
+            if stored.get(k) != self._fingerprint[k]
+        }
+        if diff and self.chunks.count() > 0:
+            details = ", ".join(
+                f"{k}: index has {a!r}, settings ask {b!r}" for k, (a, b) in diff.items()
+            )
+            raise IndexMismatchError(
+                f"collection {self._name!r} was built with other settings ({details}); "
+                "use another collection (PAPERTRAIL_COLLECTION) or re-index into a new one"
+            )
+        if diff:  # empty collection: adopt the current settings
+            self._touch()
+
+    def revision(self) -> str:
+        """Changes whenever any process writes to the collection."""
+        meta = self._client.get_collection(self._name).metadata or {}
+        return f"{meta.get('revision', '')}:{self.chunks.count()}"
+
+    def _touch(self) -> None:
+        self.chunks.modify(metadata={**self._fingerprint, "revision": uuid.uuid4().hex})
+
+    # -- LlamaIndex view ------------------------------------------------------
+    def vector_store(self) -> ChromaVectorStore:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.chunks)
+
+    # -- documents ------------------------------------------------------------
+    def content_hash(self, doc_id: str) -> str | None:
+        got = self.registry.get(ids=[doc_id], include=["metadatas"])
+        metas = got["metadatas"] or []
+        return str(metas[0]["content_hash"]) if metas else None
+
+    def documents(self) -> list[DocumentInfo]:
+        got = self.registry.get(include=["metadatas"])
+        infos = [
+            DocumentInfo(
+                doc_id=doc_id,
+                title=str(m["title"]),
+                source=str(m["source"]),
+                pages=int(m["pages"]),
+                chunks=int(m["chunks"]),
+                content_hash=str(m["content_hash"]),
+                ingested_at=str(m["ingested_at"]),
+            )
+            for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        ]
+        return sorted(infos, key=lambda d: d.title.lower())
+
+    def document(self, doc_id: str) -> Document | None:
+        """The cleaned document with its page and section spans."""
+        got = self.registry.get(ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        m, text = (got["metadatas"] or [])[0], (got["documents"] or [])[0]
+        return Document(
+            doc_id=doc_id,
+            title=str(m["title"]),
+            source=str(m["source"]),
+            content_hash=str(m["content_hash"]),
+            text=text or "",
+            pages=[PageSpan(**p) for p in json.loads(str(m["pages_json"]))],
+            sections=[SectionSpan(**s) for s in json.loads(str(m["sections_json"]))],
+        )
+
+    def replace(
+        self, document: Document, chunks: list[Chunk], embeddings: list[list[float]]
+    ) -> None:
+        """Write a document's chunks, replacing any earlier version of it."""
+        nodes = [_node(document, c, e) for c, e in zip(chunks, embeddings, strict=True)]
+        self.chunks.delete(where={"doc_id": document.doc_id})
+        if nodes:
+            self.vector_store().add(nodes)
+        self.registry.upsert(
+            ids=[document.doc_id],
+            documents=[document.text],
+            embeddings=[_REGISTRY_VECTOR],
+            metadatas=[
+                {
+                    "title": document.title,
+                    "source": document.source,
+                    "content_hash": document.content_hash,
+                    "pages": len(document.pages),
+                    "chunks": len(chunks),
+                    "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "pages_json": json.dumps([p.model_dump() for p in document.pages]),
+                    "sections_json": json.dumps([s.model_dump() for s in document.sections]),
+                }
+            ],
+        )
+        self._touch()
+
+    def remove(self, doc_id: str) -> bool:
+        if not self.registry.get(ids=[doc_id])["ids"]:
+            return False
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.registry.delete(ids=[doc_id])
+        self._touch()
+        return True
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk's id, text and metadata (for the keyword index)."""
+        got = self.chunks.get(include=["documents", "metadatas"])
+        return got["ids"], list(got["documents"] or []), [dict(m) for m in got["metadatas"] or []]
+
+
+def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    # Page and section boundaries inside the chunk, so each quote gets its own page/section.
+    pages = [p for p in document.pages if chunk.start < p.start < chunk.end]
+    sections = [s for s in document.sections if chunk.start < s.start < chunk.end]
+    first_page, first_section = document.page_at(chunk.start), document.section_at(chunk.start)
+    spans = {
+        "pages": [p.model_dump() for p in ([first_page] if first_page else []) + pages],
+        "sections": [s.model_dump() for s in ([first_section] if first_section else []) + sections],
+    }
+    return TextNode(
+        id_=chunk.chunk_id,
+        text=chunk.text,
+        embedding=embedding,
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+        metadata={
+            "doc_id": chunk.doc_id,
+            "title": document.title,
+            "source": document.source,
+            "page": chunk.page,
+            "page_label": chunk.page_label or "",
+            "section": chunk.section or "",
+            "content_hash": document.content_hash,
+            "spans_json": json.dumps(spans),
+        },
+        excluded_embed_metadata_keys=[
+            "doc_id",
+            "title",
+            "source",
+            "page",
+            "page_label",
+            "section",
+            "content_hash",
+            "spans_json",
+        ],
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
+    )

@@ -1,0 +1,32 @@
+"""PaperTrail's read path: retrieve passages, compose cited answers."""
+
+from index import (
+    Answer,
+    Citation,
+    DocumentInfo,
+    IndexMismatchError,
+    IngestReport,
+    LoadError,
+    PaperTrailError,
+    Passage,
+    QuestionError,
+    Settings,
+)
+from rag.answer import ABSTAIN_MESSAGE
+from rag.engine import Engine, Turn
+
+__all__ = [
+    "ABSTAIN_MESSAGE",
+    "Answer",
+    "Citation",
+    "DocumentInfo",
+    "Engine",
+    "IndexMismatchError",
+    "IngestReport",
+    "LoadError",
+    "PaperTrailError",
+    "Passage",
+    "QuestionError",
+    "Settings",
+    "Turn",
+]

@@ -1,0 +1,101 @@
+"""Question -> passages: BM25 and dense retrieval fused with LlamaIndex's QueryFusionRetriever."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever, VectorIndexRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+from index.keyword import KeywordIndex
+from index.models import PageSpan, Passage, SectionSpan, SpanIndex
+from index.settings import RetrievalSettings
+from index.store import Store
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+__all__ = ["Retriever"]
+
+
+class _KeywordRetriever(BaseRetriever):
+    """bm25s results as LlamaIndex nodes, built like the vector store's so fusion can match them."""
+
+    def __init__(self, keyword: KeywordIndex, k: int) -> None:
+        super().__init__()
+        self._keyword = keyword
+        self._k = k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [
+            NodeWithScore(node=metadata_dict_to_node(meta, text=text), score=score)
+            for _, text, meta, score in self._keyword.search(query_bundle.query_str, self._k)
+        ]
+
+
+class Retriever:
+    """Hybrid retrieval; weights, fusion mode and depths come from RetrievalSettings."""
+
+    def __init__(self, *, store: Store, keyword: KeywordIndex, embedder: BaseEmbedding) -> None:
+        from llama_index.core import VectorStoreIndex
+
+        self._keyword = keyword
+        self._embedder = embedder
+        self._index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=embedder)
+
+    def embed_query(self, question: str) -> list[float]:
+        return self._embedder.get_query_embedding(question)
+
+    def retrieve(
+        self,
+        question: str,
+        settings: RetrievalSettings,
+        *,
+        k: int | None = None,
+        query_vector: list[float] | None = None,
+    ) -> list[Passage]:
+        """The k best passages for `question`, best first."""
+        k = k or settings.top_k
+        bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
+        retrievers: list[BaseRetriever] = [
+            _KeywordRetriever(self._keyword, settings.candidates),
+            VectorIndexRetriever(self._index, similarity_top_k=settings.candidates),
+        ]
+        fusion = QueryFusionRetriever(
+            retrievers,
+            mode=settings.fusion,  # type: ignore[arg-type]
+            retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
+            similarity_top_k=k,
+            num_queries=1,
+            use_async=False,
+            llm=MockLLM(),  # never called with num_queries=1; avoids the global default LLM
+        )
+        return [_passage(n) for n in fusion.retrieve(bundle)]
+
+
+def _passage(hit: NodeWithScore) -> Passage:
+    node, meta = hit.node, hit.node.metadata
+    start = node.start_char_idx or 0
+    text = node.get_content()
+    spans: dict[str, Any] = json.loads(meta.get("spans_json") or "{}")
+    return Passage(
+        chunk_id=node.node_id,
+        doc_id=str(meta["doc_id"]),
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        text=text,
+        start=start,
+        end=node.end_char_idx or start + len(text),
+        page=int(meta.get("page", 1)),
+        page_label=str(meta.get("page_label") or "") or None,
+        section=str(meta.get("section") or "") or None,
+        score=float(hit.score or 0.0),
+        spans=SpanIndex(
+            pages=[PageSpan(**p) for p in spans.get("pages", [])],
+            sections=[SectionSpan(**s) for s in spans.get("sections", [])],
+        ),
+    )
