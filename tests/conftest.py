@@ -1,0 +1,72 @@
+"""Shared fixtures: temporary indexes on the real model and Chroma, generated PDFs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# No network here: no telemetry, no analytics, no hub look-ups.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from rag import Engine, Settings  # noqa: E402
+
+MakePdf = Callable[..., Path]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an empty index in a temporary folder."""
+    return Settings(index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    """An engine on an empty temporary index (real model, real Chroma)."""
+    return Engine.open(settings)
+
+
+@pytest.fixture(scope="session")
+def bundled_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An engine whose index holds the bundled MSC article; shared, so treat it as read-only."""
+    engine = Engine.open(Settings(index_dir=tmp_path_factory.mktemp("bundled") / "index"))
+    report = engine.ensure_bundled_corpus()
+    assert report is not None and report.ok, report
+    yield engine
+
+
+def _write_pdf(path: Path, pages: list[list[str]], *, title: str | None = None) -> Path:
+    """A real PDF with one text line per entry; long lines are wrapped by the caller."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    if title:
+        pdf.setTitle(title)
+    width, height = A4
+    for lines in pages:
+        y = height - 60
+        for line in lines:
+            if line == "":
+                y -= 14
+                continue
+            pdf.drawString(50, y, line)
+            y -= 14
+        pdf.showPage()
+    pdf.save()
+    return path
+
+
+@pytest.fixture
+def make_pdf(tmp_path: Path) -> MakePdf:
+    """make_pdf(name, pages=[[line, ...], ...], title=None) -> Path of a generated PDF."""
+
+    def make(name: str, pages: list[list[str]], title: str | None = None) -> Path:
+        return _write_pdf(tmp_path / name, pages, title=title)
+
+    return make
