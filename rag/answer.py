@@ -1,20 +1,25 @@
 """Passages -> a short extractive Answer whose every sentence is cited.
 
-No LLM: the answer is made of the sentences that best answer the question, each followed
-by its [n] marker. A sentence's score blends semantic similarity to the question with
-the idf-weighted share of the question's terms it contains. When the best sentence is
-weak, the answer abstains and lists the closest passages instead.
+No LLM. Each sentence of the retrieved passages gets an evidence score: semantic similarity
+to the question blended with the idf-weighted share of the question's terms it contains
+(its section heading's words count at a discount). The answer takes the sentences whose
+score, plus a prior from how well their passage was retrieved, is close to the best; then
+each chosen sentence brings along the sentences that continue it ("This limits ...",
+"In addition, ..."), because a point in a paper often spans several sentences.
+It abstains when the best evidence is weak, or when the question asks for a quantity
+and no candidate sentence states one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.keyword import terms
-from index.models import Answer, Citation, Passage
+from index.models import Answer, Passage
 from index.settings import AnswerSettings
 from rag.citations import Sentence, cite, is_heading, split_sentences
 
@@ -27,28 +32,41 @@ ABSTAIN_MESSAGE = (
 # Stemmed words that say what kind of answer is wanted, not what it is about.
 _QUESTION_WORDS = frozenset(
     "what which who whom whose why how when where whi doe do did is are was were can could "
-    "should would will mani much describ explain tell list name main kind type role".split()
+    "should would will mani much describ explain tell list name main kind type role use".split()
 )
-_SEMANTIC_WEIGHT = 0.55
-_MIN_WORDS = 4
+_SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
-_FEEDBACK_WEIGHT = 0.3
+_PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
+_KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
 _REDUNDANT = 0.85  # cosine above which a sentence repeats one already chosen
-_KEEP_RATIO = 0.75  # a sentence must score this share of the best one to join the answer
+_MIN_WORDS = 4
+_MAX_CONTINUATION = 3
+_CONTINUES = re.compile(
+    r"^(This|These|Those|Such|It|Its|They|Their|In addition|Additionally|Moreover|Furthermore|"
+    r"Also|Currently|In particular|Specifically|For example|For instance|As a result|"
+    r"Consequently|Therefore|Thus|Hence)\b"
+)
+# Questions whose answer is a quantity; their answer sentence must state a number.
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (many|much|long|often|old|large|high|low)\b|\b(dose|doses|dosage|percentage|"
+    r"proportion|rate|number of|amount|concentration|duration)\b",
+    re.IGNORECASE,
+)
+_CITATION_YEAR = re.compile(r"\((?:[^()]*?\b)?(?:19|20)\d\d[a-z]?\)")
 
 Embed = Callable[[list[str]], list[list[float]]]
 Idf = Callable[[list[str]], dict[str, float]]
 
 
-@dataclass
+@dataclass(eq=False)  # identity: candidates are compared with `in`
 class _Candidate:
-    rank: int  # of its passage
     passage: Passage
     sentence: Sentence
+    offset: int  # in the document
     words: int
-    base: float = 0.0  # evidence before feedback
-    score: float = 0.0
-    vector: np.ndarray | None = None
+    evidence: float = 0.0  # how well the sentence itself answers
+    score: float = 0.0  # evidence plus the passage prior: the selection order
+    vector: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def compose(
@@ -65,18 +83,15 @@ def compose(
     if not candidates:
         return _abstain(question, passages, 0.0)
     _score(question, candidates, np.asarray(query_vector), embed, idf)
-    best = max(c.base for c in candidates)
+    eligible = _eligible(question, candidates)
+    best = max((c.evidence for c in eligible), default=0.0)
     if best < settings.min_evidence:
         return _abstain(question, passages, best)
-    chosen = _select(candidates, best, settings.max_words)
-    citations: list[Citation] = []
-    parts = []
-    for c in chosen:
-        citations.append(cite(len(citations) + 1, c.passage, c.sentence))
-        parts.append(f"{c.sentence.text} [{len(citations)}]")
+    chosen = _select(eligible, candidates, settings.max_words)
+    citations = [cite(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
     return Answer(
         question=question,
-        answer=" ".join(parts),
+        answer=" ".join(f"{c.sentence.text} [{n}]" for n, c in enumerate(chosen, start=1)),
         abstained=False,
         citations=citations,
         passages=list(passages),
@@ -95,83 +110,115 @@ def _abstain(question: str, passages: Sequence[Passage], best: float) -> Answer:
 
 
 def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
+    """Sentences of the passages, once each (chunks overlap), headings and scraps left out."""
     seen: set[tuple[str, int]] = set()
     out = []
-    for rank, passage in enumerate(passages):
+    for passage in passages:
         for sentence in split_sentences(passage.text):
-            key = (passage.doc_id, passage.start + sentence.start)
+            offset = passage.start + sentence.start
             words = len(sentence.text.split())
-            if key in seen or words < _MIN_WORDS or is_heading(sentence, passage):
+            if (passage.doc_id, offset) in seen or words < _MIN_WORDS:
                 continue
-            seen.add(key)
-            out.append(_Candidate(rank, passage, sentence, words))
+            if is_heading(sentence, passage):
+                continue
+            seen.add((passage.doc_id, offset))
+            out.append(_Candidate(passage, sentence, offset, words))
     return out
 
 
 def _score(
     question: str, candidates: list[_Candidate], query: np.ndarray, embed: Embed, idf: Idf
 ) -> None:
-    """Semantic similarity plus idf-weighted term overlap, then one round of feedback.
-
-    A sentence also owns, at a discount, the words of its section heading ("4.4 Technical
-    challenges of ..."). Feedback adds the best sentence's own terms as a weaker second
-    query (RM3-style), which brings in sentences that say the same thing in other words.
-    """
     q_terms = {t for t in terms(question) if t not in _QUESTION_WORDS}
-    bags = [_bag(c) for c in candidates]
+    weights = idf(list(q_terms))
+    total = sum(weights.values())
     vectors = np.asarray(embed([c.sentence.text for c in candidates]))
-    semantic = vectors @ query
-    lexical = _overlap(q_terms, bags, idf)
-    for c, vec, sem, lex in zip(candidates, vectors, semantic, lexical, strict=True):
-        c.vector = vec
-        c.base = c.score = float(_SEMANTIC_WEIGHT * sem + (1 - _SEMANTIC_WEIGHT) * lex)
-    top = max(range(len(candidates)), key=lambda i: candidates[i].base)
-    feedback = {t for t, w in bags[top].items() if w == 1.0} - q_terms - _QUESTION_WORDS
-    for i, (c, fb) in enumerate(zip(candidates, _overlap(feedback, bags, idf), strict=True)):
-        if i != top:
-            c.score += _FEEDBACK_WEIGHT * fb
+    top_passage = max((c.passage.score for c in candidates), default=0.0) or 1.0
+    for c, vector, similarity in zip(candidates, vectors, vectors @ query, strict=True):
+        bag = _bag(c)
+        overlap = sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
+        c.vector = vector
+        c.evidence = float(_SEMANTIC_WEIGHT * similarity + (1 - _SEMANTIC_WEIGHT) * overlap)
+        c.score = c.evidence + _PASSAGE_PRIOR * _passage_prior(c, candidates) / top_passage
 
 
 def _bag(c: _Candidate) -> dict[str, float]:
     """The sentence's terms (weight 1) and its section heading's (discounted)."""
     bag: dict[str, float] = {}
-    section = c.passage.spans.section_at(c.passage.start + c.sentence.start)
+    section = c.passage.spans.section_at(c.offset)
     if section is not None:
         bag.update(dict.fromkeys(terms(section.title), _HEADING_WEIGHT))
     bag.update(dict.fromkeys(terms(c.sentence.text), 1.0))
     return bag
 
 
-def _overlap(query_terms: set[str], bags: list[dict[str, float]], idf: Idf) -> list[float]:
-    """Idf-weighted share of `query_terms` each bag contains."""
-    weights = idf(list(query_terms))
-    total = sum(weights.values())
-    if not total:
-        return [0.0] * len(bags)
-    return [sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total for bag in bags]
+def _passage_prior(c: _Candidate, candidates: list[_Candidate]) -> float:
+    """Retrieval score of the best passage holding the sentence (chunks overlap)."""
+    return max(
+        (
+            o.passage.score
+            for o in candidates
+            if o.passage.doc_id == c.passage.doc_id and o.passage.start <= c.offset < o.passage.end
+        ),
+        default=c.passage.score,
+    )
 
 
-def _select(candidates: list[_Candidate], best: float, max_words: int) -> list[_Candidate]:
-    """Greedy by score, skipping near-duplicates, within the word budget; document order."""
+def _eligible(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """Candidates that could answer; a quantity question needs a stated number."""
+    if not _QUANTITY_QUESTION.search(question):
+        return candidates
+    return [c for c in candidates if re.search(r"\d", _CITATION_YEAR.sub("", c.sentence.text))]
+
+
+def _select(
+    eligible: list[_Candidate], candidates: list[_Candidate], max_words: int
+) -> list[_Candidate]:
+    """Best sentences within the budget, each with its continuation; in reading order."""
+    ranked = sorted(eligible, key=lambda c: -c.score)
+    floor = _KEEP_RATIO * ranked[0].score
     chosen: list[_Candidate] = []
-    words = 0
-    for c in sorted(candidates, key=lambda c: -c.score):
-        if c.score < _KEEP_RATIO * best:
+    budget = max_words
+    for c in ranked:
+        if c.score < floor:
             break
-        if words + c.words > max_words:
-            continue
-        if any(float(c.vector @ o.vector) > _REDUNDANT for o in chosen):  # type: ignore[operator]
+        if c in chosen or c.words > budget or _repeats(c, chosen):
             continue
         chosen.append(c)
-        words += c.words
-    first_rank = {}
-    for c in chosen:
-        first_rank.setdefault(c.passage.doc_id, c.rank)
-    return sorted(
-        chosen,
-        key=lambda c: (
-            first_rank[c.passage.doc_id],
-            c.passage.doc_id,
-            c.passage.start + c.sentence.start,
+        budget -= c.words
+    for c in list(chosen):
+        for follower in _continuation(c, candidates):
+            if follower in chosen or follower.words > budget or _repeats(follower, chosen):
+                break
+            chosen.append(follower)
+            budget -= follower.words
+    first = {c.passage.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
+    return sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
+
+
+def _repeats(c: _Candidate, chosen: list[_Candidate]) -> bool:
+    return any(float(c.vector @ o.vector) > _REDUNDANT for o in chosen)
+
+
+def _continuation(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The sentences right after `c` in its section that open by referring back to it."""
+    section = c.passage.spans.section_at(c.offset)
+    following = sorted(
+        (
+            o
+            for o in candidates
+            if o.passage.doc_id == c.passage.doc_id
+            and o.offset > c.offset
+            and o.passage.spans.section_at(o.offset) == section
         ),
+        key=lambda o: o.offset,
     )
+    out: list[_Candidate] = []
+    previous_end = c.offset + len(c.sentence.text)
+    for o in following[:_MAX_CONTINUATION]:
+        gap = o.offset - previous_end
+        if gap > 2 or not _CONTINUES.match(o.sentence.text):
+            break
+        out.append(o)
+        previous_end = o.offset + len(o.sentence.text)
+    return out

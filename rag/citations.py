@@ -12,7 +12,7 @@ __all__ = ["Sentence", "cite", "split_sentences"]
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
     "al e.g eg i.e ie fig figs ref refs eq eqs vs approx ca cf dr mr mrs ms no nos vol vols "
-    "pp p st jr sr inc ltd co sp spp resp incl min max mg ml kg dept univ est avg".split()
+    "pp p st jr sr inc ltd co sp spp resp incl dept univ est avg".split()
 )
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _HEADING_LIKE = re.compile(r"^\d+(\.\d+)*\s")
