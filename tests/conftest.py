@@ -14,7 +14,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag import Engine, Settings  # noqa: E402
+from rag import Engine, Settings
 
 MakePdf = Callable[..., Path]
 
@@ -48,7 +48,7 @@ def _write_pdf(path: Path, pages: list[list[str]], *, title: str | None = None) 
     pdf = canvas.Canvas(str(path), pagesize=A4)
     if title:
         pdf.setTitle(title)
-    width, height = A4
+    _, height = A4
     for lines in pages:
         y = height - 60
         for line in lines:
