@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Literal
 
@@ -109,6 +111,30 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+    @model_validator(mode="after")
+    def _no_unknown_environment(self) -> Settings:
+        """pydantic-settings ignores unknown variables; a misspelt one must fail loudly."""
+        known = set()
+        for name, info in type(self).model_fields.items():
+            known.add(f"PAPERTRAIL_{name.upper()}")
+            section = info.annotation
+            if isinstance(section, type) and issubclass(section, _Section):
+                known |= {
+                    f"PAPERTRAIL_{name.upper()}__{sub.upper()}" for sub in section.model_fields
+                }
+        unknown = sorted(
+            k for k in os.environ if k.upper().startswith("PAPERTRAIL_") and k.upper() not in known
+        )
+        if unknown:
+            hints = [
+                f"{k} (did you mean {', '.join(close)}?)"
+                if (close := get_close_matches(k.upper(), known, 2))
+                else k
+                for k in unknown
+            ]
+            raise ValueError(f"unknown setting(s) in the environment: {'; '.join(hints)}")
+        return self
 
     def index_fingerprint(self) -> dict[str, str | int]:
         """What shapes the stored vectors; recorded with the collection."""

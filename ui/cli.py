@@ -64,7 +64,12 @@ def _domain_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from exc
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                ": ".join(
+                    x
+                    for x in (".".join(map(str, e["loc"])), e["msg"].removeprefix("Value error, "))
+                    if x
+                )
+                for e in exc.errors()
             )
             typer.echo(f"Error: invalid settings: {problems}", err=True)
             raise typer.Exit(1) from exc

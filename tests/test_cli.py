@@ -1,0 +1,113 @@
+"""The `papertrail` command: JSON schema, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from index.settings import BUNDLED_CORPUS
+from ui.cli import app
+
+runner = CliRunner()
+
+CITATION_FIELDS = {
+    "n", "doc_id", "title", "source", "page", "section", "passage", "quote", "quote_start",
+    "quote_end",
+}  # fmt: skip
+PASSAGE_FIELDS = {"chunk_id", "doc_id", "title", "source", "text", "start", "end", "page", "score"}
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> str:
+    result = runner.invoke(app, ["ingest", str(BUNDLED_CORPUS), "--index-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    return str(tmp_path)
+
+
+def test_ask_json_matches_the_documented_schema(index_dir: str) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "What are the barriers to MSC standardisation?",
+            "--json",
+            "--index-dir",
+            index_dir,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert isinstance(data["answer"], str) and data["abstained"] is False
+    assert data["citations"] and data["passages"]
+    for c in data["citations"]:
+        assert CITATION_FIELDS <= set(c)
+        assert c["passage"][c["quote_start"] : c["quote_end"]] == c["quote"]
+        assert f"[{c['n']}]" in data["answer"]
+    for p in data["passages"]:
+        assert PASSAGE_FIELDS <= set(p)
+        assert isinstance(p["score"], float)
+
+
+def test_ask_plain_prints_the_answer_and_numbered_sources(index_dir: str) -> None:
+    result = runner.invoke(
+        app, ["ask", "Which cytokines do MSCs secrete?", "--index-dir", index_dir]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Sources:" in result.stdout and "[1]" in result.stdout and "p. 128" in result.stdout
+
+
+def test_empty_question_exits_1_with_a_one_line_message(index_dir: str) -> None:
+    result = runner.invoke(app, ["ask", "   ", "--index-dir", index_dir])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: the question is empty; type a question about your documents"
+    ]
+
+
+def test_ingest_reports_bad_files_and_exits_1_after_indexing_the_rest(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.pdf"
+    good.write_text("Coral polyps host photosynthetic algae.")
+    bad.write_bytes(b"not a pdf at all")
+    index = str(tmp_path / "index")
+    result = runner.invoke(app, ["ingest", str(bad), str(good), "--index-dir", index])
+    assert result.exit_code == 1
+    assert "bad.pdf" in result.stderr and "not a readable PDF" in result.stderr
+    listed = runner.invoke(app, ["list", "--json", "--index-dir", index])
+    assert [d["doc_id"] for d in json.loads(listed.stdout)] == ["good.txt"]
+
+
+def test_list_and_remove_a_document(index_dir: str) -> None:
+    listed = json.loads(runner.invoke(app, ["list", "--json", "--index-dir", index_dir]).stdout)
+    assert [d["pages"] for d in listed] == [1]
+    doc_id = listed[0]["doc_id"]
+    assert runner.invoke(app, ["remove", doc_id, "--index-dir", index_dir]).exit_code == 0
+    again = runner.invoke(app, ["list", "--json", "--index-dir", index_dir])
+    assert json.loads(again.stdout) == []
+    missing = runner.invoke(app, ["remove", doc_id, "--index-dir", index_dir])
+    assert missing.exit_code == 1 and "no document" in missing.stderr
+
+
+def test_out_of_range_setting_is_a_clear_error(index_dir: str, monkeypatch) -> None:
+    monkeypatch.setenv("PAPERTRAIL_RETRIEVAL__TOP_K", "0")
+    result = runner.invoke(app, ["ask", "Where are MSCs obtained from?", "--index-dir", index_dir])
+    assert result.exit_code == 1
+    assert "retrieval.top_k" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("PAPERTRAIL_TOPK", "PAPERTRAIL_RETRIEVAL__TOP_K"),
+        ("PAPERTRAIL_INDEXDIR", "PAPERTRAIL_INDEX_DIR"),
+    ],
+)
+def test_misspelt_environment_setting_fails_loudly(
+    index_dir: str, monkeypatch, variable, hint
+) -> None:
+    monkeypatch.setenv(variable, "3")
+    result = runner.invoke(app, ["list", "--index-dir", index_dir])
+    assert result.exit_code == 1
+    assert variable in result.stderr and hint in result.stderr

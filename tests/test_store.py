@@ -1,0 +1,107 @@
+"""Chroma is the source of truth: identity checks, derived keyword cache, server mode."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from index.settings import BUNDLED_CORPUS, ChunkingSettings
+from rag import Engine, IndexMismatchError, Settings
+
+
+def test_opening_an_index_with_other_chunking_is_a_clear_error(
+    engine: Engine, tmp_path: Path
+) -> None:
+    note = tmp_path / "n.txt"
+    note.write_text("Sea urchins have tube feet.")
+    engine.ingest([note])
+    other = engine.settings.model_copy(
+        update={"chunking": ChunkingSettings(chunk_size=500, chunk_overlap=50)}
+    )
+    with pytest.raises(IndexMismatchError, match="chunk_size: index has 1000, settings ask 500"):
+        Engine.open(other)
+
+
+def test_keyword_index_follows_writes_from_another_process(
+    settings: Settings, tmp_path: Path
+) -> None:
+    reader = Engine.open(settings)
+    writer = Engine.open(settings)  # stands in for a second process on the same store
+    assert reader.retrieve("narwhal tusk sensory organ", k=3) == []
+    note = tmp_path / "narwhal.txt"
+    note.write_text("The narwhal tusk is a sensory organ with millions of nerve endings.")
+    writer.ingest([note])
+    hits = reader.keyword.search("narwhal tusk", 5)
+    assert [h[0].split("#")[0] for h in hits] == ["narwhal.txt"]
+
+
+def test_broken_keyword_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path: Path) -> None:
+    engine = Engine.open(settings)
+    note = tmp_path / "gecko.txt"
+    note.write_text("Gecko feet stick to walls through van der Waals forces.")
+    engine.ingest([note])
+    assert engine.keyword.search("gecko feet", 3)
+    cache = settings.index_dir / "bm25" / settings.collection
+    for f in cache.iterdir():
+        f.write_bytes(b"garbage")
+    fresh = Engine.open(settings)
+    assert [h[0].split("#")[0] for h in fresh.keyword.search("gecko feet", 3)] == ["gecko.txt"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("chroma run did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "cache", chroma_url=chroma_server)
+    engine = Engine.open(settings)
+    assert engine.ingest([BUNDLED_CORPUS]).ok
+    answer = engine.ask("Where are MSCs obtained from?")
+    assert not answer.abstained and "bone marrow" in answer.answer
+    # Nothing but the keyword cache lives locally: the data is on the server.
+    assert not (tmp_path / "cache" / "chroma").exists()
+    again = Engine.open(settings)
+    assert [d.doc_id for d in again.documents()] == [BUNDLED_CORPUS.name]
