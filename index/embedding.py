@@ -35,7 +35,9 @@ def _load(model: str, batch_size: int) -> HuggingFaceEmbedding:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
     return HuggingFaceEmbedding(
         model_name=resolve_model_path(model),
         device="cpu",
