@@ -131,6 +131,22 @@ def test_clicking_a_marker_shows_the_quoted_sentence_highlighted(
     screenshot(page, "1-chat-show-in-document")
 
 
+def test_a_marker_in_an_earlier_answer_brings_back_that_answers_sources(page: Any) -> None:
+    first = ask(page, MSC_QUESTION)
+    ask(page, "Where are MSCs obtained from?")
+    sources = page.locator("#pt-sources")
+    turn = '#pt-sources .pt-turn-sources[data-turn="{}"]'
+    expect(page.locator(turn.format(1))).to_be_visible()
+    expect(page.locator(turn.format(0))).to_be_hidden()
+
+    first.locator('.pt-cite[data-n="1"]').click()
+    expect(page.locator(turn.format(0))).to_be_visible()
+    expect(page.locator(turn.format(1))).to_be_hidden()
+    mark = sources.locator('.pt-source[data-turn="0"][data-n="1"] .pt-passage mark')
+    expect(mark).to_be_in_viewport()
+    screenshot(page, "1-chat-earlier-answer-sources")
+
+
 def test_uploaded_pdf_is_cited_with_its_page_then_removed_after_confirmation(
     page: Any, make_pdf: Any
 ) -> None:

@@ -367,8 +367,17 @@ def launch(
         show_error=False,
         quiet=not block,
         footer_links=["api"],
-        theme=gr.themes.Default(primary_hue="indigo"),
+        theme=_theme(gr),
         css=CSS,
+    )
+
+
+def _theme(gr: Any) -> Any:
+    """Gradio's default look, minus its SemiBold font file: that one is a small subset
+    (capital A and B are missing), so weight-600 text mixed in a fallback font."""
+    font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
+    return gr.themes.Default(
+        primary_hue="indigo", font=[font, "ui-sans-serif", "system-ui", "sans-serif"]
     )
 
 
