@@ -234,3 +234,8 @@ def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app()
+
+
+from eval.cli import eval_command  # noqa: E402  (cheap: the evaluation loads when it runs)
+
+app.command("eval")(eval_command)

@@ -1,0 +1,76 @@
+"""`papertrail eval`: cheap to import; the evaluation machinery loads when the command runs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["DEFAULT_SYSTEMS", "eval_command"]
+
+DEFAULT_SYSTEMS = "papertrail,bm25,dense,llamaindex-default"
+
+
+class SplitChoice(StrEnum):
+    dev = "dev"
+    test = "test"
+    all = "all"
+
+
+def eval_command(
+    dataset: Annotated[
+        str, typer.Argument(help="covid-qa, pubmedqa, seed, or a .jsonl question file.")
+    ],
+    split: Annotated[
+        SplitChoice | None,
+        typer.Option(help="Question split [default: test for benchmarks, all otherwise]."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="First N questions; index only their documents + distractors."),
+    ] = None,
+    distractors: Annotated[
+        int, typer.Option(min=0, help="Extra documents indexed with --limit.")
+    ] = 3,
+    systems: Annotated[
+        str, typer.Option(help="Comma-separated: papertrail,bm25,dense,llamaindex-default,random.")
+    ] = DEFAULT_SYSTEMS,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [default: eval-out/DATASET-SPLIT].")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(help="Files or folders to index for a JSONL set (repeat the option)."),
+    ] = None,
+    embed_model: Annotated[
+        str | None, typer.Option(help="sentence-transformers model [env: PAPERTRAIL_EMBED_MODEL].")
+    ] = None,
+    isolate: Annotated[
+        bool, typer.Option(help="Run each system in a fresh process (own memory and timings).")
+    ] = True,
+) -> None:
+    """Evaluate answer quality against baselines; writes results.json and report.html."""
+    from eval.main import EvalRequest, run_eval, user_error
+
+    try:
+        request = EvalRequest(
+            dataset=dataset,
+            split=split.value if split else None,
+            limit=limit,
+            distractors=distractors,
+            systems=[s.strip() for s in systems.split(",") if s.strip()],
+            out=out,
+            corpus=[str(p) for p in corpus or []],
+            embed_model=embed_model,
+            isolate=isolate,
+        )
+        table = run_eval(request)
+    except Exception as exc:  # domain and settings errors: one line and exit code 1
+        message = user_error(exc)
+        if message is None:
+            raise
+        typer.echo(f"Error: {message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(table)

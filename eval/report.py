@@ -1,0 +1,244 @@
+"""An Evaluation -> results.json, questions.jsonl, report.html and a terminal table."""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from eval.evaluate import Evaluation
+from eval.metrics import percentile
+from eval.models import METRIC_KEYS, Results
+from eval.scoring import QuestionScore
+
+__all__ = ["format_table", "write_outputs"]
+
+_COLOURS = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#444444")
+_DECIMALS = {"ms": 1, "per_s": 1, "mb": 0}
+
+
+def write_outputs(evaluation: Evaluation, out: Path) -> None:
+    """results.json (the documented schema), questions.jsonl and report.html in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = evaluation.results
+    data = _rounded(results.model_dump(mode="json", by_alias=True))
+    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    with (out / "questions.jsonl").open("w", encoding="utf-8") as f:
+        for system, rows in evaluation.rows.items():
+            for row in rows:
+                f.write(json.dumps({"system": system, **row.model_dump(mode="json")}) + "\n")
+    (out / "report.html").write_text(_html(evaluation), encoding="utf-8")
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 4 decimals, recursively, so results.json stays readable."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def format_table(results: Results) -> str:
+    """Metrics as rows, systems as columns; a baseline's cell adds its ratio to the reference."""
+    names = list(results.systems)
+    ref = _reference(results)
+    header = ["metric", *names]
+    lines = [header]
+    for key in METRIC_KEYS:
+        lines.append([key, *(_cell(results, name, ref, key) for name in names)])
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = ["  ".join(_pad(row, widths)) for row in lines]
+    title = (
+        f"{results.dataset} ({results.split}): {results.n_questions} questions, "
+        f"{results.n_unanswerable} unanswerable, {results.n_documents} documents, "
+        f"{results.n_chunks} chunks; (x.xx×) = value relative to {ref}"
+    )
+    return "\n".join([title, "", *text])
+
+
+def _pad(row: list[str], widths: list[int]) -> list[str]:
+    return [
+        v.ljust(w) if i == 0 else v.rjust(w)
+        for i, (v, w) in enumerate(zip(row, widths, strict=True))
+    ]
+
+
+def _reference(results: Results) -> str:
+    return "papertrail" if "papertrail" in results.systems else next(iter(results.systems))
+
+
+def _value(results: Results, name: str, key: str) -> float | None:
+    return results.systems[name].model_dump(by_alias=True)[key]
+
+
+def _fmt(key: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    decimals = next((d for suffix, d in _DECIMALS.items() if key.endswith(suffix)), 3)
+    return f"{value:.{decimals}f}"
+
+
+def _cell(results: Results, name: str, ref: str, key: str) -> str:
+    value, base = _value(results, name, key), _value(results, ref, key)
+    text = _fmt(key, value)
+    if name != ref and value is not None and base:
+        text += f" ({value / base:.2f}×)"
+    return text
+
+
+# -- HTML ------------------------------------------------------------------------------------
+def _html(evaluation: Evaluation) -> str:
+    results = evaluation.results
+    title = f"PaperTrail evaluation: {results.dataset} ({results.split})"
+    parts = [
+        f"<h1>{escape(title)}</h1>",
+        f"<pre>{escape(format_table(results))}</pre>",
+        "<h2>hit@k</h2>",
+        _hit_plot(results),
+        "<h2>Full-answer latency</h2>",
+        _latency_plot(evaluation.latencies),
+        "<h2>Questions</h2>",
+        *(_question_table(name, rows) for name, rows in evaluation.rows.items()),
+    ]
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px;"
+    "vertical-align:top;text-align:left}.hit{color:#080}.miss{color:#b00}"
+    "pre{background:#f6f6f6;padding:1em;overflow-x:auto}svg{background:#fff}"
+)
+
+
+def _hit_plot(results: Results, width: int = 520, height: int = 300) -> str:
+    left, top, right, bottom = 50, 20, 150, 40
+    pw, ph = width - left - right, height - top - bottom
+
+    def xy(k: int, v: float) -> str:
+        return f"{left + (k - 1) * pw / 9:.1f},{top + ph * (1 - v):.1f}"
+
+    out = [_frame(width, height, left, top, pw, ph, "k", "hit@k")]
+    out += [
+        f"<text x='{left + (k - 1) * pw / 9:.1f}' y='{top + ph + 15}' font-size='11' "
+        f"text-anchor='middle'>{k}</text>"
+        for k in range(1, 11)
+    ]
+    out += [
+        f"<text x='{left - 6}' y='{top + ph * (1 - v) + 4:.1f}' font-size='11' "
+        f"text-anchor='end'>{v:.1f}</text>"
+        for v in (0, 0.25, 0.5, 0.75, 1.0)
+    ]
+    for i, (name, m) in enumerate(results.systems.items()):
+        colour = _COLOURS[i % len(_COLOURS)]
+        if m.hit_curve:
+            points = " ".join(xy(k, v) for k, v in enumerate(m.hit_curve, start=1))
+            out.append(
+                f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{points}'/>"
+            )
+        out.append(_legend(i, name, colour, left + pw + 10, top))
+    return "".join(out) + "</svg>"
+
+
+def _latency_plot(latencies: dict[str, list[float]], width: int = 620) -> str:
+    """Box plots on a log scale: whiskers p5-p95, box p25-p75, bar at the median."""
+    rows = {k: v for k, v in latencies.items() if v}
+    height = 40 + 30 * max(len(rows), 1)
+    if not rows:
+        return f"<svg width='{width}' height='{height}'></svg>"
+    left, top, pw = 130, 10, width - 160
+    lo = math.floor(math.log10(max(min(min(v) for v in rows.values()), 0.01)))
+    hi = math.ceil(math.log10(max(max(v) for v in rows.values()))) or lo + 1
+    hi = max(hi, lo + 1)
+
+    def x(ms: float) -> float:
+        return left + pw * (math.log10(max(ms, 10**lo)) - lo) / (hi - lo)
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"]
+    for e in range(lo, hi + 1):
+        out.append(
+            f"<line x1='{x(10**e):.1f}' x2='{x(10**e):.1f}' y1='{top}' y2='{height - 25}' "
+            f"stroke='#ddd'/><text x='{x(10**e):.1f}' y='{height - 10}' font-size='11' "
+            f"text-anchor='middle'>{_ms_label(10**e)}</text>"
+        )
+    for i, (name, values) in enumerate(rows.items()):
+        colour, y = _COLOURS[i % len(_COLOURS)], top + 30 * i + 15
+        p = {q: x(percentile(values, q) or 0) for q in (5, 25, 50, 75, 95)}
+        out.append(
+            f"<text x='{left - 8}' y='{y + 4}' font-size='12' text-anchor='end'>"
+            f"{escape(name)}</text>"
+            f"<line x1='{p[5]:.1f}' x2='{p[95]:.1f}' y1='{y}' y2='{y}' stroke='{colour}'/>"
+            f"<rect x='{p[25]:.1f}' y='{y - 8}' width='{max(p[75] - p[25], 1):.1f}' height='16' "
+            f"fill='{colour}' fill-opacity='0.3' stroke='{colour}'/>"
+            f"<line x1='{p[50]:.1f}' x2='{p[50]:.1f}' y1='{y - 8}' y2='{y + 8}' stroke='{colour}' "
+            "stroke-width='3'/>"
+        )
+    return "".join(out) + "</svg>"
+
+
+def _ms_label(ms: float) -> str:
+    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
+
+
+def _frame(width: int, height: int, left: int, top: int, pw: int, ph: int, xl: str, yl: str) -> str:
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
+        f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>"
+        f"<text x='{left + pw / 2}' y='{height - 5}' font-size='12' "
+        f"text-anchor='middle'>{xl}</text>"
+        f"<text x='12' y='{top + ph / 2}' font-size='12' transform='rotate(-90 12 {top + ph / 2})' "
+        f"text-anchor='middle'>{yl}</text>"
+    )
+
+
+def _legend(i: int, name: str, colour: str, x: int, y: int) -> str:
+    y += 18 * i
+    return (
+        f"<line x1='{x}' x2='{x + 18}' y1='{y + 6}' y2='{y + 6}' stroke='{colour}' "
+        f"stroke-width='3'/><text x='{x + 24}' y='{y + 10}' font-size='12'>{escape(name)}</text>"
+    )
+
+
+def _question_table(system: str, rows: list[QuestionScore]) -> str:
+    head = (
+        "<tr><th>id</th><th>question</th><th>answer</th><th>citations</th>"
+        "<th>first relevant rank</th><th>token F1</th><th>ms</th></tr>"
+    )
+    body = "".join(_question_row(r) for r in rows)
+    return (
+        f"<details><summary>{escape(system)}: {len(rows)} questions</summary>"
+        f"<table>{head}{body}</table></details>"
+    )
+
+
+def _question_row(r: QuestionScore) -> str:
+    tag = "" if r.answerable else " <em>(unanswerable)</em>"
+    answer = "<em>abstained</em>" if r.abstained else escape(_short(r.answer, 600))
+    cites = "<br>".join(_citation(c.n, c.doc_id, c.quote, c.gold, c.verbatim) for c in r.citations)
+    f1 = "" if r.token_f1 is None else f"{r.token_f1:.2f}"
+    return (
+        f"<tr><td>{escape(r.id)}{escape(' ' + r.phase if r.phase != 'main' else '')}</td>"
+        f"<td>{escape(r.question)}{tag}</td><td>{answer}</td><td>{cites or '–'}</td>"
+        f"<td>{r.first_hit or '–'}</td><td>{f1}</td><td>{r.answer_ms:.0f}</td></tr>"
+    )
+
+
+def _citation(n: int, doc_id: str | None, quote: str, gold: bool | None, verbatim: bool) -> str:
+    mark = {True: "<span class='hit'>✓ gold</span>", False: "<span class='miss'>✗</span>"}
+    flag = mark.get(gold, "") if gold is not None else ""
+    exact = "" if verbatim else " <span class='miss'>(quote not verbatim)</span>"
+    return f"[{n}] {flag} <b>{escape(doc_id or '?')}</b>: “{escape(_short(quote, 240))}”{exact}"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,417 @@
+"""The systems an evaluation compares, behind one small interface that speaks our own models.
+
+`papertrail` is the Engine. The baselines index the same cleaned documents:
+
+- `bm25`: stock bm25s (English stopwords and Snowball stemmer) over PaperTrail's chunks.
+- `dense`: PaperTrail's write path (same chunks, same embedder), vector search only.
+- `llamaindex-default`: what a newcomer writes, `VectorStoreIndex.from_documents` on a Chroma
+  collection with the default `SentenceSplitter` and the default `similarity_top_k`.
+- `random`: PaperTrail's chunks drawn at random; chance level, and a broken retriever for tests.
+
+A baseline's answer is its top `ANSWER_PASSAGES` passages joined together, each cited whole.
+LlamaIndex types stay in this module: callers see `Answer`, `Passage` and `Document`.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from index.chunking import chunk_document
+from index.cleaning import clean
+from index.embedding import load_embedder
+from index.indexer import Indexer
+from index.loaders import expand_paths, load_file
+from index.models import Answer, Chunk, Citation, Document, Passage
+from index.settings import Settings
+from index.store import open_store
+from rag.engine import Engine
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import BaseNode, NodeWithScore
+
+__all__ = [
+    "ANSWER_PASSAGES",
+    "SYSTEMS",
+    "CorpusFile",
+    "System",
+    "embed_texts",
+    "open_system",
+    "read_corpus",
+]
+
+ANSWER_PASSAGES = 2  # LlamaIndex's DEFAULT_SIMILARITY_TOP_K: what its stock query engine reads
+SYSTEMS = ("papertrail", "bm25", "dense", "llamaindex-default", "random")
+
+
+class CorpusFile(BaseModel):
+    """A source file as extracted (`raw`) and as cleaned (`document`)."""
+
+    path: str
+    raw: str
+    document: Document
+
+
+def read_corpus(paths: Iterable[str | Path]) -> list[CorpusFile]:
+    """Load and clean files exactly as ingestion does; `raw` joins the pages with form feeds."""
+    out = []
+    for path in expand_paths(paths):
+        raw = load_file(path)
+        out.append(CorpusFile(path=str(path), raw="\f".join(raw.pages), document=clean(raw)))
+    return out
+
+
+def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
+    """Vectors from the configured embedder, e.g. to score semantic similarity."""
+    if not texts:
+        return []
+    return load_embedder(settings).get_text_embedding_batch(list(texts))
+
+
+class System(ABC):
+    """One question-answering system on its own index."""
+
+    name: str
+
+    @abstractmethod
+    def ingest(self, paths: Sequence[Path]) -> int:
+        """Index the files; returns the number of chunks indexed."""
+
+    @abstractmethod
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        """The k best passages, best first."""
+
+    @abstractmethod
+    def ask(self, question: str) -> Answer:
+        """A cited answer."""
+
+    @abstractmethod
+    def passages(self) -> list[Passage]:
+        """Every indexed chunk (text, offsets and document; score 0)."""
+
+    @abstractmethod
+    def document(self, doc_id: str) -> Document | None:
+        """The cleaned document the offsets refer to."""
+
+    @abstractmethod
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        """Drop documents from the index."""
+
+
+def open_system(name: str, settings: Settings) -> System:
+    """The named system on an index under `settings.index_dir`."""
+    factories: dict[str, type[System]] = {
+        "papertrail": PaperTrailSystem,
+        "bm25": BM25Baseline,
+        "dense": DenseBaseline,
+        "llamaindex-default": LlamaIndexDefaultBaseline,
+        "random": RandomBaseline,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
+    return factories[name](settings)
+
+
+# -- PaperTrail ----------------------------------------------------------------------------
+class PaperTrailSystem(System):
+    name = "papertrail"
+
+    def __init__(self, settings: Settings) -> None:
+        self._engine = Engine.open(settings)
+
+    def ingest(self, paths: Sequence[Path]) -> int:
+        report = self._engine.ingest(paths, show_progress=True)
+        if report.failed:
+            raise ValueError("; ".join(str(f.error) for f in report.failed))
+        return sum(f.chunks for f in report.files)
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        return self._engine.retrieve(question, k)
+
+    def ask(self, question: str) -> Answer:
+        return self._engine.ask(question)
+
+    def passages(self) -> list[Passage]:
+        return _stored_passages(self._engine.store.all_chunks())
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._engine.document(doc_id)
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        for doc_id in doc_ids:
+            self._engine.remove(doc_id)
+
+
+# -- Baselines on PaperTrail's chunks, in memory -----------------------------------------------
+class _InMemory(System):
+    """Shared by bm25 and random: cleaned documents and PaperTrail's chunks, kept in memory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._documents: dict[str, Document] = {}
+        self._chunks: list[Chunk] = []
+
+    def ingest(self, paths: Sequence[Path]) -> int:
+        for f in read_corpus(paths):
+            self._documents[f.document.doc_id] = f.document
+        self._chunks = [
+            c for d in self._documents.values() for c in chunk_document(d, self._settings.chunking)
+        ]
+        self._reindex()
+        return len(self._chunks)
+
+    def _reindex(self) -> None:
+        """Rebuild whatever the subclass searches."""
+
+    def ask(self, question: str) -> Answer:
+        return _concatenated(question, self.retrieve(question, ANSWER_PASSAGES))
+
+    def passages(self) -> list[Passage]:
+        return [self._passage(c, 0.0) for c in self._chunks]
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._documents.get(doc_id)
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        gone = set(doc_ids)
+        self._documents = {k: v for k, v in self._documents.items() if k not in gone}
+        self._chunks = [c for c in self._chunks if c.doc_id not in gone]
+        self._reindex()
+
+    def _passage(self, chunk: Chunk, score: float) -> Passage:
+        doc = self._documents[chunk.doc_id]
+        return Passage(
+            **chunk.model_dump(exclude={"chunk_id", "doc_id"}),
+            chunk_id=chunk.chunk_id,
+            doc_id=chunk.doc_id,
+            title=doc.title,
+            source=doc.source,
+            score=score,
+        )
+
+
+class BM25Baseline(_InMemory):
+    name = "bm25"
+    _bm25: Any = None
+
+    def _reindex(self) -> None:
+        import bm25s
+
+        self._bm25 = bm25s.BM25()
+        if self._chunks:
+            tokens = _bm25_tokens([c.text for c in self._chunks], ids=True)
+            self._bm25.index(tokens, show_progress=False)
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        if not self._chunks:
+            return []
+        words = [w for w in _bm25_tokens([question], ids=False)[0] if w in self._bm25.vocab_dict]
+        if not words:
+            return []
+        ids, scores = self._bm25.retrieve(
+            [words], k=min(k, len(self._chunks)), show_progress=False, n_threads=1
+        )
+        return [
+            self._passage(self._chunks[i], float(s))
+            for i, s in zip(ids[0], scores[0], strict=True)
+            if s > 0
+        ]
+
+
+def _bm25_tokens(texts: list[str], *, ids: bool) -> Any:
+    """bm25s's stock English tokenizer: stopwords removed, Snowball-stemmed."""
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(
+        texts,
+        stopwords="en",
+        stemmer=Stemmer.Stemmer("english").stemWords,
+        return_ids=ids,
+        show_progress=False,
+    )
+
+
+class RandomBaseline(_InMemory):
+    name = "random"
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        rng = random.Random(zlib.crc32(question.encode()))  # same question, same draw
+        picked = rng.sample(self._chunks, min(k, len(self._chunks)))
+        return [self._passage(c, 0.0) for c in picked]
+
+
+# -- Baselines on a vector store ------------------------------------------------------------
+class DenseBaseline(System):
+    """PaperTrail's ingestion into a Chroma collection of its own; vector search only."""
+
+    name = "dense"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings.model_copy(update={"collection": "dense"})
+        self._store = open_store(self._settings)
+        self._embedder = load_embedder(self._settings)
+        self._indexer = Indexer(self._settings, store=self._store, embedder=self._embedder)
+        self._index: Any = None
+
+    def ingest(self, paths: Sequence[Path]) -> int:
+        report = self._indexer.ingest(paths, show_progress=True)
+        if report.failed:
+            raise ValueError("; ".join(str(f.error) for f in report.failed))
+        return sum(f.chunks for f in report.files)
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        from llama_index.core import VectorStoreIndex
+
+        if self._index is None:
+            self._index = VectorStoreIndex.from_vector_store(
+                self._store.vector_store(), embed_model=self._embedder
+            )
+        hits = self._index.as_retriever(similarity_top_k=k).retrieve(question)
+        return [_node_passage(h.node, h.score) for h in hits]
+
+    def ask(self, question: str) -> Answer:
+        return _concatenated(question, self.retrieve(question, ANSWER_PASSAGES))
+
+    def passages(self) -> list[Passage]:
+        return _stored_passages(self._store.all_chunks())
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._store.document(doc_id)
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        for doc_id in doc_ids:
+            self._indexer.remove(doc_id)
+
+
+class LlamaIndexDefaultBaseline(System):
+    """The stock LlamaIndex pipeline on PaperTrail's cleaned text, so offsets compare."""
+
+    name = "llamaindex-default"
+
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(settings.index_dir / "chroma"),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        self._collection = client.get_or_create_collection("quickstart")
+        self._embedder: BaseEmbedding = load_embedder(settings)
+        self._documents: dict[str, Document] = {}
+        self._index: Any = None
+
+    def ingest(self, paths: Sequence[Path]) -> int:
+        from llama_index.core import Document as LlamaDocument
+        from llama_index.core import StorageContext, VectorStoreIndex
+        from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        docs = [f.document for f in read_corpus(paths)]
+        self._documents.update({d.doc_id: d for d in docs})
+        storage = StorageContext.from_defaults(
+            vector_store=ChromaVectorStore(chroma_collection=self._collection)
+        )
+        self._index = VectorStoreIndex.from_documents(
+            [
+                LlamaDocument(text=d.text, id_=d.doc_id, metadata={"file_name": d.doc_id})
+                for d in docs
+            ],
+            storage_context=storage,
+            embed_model=self._embedder,
+            transformations=[SentenceSplitter()],  # the default, passed so no global is read
+            show_progress=True,
+        )
+        return self._collection.count()
+
+    def retrieve(self, question: str, k: int) -> list[Passage]:
+        hits = self._index.as_retriever(similarity_top_k=k).retrieve(question)
+        return [self._passage(h) for h in hits]
+
+    def ask(self, question: str) -> Answer:
+        hits = self._index.as_retriever().retrieve(question)  # default similarity_top_k
+        return _concatenated(question, [self._passage(h) for h in hits])
+
+    def passages(self) -> list[Passage]:
+        got = self._collection.get(include=["documents", "metadatas"])
+        return _stored_passages((got["ids"], list(got["documents"] or []), got["metadatas"] or []))
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._documents.get(doc_id)
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        for doc_id in doc_ids:
+            self._index.delete_ref_doc(doc_id, delete_from_docstore=True)
+            self._documents.pop(doc_id, None)
+
+    def _passage(self, hit: NodeWithScore) -> Passage:
+        return _node_passage(hit.node, hit.score, self._documents)
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def _stored_passages(chunks: tuple[list[str], list[str], Sequence[Any]]) -> list[Passage]:
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    ids, texts, metas = chunks
+    return [
+        _node_passage(metadata_dict_to_node(dict(m), text=t), 0.0)
+        for _, t, m in zip(ids, texts, metas, strict=True)
+    ]
+
+
+def _node_passage(
+    node: BaseNode, score: float | None, documents: dict[str, Document] | None = None
+) -> Passage:
+    meta = node.metadata
+    doc_id = str(meta.get("doc_id") or node.ref_doc_id or "")
+    doc = (documents or {}).get(doc_id)
+    text = node.get_content()
+    start = node.start_char_idx or 0
+    return Passage(
+        chunk_id=node.node_id,
+        doc_id=doc_id,
+        title=str(meta.get("title") or (doc.title if doc else doc_id)),
+        source=str(meta.get("source") or (doc.source if doc else "")),
+        text=text,
+        start=start,
+        end=node.end_char_idx or start + len(text),
+        page=int(meta.get("page") or (doc.page_at(start).page if doc and doc.pages else 1)),
+        section=str(meta.get("section") or "") or None,
+        score=float(score or 0.0),
+    )
+
+
+def _concatenated(question: str, passages: list[Passage]) -> Answer:
+    """The baselines' answer: the passages themselves, each cited in full."""
+    citations = [
+        Citation(
+            n=n,
+            doc_id=p.doc_id,
+            title=p.title,
+            source=p.source,
+            page=p.page,
+            section=p.section,
+            passage=p.text,
+            quote=p.text,
+            quote_start=0,
+            quote_end=len(p.text),
+            chunk_id=p.chunk_id,
+        )
+        for n, p in enumerate(passages, start=1)
+    ]
+    return Answer(
+        question=question,
+        answer="\n\n".join(f"{p.text} [{n}]" for n, p in enumerate(passages, start=1)),
+        abstained=False,
+        citations=citations,
+        passages=passages,
+    )
