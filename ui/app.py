@@ -77,12 +77,17 @@ class Handlers:
                 render.notice_html(_message(exc)),
             )
         exchanges.append(Exchange(answer, self.contexts(answer)))
+        notice = ""
+        if answer.abstained and not answer.passages and not self.engine.documents():
+            notice = render.notice_html(
+                "No documents are indexed yet; add some in the Documents tab.", "info"
+            )
         return (
             render.transcript_html(exchanges),
             render.sources_html(exchanges),
             exchanges,
             "",
-            "",
+            notice,
         )
 
     def ask(self, question: str) -> dict[str, Any]:
@@ -255,10 +260,13 @@ def _chat_tab(h: Handlers, defaults: Settings) -> None:
             sources = _html(render.sources_html([]), "pt-sources", SOURCES_JS)
 
     outputs = [transcript, sources, state, question, notice]
-    question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat")
-    send.click(h.chat, [question, state, *sliders], outputs, api_visibility="private")
+    busy = {"show_progress_on": transcript}  # one spinner, not one per output
+    question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat", **busy)
+    send.click(h.chat, [question, state, *sliders], outputs, api_visibility="private", **busy)
     for button, text in zip(examples, EXAMPLE_QUESTIONS, strict=True):
-        button.click(_example(h, text), [state, *sliders], outputs, api_visibility="private")
+        button.click(
+            _example(h, text), [state, *sliders], outputs, api_visibility="private", **busy
+        )
     clear.click(h.clear, None, outputs, api_name="clear")
     initial = [s.value for s in sliders]
     reset.click(lambda: initial, None, sliders, api_visibility="private")
@@ -300,7 +308,6 @@ def _settings_sliders(defaults: Settings) -> list[gr.Slider]:
 def _documents_tab(h: Handlers) -> list[Any]:
     """The document list, upload and removal; returns the outputs a refresh updates."""
     gr = _gradio()
-    documents = _html(render.documents_html([]), "pt-documents")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             upload = gr.File(
@@ -324,6 +331,7 @@ def _documents_tab(h: Handlers) -> list[Any]:
                     )
                     cancel = gr.Button("Cancel", size="sm", elem_id="pt-confirm-cancel")
             remove_notice = _html("", "pt-remove-notice")
+    documents = _html(render.documents_html([]), "pt-documents")
 
     refreshed = [documents, to_remove]
     tracker = gr.Progress()
@@ -331,7 +339,13 @@ def _documents_tab(h: Handlers) -> list[Any]:
     def upload_files(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
         return h.upload(files, progress)
 
-    upload.upload(upload_files, upload, [upload_report, *refreshed, upload], api_name="upload")
+    upload.upload(
+        upload_files,
+        upload,
+        [upload_report, *refreshed, upload],
+        api_name="upload",
+        show_progress_on=upload,
+    )
     remove.click(
         h.ask_remove, to_remove, [confirm_box, confirm_text, remove_notice], api_name="ask_remove"
     )

@@ -344,9 +344,9 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
     )
     count = f"{count_of(len(docs), 'document')} indexed"
     return (
-        f'<p class="pt-doc-count">{count}</p><table class="pt-docs"><thead><tr>'
-        "<th>Document</th><th>Pages</th><th>Chunks</th><th>Added</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f'<p class="pt-doc-count">{count}</p><div class="pt-docs-box"><table class="pt-docs">'
+        "<thead><tr><th>Document</th><th>Pages</th><th>Chunks</th><th>Added</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></div>"
     )
 
 

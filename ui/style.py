@@ -163,6 +163,7 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-ctx-passage { color: var(--body-text-color); background: var(--color-accent-soft); }
 
 /* Documents tab */
+#pt-documents .pt-docs-box { max-height: 420px; overflow-y: auto; }
 .pt-doc-count { margin: 0 0 6px; color: var(--body-text-color-subdued); }
 .pt-docs { width: 100%; border-collapse: collapse; table-layout: auto; }
 .pt-docs th, .pt-docs td {
@@ -170,6 +171,7 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
   vertical-align: top; overflow-wrap: anywhere;
 }
 .pt-docs th, .pt-docs td:not(.pt-doc-title) { white-space: nowrap; }
+.pt-docs th { position: sticky; top: 0; background: var(--background-fill-primary); }
 .pt-docs .pt-num { text-align: right; width: 5em; }
 .pt-docs .pt-file { margin: 2px 0 0; }
 .pt-report ul { margin: 4px 0 0; padding-left: 0; list-style: none; }
