@@ -151,7 +151,7 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
             f"no extractable text on any of its {n_pages} page(s) (scanned images? run OCR first)",
         )
     title = (reader.metadata.title if reader.metadata else None) or ""
-    if title.strip():
+    if title.strip() and title.strip().lower() not in {"untitled", "untitled document"}:
         raw.title, raw.title_from_file = title.strip(), False
 
 

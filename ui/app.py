@@ -8,9 +8,11 @@ model, opens no index and stays cheap for the CLI.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -143,7 +145,7 @@ class Handlers:
         self, files: Sequence[str] | None, progress: Callable[..., object] | None = None
     ) -> tuple[str, str, Any, None]:
         """Index uploaded files; each file's outcome is listed, a bad file fails alone."""
-        paths = [str(f) for f in files or []]
+        paths = [self._keep(Path(f)) for f in files or []]
         if not paths:
             return (
                 render.notice_html("Choose one or more files first.", "info"),
@@ -159,7 +161,16 @@ class Handlers:
             progress(0, desc=f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
         with self._writes:
             report = self.engine.ingest(paths, on_progress=on_progress)
+        for result in report.failed:
+            Path(result.path).unlink(missing_ok=True)
         return (render.report_html(report.files), *self.documents(), None)
+
+    def _keep(self, upload: Path) -> str:
+        """Copy an upload out of Gradio's temporary folder, so citations keep a real source."""
+        kept = self.engine.settings.index_dir / "uploads" / upload.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(upload, kept)
+        return str(kept)
 
     def ask_remove(self, doc_id: str | None) -> tuple[Any, str, str]:
         """First step of removal: show what will be removed and ask to confirm."""
