@@ -143,7 +143,9 @@ class Settings(BaseSettings):
     def index_fingerprint(self) -> dict[str, str | int]:
         """What shapes the stored vectors; recorded with the collection."""
         return {
-            "embed_model": self.embed_model,
+            # int8 vectors differ from fp32 ones; torch and fp32 ONNX are interchangeable.
+            "embed_model": self.embed_model
+            + ("@int8" if self.embed_backend == "onnx-int8" else ""),
             "chunk_size": self.chunking.chunk_size,
             "chunk_overlap": self.chunking.chunk_overlap,
             "pipeline_version": 1,
