@@ -20,8 +20,9 @@ import numpy as np
 
 from index.keyword import terms
 from index.models import Answer, Passage
+from index.sentences import Sentence, split_sentences
 from index.settings import AnswerSettings
-from rag.citations import Sentence, cite, is_heading, split_sentences
+from rag.citations import cite, is_heading
 
 __all__ = ["ABSTAIN_MESSAGE", "compose"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from index.sentences import split_sentences
 from index.settings import BUNDLED_CORPUS
 from rag import ABSTAIN_MESSAGE, Engine, QuestionError
-from rag.citations import split_sentences
 
 STANDARDISATION = "What are the barriers to MSC standardisation?"
 
