@@ -1,4 +1,8 @@
-"""The write path: files -> documents -> chunks -> embeddings -> store."""
+"""The write path: files -> documents -> chunks and sentences -> embeddings -> store.
+
+Each sentence is embedded once; a chunk's vector is the normalised mean of its sentences'
+vectors, so overlapping chunks cost no extra model passes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from index.chunking import chunk_document
@@ -15,6 +20,7 @@ from index.embedding import load_embedder
 from index.errors import PaperTrailError
 from index.loaders import expand_paths, load_file
 from index.models import Chunk, Document, FileResult, IngestReport
+from index.sentences import Sentence, split_sentences
 from index.settings import Settings
 from index.store import Store, open_store
 
@@ -32,6 +38,7 @@ class _Pending:
     result: FileResult
     document: Document
     chunks: list[Chunk]
+    sentences: list[Sentence]
 
 
 class Indexer:
@@ -69,17 +76,22 @@ class Indexer:
             report.files.append(result)
             if job:
                 pending.append(job)
-        texts = [c.text for job in pending for c in job.chunks]
+        texts = [s.text for job in pending for s in job.sentences]
         vectors = self._embed(texts, show_progress=show_progress, on_progress=on_progress)
         offset = 0
         for job in pending:
-            n = len(job.chunks)
+            n = len(job.sentences)
+            own = vectors[offset : offset + n]
+            offset += n
             try:
-                self.store.replace(job.document, job.chunks, vectors[offset : offset + n])
+                chunk_vectors = _chunk_vectors(job.chunks, job.sentences, own)
+                self.store.replace(
+                    job.document, job.chunks, chunk_vectors, job.sentences, own.tolist()
+                )
             except Exception as exc:  # keep the rest of the batch going
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
-            offset += n
-        report.embedded_chunks = len(texts)
+        report.embedded_chunks = sum(len(job.chunks) for job in pending)
+        report.embedded_sentences = len(texts)
         return report
 
     def remove(self, doc_id: str) -> bool:
@@ -93,7 +105,8 @@ class Indexer:
                 return FileResult(path=str(path), status="unchanged", doc_id=raw.doc_id), None
             document = clean(raw)
             chunks = chunk_document(document, self.settings.chunking)
-            if not chunks:
+            sentences = split_sentences(document.text)
+            if not chunks or not sentences:
                 raise PaperTrailError(f"{path}: no text left after cleaning")
         except PaperTrailError as exc:
             return FileResult(path=str(path), status="failed", error=str(exc)), None
@@ -108,7 +121,7 @@ class Indexer:
             chunks=len(chunks),
             warnings=document.warnings,
         )
-        return result, _Pending(result, document, chunks)
+        return result, _Pending(result, document, chunks, sentences)
 
     def _embed(
         self,
@@ -116,17 +129,31 @@ class Indexer:
         *,
         show_progress: bool,
         on_progress: ProgressCallback | None,
-    ) -> list[list[float]]:
+    ) -> np.ndarray:
         if not texts:
-            return []
-        batch = self.settings.embed_batch_size * 4
-        vectors: list[list[float]] = []
+            return np.zeros((0, 0), dtype=np.float32)
+        batch = self.settings.embed_batch_size * 8
+        parts: list[list[float]] = []
         with tqdm(
-            total=len(texts), desc="Embedding", unit="chunk", disable=not show_progress
+            total=len(texts), desc="Embedding", unit="sentence", disable=not show_progress
         ) as bar:
             for i in range(0, len(texts), batch):
-                vectors += self.embedder.get_text_embedding_batch(texts[i : i + batch])
+                parts += self.embedder.get_text_embedding_batch(texts[i : i + batch])
                 bar.update(min(batch, len(texts) - i))
                 if on_progress:
-                    on_progress(len(vectors), len(texts))
-        return vectors
+                    on_progress(len(parts), len(texts))
+        return np.asarray(parts, dtype=np.float32)
+
+
+def _chunk_vectors(
+    chunks: list[Chunk], sentences: list[Sentence], vectors: np.ndarray
+) -> list[list[float]]:
+    """Each chunk's vector: the normalised mean of the sentences it touches."""
+    starts = np.array([s.start for s in sentences])
+    ends = np.array([s.end for s in sentences])
+    out = []
+    for c in chunks:
+        rows = (starts < c.end) & (ends > c.start)
+        mean = vectors[rows].mean(axis=0) if rows.any() else vectors.mean(axis=0)
+        out.append((mean / (np.linalg.norm(mean) or 1.0)).tolist())
+    return out

@@ -158,7 +158,8 @@ class FileResult(BaseModel):
 
 class IngestReport(BaseModel):
     files: list[FileResult] = Field(default_factory=list)
-    embedded_chunks: int = Field(0, description="Chunks that needed new embeddings.")
+    embedded_chunks: int = Field(0, description="Chunks of new or changed files.")
+    embedded_sentences: int = Field(0, description="Sentences that needed the model.")
 
     @property
     def failed(self) -> list[FileResult]:

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
             + ("@int8" if self.embed_backend == "onnx-int8" else ""),
             "chunk_size": self.chunking.chunk_size,
             "chunk_overlap": self.chunking.chunk_overlap,
-            "pipeline_version": 1,
+            "pipeline_version": 2,  # 2: sentence vectors
         }
 
     def fingerprint_hash(self) -> str:

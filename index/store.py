@@ -1,9 +1,11 @@
 """Chroma, the single source of truth: chunks with embeddings, and a document registry.
 
-Two collections: `<name>` holds the chunks (through LlamaIndex's ChromaVectorStore);
-`<name>-docs` holds one record per document: its cleaned text, content hash, page and
-section spans. The chunk collection's metadata records what shaped the vectors and a
-revision that changes on every write, so derived caches can tell when they are stale.
+Three collections: `<name>` holds the chunks (via LlamaIndex's ChromaVectorStore);
+`<name>-sentences` holds every sentence's vector (the dense side searches sentences and
+scores a chunk by its best sentence); `<name>-docs` holds one record per document: its
+cleaned text, content hash, page and section spans. The chunk collection's metadata
+records what shaped the vectors and a revision that changes on every write, so derived
+caches can tell when they are stale.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import urlparse
 
 from index.errors import IndexMismatchError, PaperTrailError
 from index.models import Chunk, Document, DocumentInfo, PageSpan, SectionSpan
+from index.sentences import Sentence
 from index.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 _REGISTRY_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
+_BATCH = 4000  # Chroma caps the records of one add
 _FINGERPRINT_KEYS = ("embed_model", "chunk_size", "chunk_overlap", "pipeline_version")
 
 
@@ -70,6 +74,9 @@ class Store:
             self._name,
             metadata={**self._fingerprint, "revision": uuid.uuid4().hex},
             configuration={"hnsw": {"space": "cosine"}},
+        )
+        self.sentences: Collection = client.get_or_create_collection(
+            f"{self._name}-sentences", configuration={"hnsw": {"space": "cosine"}}
         )
         self.registry: Collection = client.get_or_create_collection(f"{self._name}-docs")
         self._check_fingerprint()
@@ -146,13 +153,28 @@ class Store:
         )
 
     def replace(
-        self, document: Document, chunks: list[Chunk], embeddings: list[list[float]]
+        self,
+        document: Document,
+        chunks: list[Chunk],
+        chunk_vectors: list[list[float]],
+        sentences: list[Sentence],
+        sentence_vectors: list[list[float]],
     ) -> None:
-        """Write a document's chunks, replacing any earlier version of it."""
-        nodes = [_node(document, c, e) for c, e in zip(chunks, embeddings, strict=True)]
-        self.chunks.delete(where={"doc_id": document.doc_id})
+        """Write a document's chunks and sentences, replacing any earlier version of it."""
+        nodes = [_node(document, c, v) for c, v in zip(chunks, chunk_vectors, strict=True)]
+        self._delete_parts(document.doc_id)
         if nodes:
             self.vector_store().add(nodes)
+        for i in range(0, len(sentences), _BATCH):
+            part = sentences[i : i + _BATCH]
+            self.sentences.add(
+                ids=[f"{document.doc_id}@{s.start}" for s in part],
+                embeddings=sentence_vectors[i : i + _BATCH],
+                documents=[s.text for s in part],
+                metadatas=[
+                    {"doc_id": document.doc_id, "start": s.start, "end": s.end} for s in part
+                ],
+            )
         self.registry.upsert(
             ids=[document.doc_id],
             documents=[document.text],
@@ -172,13 +194,31 @@ class Store:
         )
         self._touch()
 
+    def _delete_parts(self, doc_id: str) -> None:
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.sentences.delete(where={"doc_id": doc_id})
+
     def remove(self, doc_id: str) -> bool:
         if not self.registry.get(ids=[doc_id])["ids"]:
             return False
-        self.chunks.delete(where={"doc_id": doc_id})
+        self._delete_parts(doc_id)
         self.registry.delete(ids=[doc_id])
         self._touch()
         return True
+
+    def all_sentences(self) -> tuple[list[dict[str, Any]], Any]:
+        """Every sentence (doc_id, start, end, text) and the matrix of their vectors."""
+        import numpy as np
+
+        got = self.sentences.get(include=["metadatas", "embeddings", "documents"])
+        vectors = got["embeddings"]
+        if vectors is None or len(vectors) == 0:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        metas = [
+            {**m, "text": t}
+            for m, t in zip(got["metadatas"] or [], got["documents"] or [], strict=True)
+        ]
+        return metas, np.asarray(vectors, dtype=np.float32)
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every chunk's id, text and metadata (for the keyword index)."""
@@ -197,31 +237,27 @@ def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
         "pages": [p.model_dump() for p in ([first_page] if first_page else []) + pages],
         "sections": [s.model_dump() for s in ([first_section] if first_section else []) + sections],
     }
+    metadata = {
+        "doc_id": chunk.doc_id,
+        "title": document.title,
+        "source": document.source,
+        "start": chunk.start,
+        "end": chunk.end,
+        "page": chunk.page,
+        "page_label": chunk.page_label or "",
+        "section": chunk.section or "",
+        "content_hash": document.content_hash,
+        "spans_json": json.dumps(spans),
+    }
     return TextNode(
         id_=chunk.chunk_id,
         text=chunk.text,
         embedding=embedding,
         start_char_idx=chunk.start,
         end_char_idx=chunk.end,
-        metadata={
-            "doc_id": chunk.doc_id,
-            "title": document.title,
-            "source": document.source,
-            "page": chunk.page,
-            "page_label": chunk.page_label or "",
-            "section": chunk.section or "",
-            "content_hash": document.content_hash,
-            "spans_json": json.dumps(spans),
-        },
-        excluded_embed_metadata_keys=[
-            "doc_id",
-            "title",
-            "source",
-            "page",
-            "page_label",
-            "section",
-            "content_hash",
-            "spans_json",
-        ],
+        metadata=metadata,
+        # Provenance, not content: none of it goes into embeddings or prompts.
+        excluded_embed_metadata_keys=list(metadata),
+        excluded_llm_metadata_keys=list(metadata),
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
     )

@@ -20,7 +20,7 @@ import numpy as np
 
 from index.keyword import terms
 from index.models import Answer, Passage
-from index.sentences import Sentence, split_sentences
+from index.sentences import Sentence
 from index.settings import AnswerSettings
 from rag.citations import cite, is_heading
 
@@ -29,11 +29,6 @@ __all__ = ["ABSTAIN_MESSAGE", "compose"]
 ABSTAIN_MESSAGE = (
     "The indexed documents do not answer this question. The closest passages are listed "
     "below; they are not sufficient to answer it."
-)
-# Stemmed words that say what kind of answer is wanted, not what it is about.
-_QUESTION_WORDS = frozenset(
-    "what which who whom whose why how when where whi doe do did is are was were can could "
-    "should would will mani much describ explain tell list name main kind type role use".split()
 )
 _SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
@@ -55,7 +50,8 @@ _QUANTITY_QUESTION = re.compile(
 )
 _CITATION_YEAR = re.compile(r"\((?:[^()]*?\b)?(?:19|20)\d\d[a-z]?\)")
 
-Embed = Callable[[list[str]], list[list[float]]]
+# The stored sentences (with vectors) lying in [start, end) of a document.
+SentencesIn = Callable[[str, int, int], list[tuple[Sentence, np.ndarray]]]
 Idf = Callable[[list[str]], dict[str, float]]
 
 
@@ -75,15 +71,15 @@ def compose(
     passages: Sequence[Passage],
     *,
     query_vector: Sequence[float],
-    embed: Embed,
+    sentences_in: SentencesIn,
     idf: Idf,
     settings: AnswerSettings,
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first)."""
-    candidates = _candidates(passages[: settings.passages])
+    candidates = _candidates(passages[: settings.passages], sentences_in)
     if not candidates:
         return _abstain(question, passages, 0.0)
-    _score(question, candidates, np.asarray(query_vector), embed, idf)
+    _score(question, candidates, np.asarray(query_vector), idf)
     eligible = _eligible(question, candidates)
     best = max((c.evidence for c in eligible), default=0.0)
     if best < settings.min_evidence:
@@ -110,36 +106,35 @@ def _abstain(question: str, passages: Sequence[Passage], best: float) -> Answer:
     )
 
 
-def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
+def _candidates(passages: Sequence[Passage], sentences_in: SentencesIn) -> list[_Candidate]:
     """Sentences of the passages, once each (chunks overlap), headings and scraps left out."""
     seen: set[tuple[str, int]] = set()
     out = []
     for passage in passages:
-        for sentence in split_sentences(passage.text):
-            offset = passage.start + sentence.start
+        for stored, vector in sentences_in(passage.doc_id, passage.start, passage.end):
+            sentence = Sentence(
+                stored.start - passage.start, stored.end - passage.start, stored.text
+            )
             words = len(sentence.text.split())
-            if (passage.doc_id, offset) in seen or words < _MIN_WORDS:
+            if (passage.doc_id, stored.start) in seen or words < _MIN_WORDS:
                 continue
             if is_heading(sentence, passage):
                 continue
-            seen.add((passage.doc_id, offset))
-            out.append(_Candidate(passage, sentence, offset, words))
+            seen.add((passage.doc_id, stored.start))
+            out.append(_Candidate(passage, sentence, stored.start, words, vector=vector))
     return out
 
 
-def _score(
-    question: str, candidates: list[_Candidate], query: np.ndarray, embed: Embed, idf: Idf
-) -> None:
-    q_terms = {t for t in terms(question) if t not in _QUESTION_WORDS}
+def _score(question: str, candidates: list[_Candidate], query: np.ndarray, idf: Idf) -> None:
+    q_terms = set(terms(question))
     weights = idf(list(q_terms))
     total = sum(weights.values())
-    vectors = np.asarray(embed([c.sentence.text for c in candidates]))
     top_passage = max((c.passage.score for c in candidates), default=0.0) or 1.0
-    for c, vector, similarity in zip(candidates, vectors, vectors @ query, strict=True):
+    for c in candidates:
         bag = _bag(c)
         overlap = sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
-        c.vector = vector
-        c.evidence = float(_SEMANTIC_WEIGHT * similarity + (1 - _SEMANTIC_WEIGHT) * overlap)
+        similarity = float(c.vector @ query)
+        c.evidence = _SEMANTIC_WEIGHT * similarity + (1 - _SEMANTIC_WEIGHT) * overlap
         c.score = c.evidence + _PASSAGE_PRIOR * _passage_prior(c, candidates) / top_passage
 
 

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
-from index.keyword import KeywordIndex, terms
+from index.keyword import terms
 from index.models import Answer, Document, DocumentInfo, IngestReport, Passage
+from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, open_store
 from rag.answer import compose
@@ -34,8 +35,8 @@ class Engine:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.keyword = KeywordIndex(store, settings)
-        self._retriever = Retriever(store=store, keyword=self.keyword, embedder=embedder)
+        self.search = SearchIndex(store, settings)
+        self._retriever = Retriever(search=self.search, embedder=embedder)
         self._indexer = Indexer(settings, store=store, embedder=embedder)
 
     @classmethod
@@ -70,8 +71,8 @@ class Engine:
             query,
             passages,
             query_vector=query_vector,
-            embed=self.embedder.get_text_embedding_batch,
-            idf=self.keyword.idf,
+            sentences_in=self.search.sentences,
+            idf=self.search.idf,
             settings=answer or self.settings.answer,
         )
         return result.model_copy(update={"question": question})

@@ -1,4 +1,4 @@
-"""Question -> passages: BM25 and dense retrieval fused with LlamaIndex's QueryFusionRetriever."""
+"""Question -> passages: BM25 and sentence-vector search, fused by QueryFusionRetriever."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever, VectorIndexRetriever
+from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from index.keyword import KeywordIndex
 from index.models import PageSpan, Passage, SectionSpan, SpanIndex
+from index.search import SearchIndex
 from index.settings import RetrievalSettings
-from index.store import Store
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -22,30 +21,34 @@ if TYPE_CHECKING:
 __all__ = ["Retriever"]
 
 
-class _KeywordRetriever(BaseRetriever):
-    """bm25s results as LlamaIndex nodes, built like the vector store's so fusion can match them."""
+class _SearchRetriever(BaseRetriever):
+    """Keyword or sentence-vector hits as nodes, built alike so that fusion can match them."""
 
-    def __init__(self, keyword: KeywordIndex, k: int) -> None:
+    def __init__(self, search: SearchIndex, k: int, *, semantic: bool) -> None:
         super().__init__()
-        self._keyword = keyword
+        self._search = search
         self._k = k
+        self._semantic = semantic
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [
-            NodeWithScore(node=metadata_dict_to_node(meta, text=text), score=score)
-            for _, text, meta, score in self._keyword.search(query_bundle.query_str, self._k)
-        ]
+        if self._semantic:
+            hits = self._search.semantic(query_bundle.embedding or [], self._k)
+        else:
+            hits = self._search.keyword(query_bundle.query_str, self._k)
+        out = []
+        for row, score in hits:
+            record = self._search.chunk(row)
+            node = metadata_dict_to_node(record.metadata, text=record.text)
+            out.append(NodeWithScore(node=node, score=score))
+        return out
 
 
 class Retriever:
     """Hybrid retrieval; weights, fusion mode and depths come from RetrievalSettings."""
 
-    def __init__(self, *, store: Store, keyword: KeywordIndex, embedder: BaseEmbedding) -> None:
-        from llama_index.core import VectorStoreIndex
-
-        self._keyword = keyword
+    def __init__(self, *, search: SearchIndex, embedder: BaseEmbedding) -> None:
+        self._search = search
         self._embedder = embedder
-        self._index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=embedder)
 
     def embed_query(self, question: str) -> list[float]:
         return self._embedder.get_query_embedding(question)
@@ -61,12 +64,11 @@ class Retriever:
         """The k best passages for `question`, best first."""
         k = k or settings.top_k
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
-        retrievers: list[BaseRetriever] = [
-            _KeywordRetriever(self._keyword, settings.candidates),
-            VectorIndexRetriever(self._index, similarity_top_k=settings.candidates),
-        ]
         fusion = QueryFusionRetriever(
-            retrievers,
+            [
+                _SearchRetriever(self._search, settings.candidates, semantic=False),
+                _SearchRetriever(self._search, settings.candidates, semantic=True),
+            ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
             similarity_top_k=k,

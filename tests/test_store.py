@@ -1,4 +1,4 @@
-"""Chroma is the source of truth: identity checks, derived keyword cache, server mode."""
+"""Chroma is the source of truth: identity checks, derived search cache, server mode."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_opening_an_index_with_other_chunking_is_a_clear_error(
         Engine.open(other)
 
 
-def test_keyword_index_follows_writes_from_another_process(
+def test_search_cache_follows_writes_from_another_process(
     settings: Settings, tmp_path: Path
 ) -> None:
     reader = Engine.open(settings)
@@ -37,21 +37,30 @@ def test_keyword_index_follows_writes_from_another_process(
     note = tmp_path / "narwhal.txt"
     note.write_text("The narwhal tusk is a sensory organ with millions of nerve endings.")
     writer.ingest([note])
-    hits = reader.keyword.search("narwhal tusk", 5)
-    assert [h[0].split("#")[0] for h in hits] == ["narwhal.txt"]
+    assert _keyword_docs(reader, "narwhal tusk") == ["narwhal.txt"]
+    assert [p.doc_id for p in reader.retrieve("narwhal tusk", k=3)] == ["narwhal.txt"]
 
 
-def test_broken_keyword_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path: Path) -> None:
+def test_broken_search_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path: Path) -> None:
     engine = Engine.open(settings)
     note = tmp_path / "gecko.txt"
     note.write_text("Gecko feet stick to walls through van der Waals forces.")
     engine.ingest([note])
-    assert engine.keyword.search("gecko feet", 3)
-    cache = settings.index_dir / "bm25" / settings.collection
-    for f in cache.iterdir():
+    assert _keyword_docs(engine, "gecko feet") == ["gecko.txt"]
+    cache = settings.index_dir / "cache" / settings.collection
+    broken = [f for f in cache.rglob("*") if f.is_file()]
+    assert broken
+    for f in broken:
         f.write_bytes(b"garbage")
     fresh = Engine.open(settings)
-    assert [h[0].split("#")[0] for h in fresh.keyword.search("gecko feet", 3)] == ["gecko.txt"]
+    assert _keyword_docs(fresh, "gecko feet") == ["gecko.txt"]
+    assert fresh.ask("How do geckos stick to walls?").citations
+
+
+def _keyword_docs(engine: Engine, query: str) -> list[str]:
+    return [
+        engine.search.chunk(row).metadata["doc_id"] for row, _ in engine.search.keyword(query, 5)
+    ]
 
 
 def _free_port() -> int:
