@@ -55,7 +55,7 @@ class RetrievalSettings(_Section):
         description="How keyword and semantic rankings are fused (LlamaIndex fusion modes).",
     )
     keyword_weight: float = Field(
-        0.65,
+        0.6,
         ge=0.0,
         le=1.0,
         description="Share of the keyword (BM25) side in score fusion; semantic gets the rest.",
