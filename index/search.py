@@ -106,12 +106,18 @@ class SearchIndex:
         return out
 
     # -- the cache --------------------------------------------------------------
-    def _current(self) -> _Built:
+    def refresh(self) -> None:
+        """Rebuild if the store changed since; one Chroma round trip, so once per question."""
         revision = self._store.revision()
         with self._lock:
             if self._built is None or self._built.revision != revision:
                 self._built = self._load(revision) or self._build(revision)
-            return self._built
+
+    def _current(self) -> _Built:
+        if self._built is None:
+            self.refresh()
+        assert self._built is not None
+        return self._built
 
     def _build(self, revision: str) -> _Built:
         import bm25s

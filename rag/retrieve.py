@@ -63,6 +63,7 @@ class Retriever:
     ) -> list[Passage]:
         """The k best passages for `question`, best first."""
         k = k or settings.top_k
+        self._search.refresh()
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
         fusion = QueryFusionRetriever(
             [
