@@ -58,6 +58,7 @@ def test_broken_search_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path
 
 
 def _keyword_docs(engine: Engine, query: str) -> list[str]:
+    engine.search.refresh()  # what every question does first
     return [
         engine.search.chunk(row).metadata["doc_id"] for row, _ in engine.search.keyword(query, 5)
     ]
