@@ -46,8 +46,7 @@ def _onnx_cache_dir() -> Path:
 
 def load_embedder(settings: Settings) -> BaseEmbedding:
     """The configured embedder; normalised vectors, one instance per model and backend."""
-    # TODO: read settings.embed_backend directly once Settings has the field.
-    backend = getattr(settings, "embed_backend", "torch")
+    backend = settings.embed_backend
     return _load(settings.embed_model, settings.embed_batch_size, backend)
 
 

@@ -119,7 +119,9 @@ def _print_report(report: IngestReport) -> None:
         )
         for w in f.warnings:
             typer.echo(f"  warning: {f.path}: {w.message}", err=True)
-    typer.echo(f"{report.embedded_chunks} chunks embedded")
+    typer.echo(
+        f"{report.embedded_sentences} sentences embedded, {report.embedded_chunks} chunks stored"
+    )
 
 
 @app.command()
