@@ -3,7 +3,7 @@
 `papertrail` is the Engine. The baselines index the same cleaned documents:
 
 - `bm25`: stock bm25s (English stopwords and Snowball stemmer) over PaperTrail's chunks.
-- `dense`: PaperTrail's write path (same chunks, same embedder), vector search only.
+- `dense`: PaperTrail's chunks, one vector per chunk from the same embedder, vector search only.
 - `llamaindex-default`: what a newcomer writes, `VectorStoreIndex.from_documents` on a Chroma
   collection with the default `SentenceSplitter` and the default `similarity_top_k`.
 - `random`: PaperTrail's chunks drawn at random; chance level, and a broken retriever for tests.
@@ -21,16 +21,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from index.chunking import chunk_document
 from index.cleaning import clean
 from index.embedding import load_embedder
-from index.indexer import Indexer
 from index.loaders import expand_paths, load_file
 from index.models import Answer, Chunk, Citation, Document, Passage
 from index.settings import Settings
-from index.store import open_store
 from rag.engine import Engine
 
 if TYPE_CHECKING:
@@ -249,46 +248,39 @@ class RandomBaseline(_InMemory):
 
 
 # -- Baselines on a vector store ------------------------------------------------------------
-class DenseBaseline(System):
-    """PaperTrail's ingestion into a Chroma collection of its own; vector search only."""
+class DenseBaseline(_InMemory):
+    """PaperTrail's chunks, one vector each from the same embedder; exact cosine search."""
 
     name = "dense"
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings.model_copy(update={"collection": "dense"})
-        self._store = open_store(self._settings)
-        self._embedder = load_embedder(self._settings)
-        self._indexer = Indexer(self._settings, store=self._store, embedder=self._embedder)
-        self._index: Any = None
+        super().__init__(settings)
+        self._embedder = load_embedder(settings)
+        self._vectors: dict[str, np.ndarray] = {}
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
 
-    def ingest(self, paths: Sequence[Path]) -> int:
-        report = self._indexer.ingest(paths, show_progress=True)
-        if report.failed:
-            raise ValueError("; ".join(str(f.error) for f in report.failed))
-        return sum(f.chunks for f in report.files)
+    def _reindex(self) -> None:
+        # Vectors are kept by chunk id, so removing documents re-embeds nothing.
+        todo = [c for c in self._chunks if c.chunk_id not in self._vectors]
+        if todo:
+            vectors = self._embedder.get_text_embedding_batch(
+                [c.text for c in todo], show_progress=True
+            )
+            self._vectors.update(
+                {
+                    c.chunk_id: np.asarray(v, dtype=np.float32)
+                    for c, v in zip(todo, vectors, strict=True)
+                }
+            )
+        rows = [self._vectors[c.chunk_id] for c in self._chunks]
+        self._matrix = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def retrieve(self, question: str, k: int) -> list[Passage]:
-        from llama_index.core import VectorStoreIndex
-
-        if self._index is None:
-            self._index = VectorStoreIndex.from_vector_store(
-                self._store.vector_store(), embed_model=self._embedder
-            )
-        hits = self._index.as_retriever(similarity_top_k=k).retrieve(question)
-        return [_node_passage(h.node, h.score) for h in hits]
-
-    def ask(self, question: str) -> Answer:
-        return _concatenated(question, self.retrieve(question, ANSWER_PASSAGES))
-
-    def passages(self) -> list[Passage]:
-        return _stored_passages(self._store.all_chunks())
-
-    def document(self, doc_id: str) -> Document | None:
-        return self._store.document(doc_id)
-
-    def remove(self, doc_ids: Sequence[str]) -> None:
-        for doc_id in doc_ids:
-            self._indexer.remove(doc_id)
+        if not self._chunks:
+            return []
+        sims = self._matrix @ np.asarray(self._embedder.get_query_embedding(question))
+        top = np.argsort(-sims, kind="stable")[:k]
+        return [self._passage(self._chunks[i], float(sims[i])) for i in top]
 
 
 class LlamaIndexDefaultBaseline(System):
