@@ -41,5 +41,9 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; exit 1; fi; }
 
+# The README's benchmark table: COVID-QA test and PubMedQA test, every system (long).
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m eval.bench --out eval-out/bench
+
 clean:
 	rm -rf $(VENV) .papertrail artifacts
