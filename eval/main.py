@@ -16,7 +16,7 @@ from eval.report import format_table, write_outputs
 from rag import PaperTrailError, Settings
 from rag.baselines import SYSTEMS
 
-__all__ = ["EvalRequest", "run_eval", "user_error"]
+__all__ = ["EvalRequest", "evaluate_request", "run_eval", "user_error"]
 
 
 class EvalRequest(BaseModel):

@@ -102,6 +102,8 @@ def _html(evaluation: Evaluation) -> str:
         _hit_plot(results),
         "<h2>Full-answer latency</h2>",
         _latency_plot(evaluation.latencies),
+        "<p>Log scale; box p25–p75, bar at the median, whiskers p5–p95. Warm, one question "
+        "at a time.</p>",
         "<h2>Questions</h2>",
         *(_question_table(name, rows) for name, rows in evaluation.rows.items()),
     ]
@@ -136,7 +138,7 @@ def _hit_plot(results: Results, width: int = 520, height: int = 300) -> str:
     ]
     out += [
         f"<text x='{left - 6}' y='{top + ph * (1 - v) + 4:.1f}' font-size='11' "
-        f"text-anchor='end'>{v:.1f}</text>"
+        f"text-anchor='end'>{v:g}</text>"
         for v in (0, 0.25, 0.5, 0.75, 1.0)
     ]
     for i, (name, m) in enumerate(results.systems.items()):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from time import perf_counter
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
@@ -24,6 +25,7 @@ from rag.baselines import System, open_system
 __all__ = ["TOP_K", "SystemJob", "run_system", "run_systems"]
 
 TOP_K = 10  # passages scored for retrieval metrics
+Phase = Literal["main", "heldout"]
 
 
 class SystemJob(BaseModel):
@@ -83,7 +85,7 @@ def run_system(job: SystemJob) -> SystemRun:
     )
 
 
-def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: str) -> QuestionRun:
+def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: Phase) -> QuestionRun:
     retrieved: list[Passage] = []
     retrieve_ms = None
     if phase == "main":
@@ -95,7 +97,7 @@ def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: str) -> Qu
     answer_ms = (perf_counter() - started) * 1000
     return QuestionRun(
         id=q.id,
-        phase=phase,  # type: ignore[arg-type]
+        phase=phase,
         retrieved=[_ref(p) for p in retrieved],
         answer=answer.answer,
         abstained=answer.abstained,

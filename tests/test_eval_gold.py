@@ -167,3 +167,16 @@ def test_jsonl_set_needs_a_corpus(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": "a", "question": "Why?"}) + "\n")
     with pytest.raises(PaperTrailError, match="--corpus"):
         load_eval_set(str(path), work_dir=tmp_path)
+
+
+def test_limit_on_a_jsonl_set_finds_documents_inside_a_corpus_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for name in ("A.txt", "B File.txt", "C.txt", "D.txt"):
+        (folder / name).write_text(f"Text of {name}.")
+    path = tmp_path / "set.jsonl"
+    line = {"id": "q", "question": "Why?", "gold": {"doc_id": "b-file.txt"}}
+    path.write_text(json.dumps(line) + "\n")
+    s = load_eval_set(str(path), work_dir=tmp_path, corpus=[folder], limit=1, distractors=1)
+    names = [Path(p).name for p in s.corpus]
+    assert names[0] == "B File.txt" and len(names) == 2
