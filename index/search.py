@@ -56,9 +56,6 @@ class SearchIndex:
         self._built: _Built | None = None
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._current().chunks)
-
     def chunk(self, row: int) -> ChunkRecord:
         return self._current().chunks[row]
 
