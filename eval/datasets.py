@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 
 from eval.models import EvalQuestion, EvalSet, Gold, Split
 from index.errors import PaperTrailError
-from index.loaders import expand_paths
+from index.loaders import doc_id_for, expand_paths
 from index.settings import BUNDLED_CORPUS
 
 __all__ = ["BENCHMARKS", "DATASETS_DIR", "dev_half", "load_eval_set", "read_jsonl"]
@@ -178,15 +177,10 @@ def _write(path: Path, text: str, *, title: str | None = None) -> str:
     return str(path)
 
 
-def _doc_id(path: str) -> str:
-    """The id ingestion gives a file (the rule of index/loaders.py)."""
-    return re.sub(r"[^a-z0-9._-]+", "-", Path(path).name.lower()).strip("-") or "document"
-
-
 def _limited(full: EvalSet, limit: int, distractors: int) -> EvalSet:
     """The first `limit` questions, their documents and `distractors` other documents."""
     questions = full.questions[:limit]
-    by_id = {_doc_id(p): p for p in full.corpus}
+    by_id = {doc_id_for(Path(p)): p for p in full.corpus}
     golds = [q.gold for q in questions if q.answerable and q.gold is not None]
     if any(g.doc_id is None for g in golds):
         corpus = full.corpus  # evidence may be anywhere: keep every document

@@ -13,7 +13,7 @@ from pathlib import Path
 from index.errors import LoadError
 from index.models import FileWarning
 
-__all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "expand_paths", "load_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "doc_id_for", "expand_paths", "load_file"]
 
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
 
@@ -61,7 +61,7 @@ def load_file(path: Path) -> RawDocument:
     if not data.strip():
         raise LoadError(str(path), "file is empty")
     raw = RawDocument(
-        doc_id=_doc_id(path),
+        doc_id=doc_id_for(path),
         title=_title_from_name(path),
         source=str(path),
         content_hash=hashlib.sha256(data).hexdigest(),
@@ -77,7 +77,8 @@ def load_file(path: Path) -> RawDocument:
     return raw
 
 
-def _doc_id(path: Path) -> str:
+def doc_id_for(path: Path) -> str:
+    """The id a file is indexed under: its lower-cased name."""
     # A document is identified by its file name, so a re-upload replaces the old version.
     return re.sub(r"[^a-z0-9._-]+", "-", path.name.lower()).strip("-") or "document"
 
