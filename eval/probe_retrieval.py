@@ -26,6 +26,7 @@ from index.keyword import index_terms, terms
 from index.loaders import RawDocument
 from index.sentences import split_sentences
 from index.settings import Settings
+from rag.rerank import best_sentence_coverage
 
 Matrix = np.ndarray
 
@@ -157,6 +158,33 @@ def _variants(data: dict) -> Iterator[tuple[str, Matrix]]:
     yield "z-fusion bm25 + max-sim, w=0.5", 0.5 * _z(plain) + 0.5 * _z(max_sim)
     for w in (0.3, 0.4, 0.5):
         yield f"dist fusion bm25+title+bigrams, max-sim, w={w}", _dist_fusion(best_bm25, max_sim, w)
+    fused = _dist_fusion(best_bm25, max_sim, 0.4)
+    for weight in (0.25, 0.5, 0.75, 1.0):
+        yield (
+            f"same (w=0.4) + best-sentence re-rank of top 30, weight {weight}",
+            _rerank(data, fused, weight),
+        )
+
+
+def _rerank(data: dict, fused: Matrix, weight: float, depth: int = 30) -> Matrix:
+    """rag.rerank on each question's fused top `depth`; idf as SearchIndex.idf computes it."""
+    import math
+
+    bags = [set(terms(data["titles"][c[0]] + "\n" + c[3])) for c in data["chunks"]]
+    df: dict[str, int] = {}
+    for bag in bags:
+        for t in bag:
+            df[t] = df.get(t, 0) + 1
+    n = len(bags)
+    out = fused.copy()
+    for i, q in enumerate(data["questions"]):
+        weights = {
+            t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))
+            for t in set(terms(q[0]))
+        }
+        for j in np.argsort(-fused[i])[:depth]:
+            out[i, j] += weight * best_sentence_coverage(weights, data["chunks"][j][3])
+    return out
 
 
 def _row(name: str, scores: Matrix, relevant: list[set[int]]) -> str:

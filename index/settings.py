@@ -60,6 +60,19 @@ class RetrievalSettings(_Section):
         le=1.0,
         description="Share of the keyword (BM25) side in score fusion; semantic gets the rest.",
     )
+    rerank_depth: int = Field(
+        30,
+        ge=0,
+        le=500,
+        description="Fused candidates the sentence-evidence re-ranker re-scores; 0 turns it off.",
+    )
+    rerank_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=5.0,
+        description="Weight of a candidate's best-sentence share of the question's idf-weighted "
+        "terms, added to its fused score.",
+    )
 
 
 class AnswerSettings(_Section):

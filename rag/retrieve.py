@@ -1,4 +1,4 @@
-"""Question -> passages: BM25 and sentence-vector search, fused by QueryFusionRetriever."""
+"""Question -> passages: BM25 and sentence vectors fused by QueryFusionRetriever, re-ranked."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from index.models import PageSpan, Passage, SectionSpan, SpanIndex
 from index.search import SearchIndex
 from index.settings import RetrievalSettings
+from rag.rerank import SentenceEvidenceReranker
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -72,12 +73,16 @@ class Retriever:
             ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
-            similarity_top_k=k,
+            similarity_top_k=max(k, settings.rerank_depth),
             num_queries=1,
             use_async=False,
             llm=MockLLM(),  # never called with num_queries=1; avoids the global default LLM
         )
-        return [_passage(n) for n in fusion.retrieve(bundle)]
+        reranker = SentenceEvidenceReranker(
+            self._search.idf, weight=settings.rerank_weight, depth=settings.rerank_depth
+        )
+        nodes = reranker.postprocess_nodes(fusion.retrieve(bundle), query_bundle=bundle)
+        return [_passage(n) for n in nodes[:k]]
 
 
 def _passage(hit: NodeWithScore) -> Passage:

@@ -1,0 +1,82 @@
+"""Second stage: re-rank fused candidates by their best sentence's share of the question.
+
+A chunk's fused score says it is about the question's topic; whether it answers tends to
+show in one sentence that holds most of the question's rare terms. So each candidate gains
+`weight` times the idf-weighted share of the question's terms that its best sentence
+contains (0..1). On COVID-QA dev this lifted MRR@10 by ~0.026 and hit@5 by ~0.013; term
+windows, proximity, typed answers (numbers, dates), document voting and query expansion
+added nothing on top (docs/retrieval.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from pydantic import Field, PrivateAttr
+
+from index.keyword import terms
+from index.sentences import split_sentences
+
+__all__ = ["SentenceEvidenceReranker", "best_sentence_coverage"]
+
+Idf = Callable[[list[str]], dict[str, float]]
+
+
+def best_sentence_coverage(question_weights: dict[str, float], text: str) -> float:
+    """The largest share of the question's term weight that one sentence of `text` holds."""
+    total = sum(question_weights.values())
+    if not total:
+        return 0.0
+    best = max(
+        (sum(w for t, w in question_weights.items() if t in bag) for bag in _sentence_terms(text)),
+        default=0.0,
+    )
+    return best / total
+
+
+@lru_cache(maxsize=8192)
+def _sentence_terms(text: str) -> tuple[frozenset[str], ...]:
+    """Term sets of each sentence; cached since the same chunks come back question after question.
+
+    Split from the chunk's own text, so sentences cut at a chunk edge still count for the part
+    the chunk holds.
+    """
+    return tuple(frozenset(terms(s.text)) for s in split_sentences(text))
+
+
+class SentenceEvidenceReranker(BaseNodePostprocessor):
+    """Adds `weight` x best-sentence term coverage to the first `depth` nodes, then re-sorts."""
+
+    weight: float = Field(0.5, ge=0.0, description="Weight of best-sentence term coverage.")
+    depth: int = Field(30, ge=0, description="Leading nodes re-scored; the rest keep order.")
+    _idf: Idf = PrivateAttr()
+
+    def __init__(self, idf: Idf, **data: float | int) -> None:
+        super().__init__(**data)
+        self._idf = idf
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SentenceEvidenceReranker"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        if query_bundle is None or not self.weight or not self.depth:
+            return nodes
+        head, tail = nodes[: self.depth], nodes[self.depth :]
+        weights = self._idf(sorted(set(terms(query_bundle.query_str))))
+        rescored = [
+            NodeWithScore(
+                node=n.node,
+                score=(n.score or 0.0)
+                + self.weight * best_sentence_coverage(weights, n.node.get_content()),
+            )
+            for n in head
+        ]
+        # Stable: ties keep the fused order.
+        rescored.sort(key=lambda n: -(n.score or 0.0))
+        return rescored + tail
