@@ -9,11 +9,12 @@ period") outrank documents that merely contain both words.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["QUESTION_WORDS", "index_terms", "terms"]
+__all__ = ["QUESTION_WORDS", "index_terms", "terms", "weighted_share"]
 
 # Stemmed words that say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = frozenset(
@@ -60,3 +61,9 @@ def index_terms(text: str) -> list[str]:
     """Terms plus bigrams of neighbouring terms: the BM25 vocabulary."""
     unigrams = terms(text)
     return unigrams + [f"{a}_{b}" for a, b in pairwise(unigrams)]
+
+
+def weighted_share(present: Collection[str], weights: Mapping[str, float]) -> float:
+    """The share of the total weight (e.g. a question's term idfs) that `present` holds."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0

@@ -131,7 +131,9 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
     evidence_score: float = Field(
-        0.0, description="Strength of the best supporting sentence; abstains below threshold."
+        0.0,
+        description="How well the passages support an answer (rag.answer.support); "
+        "abstains below answer.min_evidence.",
     )
 
 

@@ -102,6 +102,12 @@ class SearchIndex:
             out[word] = math.log(1 + (n - df + 0.5) / (df + 0.5))
         return out
 
+    def unseen(self, words: list[str]) -> set[str]:
+        """The terms no chunk contains."""
+        built = self._current()
+        vocab = built.bm25.vocab_dict if built.chunks else {}
+        return {w for w in words if w not in vocab}
+
     # -- the cache --------------------------------------------------------------
     def refresh(self) -> None:
         """Rebuild if the store changed since; one Chroma round trip, so once per question."""

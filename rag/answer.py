@@ -6,8 +6,8 @@ to the question blended with the idf-weighted share of the question's terms it c
 score, plus a prior from how well their passage was retrieved, is close to the best; then
 each chosen sentence brings along the sentences that continue it ("This limits ...",
 "In addition, ..."), because a point in a paper often spans several sentences.
-It abstains when the best evidence is weak, or when the question asks for a quantity
-and no candidate sentence states one.
+It abstains when the passages' support is weak (see `support`), or when the question asks
+for a quantity and no candidate sentence states one.
 """
 
 from __future__ import annotations
@@ -18,25 +18,42 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.keyword import terms
+from index.keyword import terms, weighted_share
 from index.models import Answer, Passage
 from index.sentences import Sentence
 from index.settings import AnswerSettings
 from rag.citations import cite, is_heading
 
-__all__ = ["ABSTAIN_MESSAGE", "compose"]
+__all__ = [
+    "ABSTAIN_MESSAGE",
+    "compose",
+    "coverage",
+    "question_weights",
+    "states_quantity",
+    "support",
+]
 
 ABSTAIN_MESSAGE = (
     "The indexed documents do not answer this question. The closest passages are listed "
     "below; they are not sufficient to answer it."
 )
 _SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
+_SUPPORT_COSINE = 0.5  # the rest of the support score is the question's term coverage
+_UNSEEN_WEIGHT = 0.25  # share of its idf that a term no document contains keeps in coverage
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
 _PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
+# A sentence outside the best one's passage must come closer to the best: each extra
+# source is one more for the reader to check (dev: citation precision 0.46 -> 0.60 for
+# answer_contains 0.677 -> 0.670; python -m eval.probe_answer --selection).
+_OTHER_PASSAGE_RATIO = 0.85
 _REDUNDANT = 0.85  # cosine above which a sentence repeats one already chosen
 _MIN_WORDS = 4
 _MAX_CONTINUATION = 3
+_MAX_ANTECEDENTS = 2
+_REFERS_BACK = re.compile(
+    r"^(This|These|Those|Such|Its|They|Their|Therefore|Thus|Hence|Consequently|As a result)\b"
+)
 _CONTINUES = re.compile(
     r"^(This|These|Those|Such|It|Its|They|Their|In addition|Additionally|Moreover|Furthermore|"
     r"Also|Currently|In particular|Specifically|For example|For instance|As a result|"
@@ -48,11 +65,16 @@ _QUANTITY_QUESTION = re.compile(
     r"proportion|rate|number of|amount|concentration|duration)\b",
     re.IGNORECASE,
 )
-_CITATION_YEAR = re.compile(r"\((?:[^()]*?\b)?(?:19|20)\d\d[a-z]?\)")
+# Digits that state no quantity: citations ("(2019)", "[12, 14]") and names with a number
+# in them ("IL-10", "COVID-19", "CD34", "TGF-β1").
+_NOT_A_QUANTITY = re.compile(
+    r"\((?:[^()]*?\b)?(?:19|20)\d\d[a-z]?\)|\[\d+(?:\s*[,–-]\s*\d+)*\]|\b[^\W\d_]+-?\d+\w*"
+)
 
 # The stored sentences (with vectors) lying in [start, end) of a document.
 SentencesIn = Callable[[str, int, int], list[tuple[Sentence, np.ndarray]]]
 Idf = Callable[[list[str]], dict[str, float]]
+Unseen = Callable[[list[str]], set[str]]  # the terms no indexed chunk contains
 
 
 @dataclass(eq=False)  # identity: candidates are compared with `in`
@@ -73,17 +95,22 @@ def compose(
     query_vector: Sequence[float],
     sentences_in: SentencesIn,
     idf: Idf,
+    unseen: Unseen,
     settings: AnswerSettings,
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first)."""
-    candidates = _candidates(passages[: settings.passages], sentences_in)
+    shown = passages[: settings.passages]
+    candidates = _candidates(shown, sentences_in)
     if not candidates:
         return _abstain(question, passages, 0.0)
-    _score(question, candidates, np.asarray(query_vector), idf)
+    query = np.asarray(query_vector)
+    weights = question_weights(question, idf)
+    _score(candidates, query, weights)
+    cosine = max(float(c.vector @ query) for c in candidates)
+    strength = support(shown, cosine, weights, unseen(list(weights)))
     eligible = _eligible(question, candidates)
-    best = max((c.evidence for c in eligible), default=0.0)
-    if best < settings.min_evidence:
-        return _abstain(question, passages, best)
+    if strength < settings.min_evidence or not eligible:
+        return _abstain(question, passages, strength)
     chosen = _select(eligible, candidates, settings.max_words)
     citations = [cite(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
     return Answer(
@@ -92,17 +119,45 @@ def compose(
         abstained=False,
         citations=citations,
         passages=list(passages),
-        evidence_score=round(best, 4),
+        evidence_score=round(strength, 4),
     )
 
 
-def _abstain(question: str, passages: Sequence[Passage], best: float) -> Answer:
+def question_weights(question: str, idf: Idf) -> dict[str, float]:
+    """The question's terms with their idf: a rare term says more about what is asked."""
+    return idf(list(set(terms(question))))
+
+
+def coverage(text: str, weights: dict[str, float]) -> float:
+    """The idf-weighted share of the question's terms that `text` contains."""
+    return weighted_share(set(terms(text)), weights)
+
+
+def support(
+    passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
+) -> float:
+    """Whether the passages answer at all: the best sentence's cosine to the question,
+    averaged with how much of the question one document's passages cover.
+
+    A related text can be close in meaning yet lack what the question is about (the drug,
+    the cohort); the rare terms it misses catch that. A term no document has counts at a
+    discount: it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on
+    PubMedQA dev with abstracts held out (python -m eval.probe_answer; docs/retrieval.md)."""
+    weights = {t: w * (_UNSEEN_WEIGHT if t in unseen else 1.0) for t, w in weights.items()}
+    by_doc: dict[str, str] = {}
+    for p in passages:
+        by_doc[p.doc_id] = by_doc.get(p.doc_id, p.title) + "\n" + p.text
+    covered = max(coverage(text, weights) for text in by_doc.values())
+    return _SUPPORT_COSINE * cosine + (1 - _SUPPORT_COSINE) * covered
+
+
+def _abstain(question: str, passages: Sequence[Passage], strength: float) -> Answer:
     return Answer(
         question=question,
         answer=ABSTAIN_MESSAGE,
         abstained=True,
         passages=list(passages),
-        evidence_score=round(best, 4),
+        evidence_score=round(strength, 4),
     )
 
 
@@ -125,9 +180,7 @@ def _candidates(passages: Sequence[Passage], sentences_in: SentencesIn) -> list[
     return out
 
 
-def _score(question: str, candidates: list[_Candidate], query: np.ndarray, idf: Idf) -> None:
-    q_terms = set(terms(question))
-    weights = idf(list(q_terms))
+def _score(candidates: list[_Candidate], query: np.ndarray, weights: dict[str, float]) -> None:
     total = sum(weights.values())
     top_passage = max((c.passage.score for c in candidates), default=0.0) or 1.0
     for c in candidates:
@@ -164,7 +217,12 @@ def _eligible(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
     """Candidates that could answer; a quantity question needs a stated number."""
     if not _QUANTITY_QUESTION.search(question):
         return candidates
-    return [c for c in candidates if re.search(r"\d", _CITATION_YEAR.sub("", c.sentence.text))]
+    return [c for c in candidates if states_quantity(c.sentence.text)]
+
+
+def states_quantity(text: str) -> bool:
+    """Whether `text` has a number beyond citations and names such as IL-10 or COVID-19."""
+    return bool(re.search(r"\d", _NOT_A_QUANTITY.sub("", text)))
 
 
 def _select(
@@ -173,15 +231,24 @@ def _select(
     """Best sentences within the budget, each with its continuation; in reading order."""
     ranked = sorted(eligible, key=lambda c: -c.score)
     floor = _KEEP_RATIO * ranked[0].score
+    elsewhere = _OTHER_PASSAGE_RATIO * ranked[0].score
+    home = ranked[0].passage
     chosen: list[_Candidate] = []
     budget = max_words
     for c in ranked:
         if c.score < floor:
             break
+        if not _inside(c, home) and c.score < elsewhere:
+            continue
         if c in chosen or c.words > budget or _repeats(c, chosen):
             continue
-        chosen.append(c)
-        budget -= c.words
+        # The answer's lead sentence must make sense alone: "This limits ..." needs the
+        # sentence saying what limits.
+        lead = _antecedents(c, candidates) if not chosen else []
+        for o in [*lead, c]:
+            if o is c or o.words + c.words <= budget:
+                chosen.append(o)
+                budget -= o.words
     for c in list(chosen):
         for follower in _continuation(c, candidates):
             if follower in chosen or follower.words > budget or _repeats(follower, chosen):
@@ -192,29 +259,54 @@ def _select(
     return sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
 
 
+def _inside(c: _Candidate, passage: Passage) -> bool:
+    return (
+        c.passage.doc_id == passage.doc_id
+        and passage.start <= c.offset
+        and c.offset + len(c.sentence.text) <= passage.end
+    )
+
+
 def _repeats(c: _Candidate, chosen: list[_Candidate]) -> bool:
     return any(float(c.vector @ o.vector) > _REDUNDANT for o in chosen)
 
 
+def _antecedents(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The sentences right before `c` that it refers back to, nearest last."""
+    out: list[_Candidate] = []
+    current = c
+    while _REFERS_BACK.match(current.sentence.text) and len(out) < _MAX_ANTECEDENTS:
+        before = _neighbour(current, candidates, after=False)
+        if before is None:
+            break
+        out.insert(0, before)
+        current = before
+    return out
+
+
 def _continuation(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
     """The sentences right after `c` in its section that open by referring back to it."""
-    section = c.passage.spans.section_at(c.offset)
-    following = sorted(
-        (
-            o
-            for o in candidates
-            if o.passage.doc_id == c.passage.doc_id
-            and o.offset > c.offset
-            and o.passage.spans.section_at(o.offset) == section
-        ),
-        key=lambda o: o.offset,
-    )
     out: list[_Candidate] = []
-    previous_end = c.offset + len(c.sentence.text)
-    for o in following[:_MAX_CONTINUATION]:
-        gap = o.offset - previous_end
-        if gap > 2 or not _CONTINUES.match(o.sentence.text):
+    current = c
+    while len(out) < _MAX_CONTINUATION:
+        follower = _neighbour(current, candidates, after=True)
+        if follower is None or not _CONTINUES.match(follower.sentence.text):
             break
-        out.append(o)
-        previous_end = o.offset + len(o.sentence.text)
+        out.append(follower)
+        current = follower
     return out
+
+
+def _neighbour(c: _Candidate, candidates: list[_Candidate], *, after: bool) -> _Candidate | None:
+    """The candidate sentence right after (or before) `c` in the same section, if any."""
+    section = c.passage.spans.section_at(c.offset)
+    for o in candidates:
+        if o.passage.doc_id != c.passage.doc_id or o is c:
+            continue
+        if after:
+            gap = o.offset - (c.offset + len(c.sentence.text))
+        else:
+            gap = c.offset - (o.offset + len(o.sentence.text))
+        if 0 <= gap <= 2 and o.passage.spans.section_at(o.offset) == section:
+            return o
+    return None

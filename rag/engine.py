@@ -73,6 +73,7 @@ class Engine:
             query_vector=query_vector,
             sentences_in=self.search.sentences,
             idf=self.search.idf,
+            unseen=self.search.unseen,
             settings=answer or self.settings.answer,
         )
         return result.model_copy(update={"question": question})

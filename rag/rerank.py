@@ -17,7 +17,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from pydantic import Field, PrivateAttr
 
-from index.keyword import terms
+from index.keyword import terms, weighted_share
 from index.sentences import split_sentences
 
 __all__ = ["SentenceEvidenceReranker", "best_sentence_coverage"]
@@ -27,14 +27,9 @@ Idf = Callable[[list[str]], dict[str, float]]
 
 def best_sentence_coverage(question_weights: dict[str, float], text: str) -> float:
     """The largest share of the question's term weight that one sentence of `text` holds."""
-    total = sum(question_weights.values())
-    if not total:
-        return 0.0
-    best = max(
-        (sum(w for t, w in question_weights.items() if t in bag) for bag in _sentence_terms(text)),
-        default=0.0,
+    return max(
+        (weighted_share(bag, question_weights) for bag in _sentence_terms(text)), default=0.0
     )
-    return best / total
 
 
 @lru_cache(maxsize=8192)

@@ -7,6 +7,7 @@ import pytest
 from index.sentences import split_sentences
 from index.settings import BUNDLED_CORPUS
 from rag import ABSTAIN_MESSAGE, Engine, QuestionError
+from rag.answer import states_quantity
 
 STANDARDISATION = "What are the barriers to MSC standardisation?"
 
@@ -118,3 +119,38 @@ def test_sentences_split_with_exact_offsets(text: str, expected: list[str]) -> N
     sentences = split_sentences(text)
     assert [s.text for s in sentences] == expected
     assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+def test_lead_sentence_that_refers_back_brings_the_sentence_it_refers_to(
+    bundled_engine: Engine,
+) -> None:
+    # The best sentence is "This limits its wide application in clinical practice."
+    answer = bundled_engine.ask("What limits the wide application of MSCs in clinical practice?")
+    text = _normalised(answer.answer)
+    assert "this limits its wide application" in text
+    assert text.index("sources of mscs are limited") < text.index("this limits")
+
+
+def test_a_paraphrased_question_is_answered_and_an_off_topic_one_is_not(
+    bundled_engine: Engine,
+) -> None:
+    # "barriers" is nowhere in the article; it may be the user's word for "challenges".
+    paraphrase = bundled_engine.ask(STANDARDISATION)
+    off_topic = bundled_engine.ask(
+        "Which imaging technique is used to track MSCs after intravenous injection?"
+    )
+    assert not paraphrase.abstained and off_topic.abstained
+    assert paraphrase.evidence_score > off_topic.evidence_score
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The median incubation period was 5.2 days.", True),
+        ("About 10% of cases were severe (Li et al., 2020).", True),
+        ("MSCs secrete interleukin-10 (IL-10) and TGF-β1 [12, 14].", False),
+        ("COVID-19 is caused by SARS-CoV-2, as Chen (2019) reported.", False),
+    ],
+)
+def test_a_quantity_is_a_number_not_a_citation_or_a_name(text: str, expected: bool) -> None:
+    assert states_quantity(text) is expected
