@@ -19,6 +19,7 @@ __all__ = [
     "reciprocal_rank",
     "strip_citation_marks",
     "token_f1",
+    "token_recall",
 ]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -47,6 +48,18 @@ def token_f1(prediction: str, references: Sequence[str]) -> float:
     """Best SQuAD token F1 over the references; 0.0 when there is nothing to compare."""
     pred = normalize_answer(prediction).split()
     return max((_f1(pred, normalize_answer(r).split()) for r in references), default=0.0)
+
+
+def token_recall(prediction: str, references: Sequence[str]) -> float:
+    """Best share of a reference's tokens that the prediction holds (multiset); 0.0 without
+    references. Whole-sentence answers are long, so recall, not F1, says if the answer is in."""
+    pred = Counter(normalize_answer(prediction).split())
+    best = 0.0
+    for r in references:
+        gold = Counter(normalize_answer(r).split())
+        if gold:
+            best = max(best, sum((pred & gold).values()) / sum(gold.values()))
+    return best
 
 
 def _f1(pred: list[str], gold: list[str]) -> float:

@@ -119,6 +119,7 @@ METRIC_KEYS = (
     "ndcg@10",
     "answer_contains",
     "token_f1",
+    "token_recall",
     "semantic_similarity",
     "citation_precision",
     "citation_recall",
@@ -148,6 +149,7 @@ class SystemMetrics(BaseModel):
     ndcg_10: float | None = Field(None, alias="ndcg@10")
     answer_contains: float | None = None
     token_f1: float | None = None
+    token_recall: float | None = None
     semantic_similarity: float | None = None
     citation_precision: float | None = None
     citation_recall: float | None = None

@@ -17,6 +17,7 @@ from eval.metrics import (
     reciprocal_rank,
     strip_citation_marks,
     token_f1,
+    token_recall,
 )
 from eval.models import EvalQuestion, QuestionRun, Span, SystemMetrics, SystemRun
 from eval.runner import TOP_K
@@ -79,6 +80,7 @@ def score_system(
             [float(contains_answer(answer_text(r), by_id[r.id].answers)) for r in with_refs]
         ),
         token_f1=mean([token_f1(answer_text(r), by_id[r.id].answers) for r in with_refs]),
+        token_recall=mean([token_recall(answer_text(r), by_id[r.id].answers) for r in with_refs]),
         semantic_similarity=mean([similarity.get(r.id, 0.0) for r in with_refs]),
         citation_precision=mean([_citation_precision(r, evidence[r.id]) for r in cited]),
         citation_recall=mean([float(_cites_gold(r, evidence[r.id])) for r in with_gold]),

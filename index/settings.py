@@ -80,7 +80,7 @@ class AnswerSettings(_Section):
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
     min_evidence: float = Field(
-        0.56,
+        0.58,
         ge=0.0,
         le=1.0,
         description="Support score (best sentence's cosine averaged with the question's "

@@ -17,6 +17,7 @@ REQUIRED_METRICS = {
     "ndcg@10",
     "answer_contains",
     "token_f1",
+    "token_recall",
     "semantic_similarity",
     "citation_precision",
     "citation_recall",

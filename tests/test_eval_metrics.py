@@ -15,6 +15,7 @@ from eval.metrics import (
     reciprocal_rank,
     strip_citation_marks,
     token_f1,
+    token_recall,
 )
 
 
@@ -59,6 +60,14 @@ def test_token_f1_takes_the_best_reference_and_is_zero_without_overlap() -> None
     assert token_f1("bone marrow", ["adipose tissue"]) == 0.0
     assert token_f1("", ["adipose tissue"]) == 0.0
     assert token_f1("anything", []) == 0.0
+
+
+def test_token_recall_is_the_share_of_the_best_reference_the_answer_holds() -> None:
+    answer = "MSCs come from bone marrow and fat."
+    assert token_recall(answer, ["bone marrow, fat, cord blood"]) == pytest.approx(3 / 5)
+    assert token_recall(answer, ["adipose tissue", "the bone marrow"]) == 1.0
+    assert token_recall("marrow", ["marrow marrow"]) == pytest.approx(0.5)
+    assert token_recall("", ["fat"]) == 0.0 and token_recall("fat", []) == 0.0
 
 
 def test_token_f1_counts_repeated_tokens_once_per_occurrence() -> None:
