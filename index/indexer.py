@@ -85,9 +85,7 @@ class Indexer:
             offset += n
             try:
                 chunk_vectors = _chunk_vectors(job.chunks, job.sentences, own)
-                self.store.replace(
-                    job.document, job.chunks, chunk_vectors, job.sentences, own.tolist()
-                )
+                self.store.replace(job.document, job.chunks, chunk_vectors, job.sentences, own)
             except Exception as exc:  # keep the rest of the batch going
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
         report.embedded_chunks = sum(len(job.chunks) for job in pending)
