@@ -167,25 +167,28 @@ class Store:
     ) -> None:
         """Write a document's chunks and sentences, replacing any earlier version of it."""
         nodes = [_node(document, c, v) for c, v in zip(chunks, chunk_vectors, strict=True)]
-        self._delete_parts(document.doc_id)
+        # Deleting by a metadata filter costs a scan per collection; a new document skips it.
+        if self.sentences.get(ids=[document.doc_id], include=[])["ids"]:
+            self._delete_parts(document.doc_id)
+        # The sentence record goes first: it marks that the document may have parts, even
+        # if a crash stops this write before the chunks or the registry record.
+        # One record, not one per sentence: a sentence record cost Chroma an HNSW insert
+        # and a full-text index entry, and made its writes a large share of ingest time.
+        # The text is not repeated: it is sliced from the document's stored text.
+        vectors = np.ascontiguousarray(sentence_vectors, dtype=_VECTOR_DTYPE)
+        self.sentences.add(
+            ids=[document.doc_id],
+            embeddings=[_REGISTRY_VECTOR],
+            metadatas=[
+                {
+                    "doc_id": document.doc_id,
+                    "spans_json": json.dumps([[s.start, s.end] for s in sentences]),
+                    "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
+                }
+            ],
+        )
         if nodes:
             self.vector_store().add(nodes)
-        if sentences:
-            # One record, not one per sentence: a sentence record cost Chroma an HNSW insert
-            # and a full-text index entry, and made its writes a large share of ingest time.
-            # The text is not repeated: it is sliced from the document's stored text.
-            vectors = np.ascontiguousarray(sentence_vectors, dtype=_VECTOR_DTYPE)
-            self.sentences.add(
-                ids=[document.doc_id],
-                embeddings=[_REGISTRY_VECTOR],
-                metadatas=[
-                    {
-                        "doc_id": document.doc_id,
-                        "spans_json": json.dumps([[s.start, s.end] for s in sentences]),
-                        "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
-                    }
-                ],
-            )
         self.registry.upsert(
             ids=[document.doc_id],
             documents=[document.text],
@@ -230,10 +233,14 @@ class Store:
         for pack in packs:
             doc_id = str(pack["doc_id"])
             spans = json.loads(str(pack["spans_json"]))
+            if not spans:
+                continue
             text = text_of.get(doc_id) or ""
             metas += [{"doc_id": doc_id, "start": a, "end": b, "text": text[a:b]} for a, b in spans]
             raw = base64.b64decode(str(pack["vectors_b64"]))
             blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
+        if not blocks:
+            return [], np.zeros((0, 0), dtype=np.float32)
         return metas, np.concatenate(blocks).astype(np.float32)
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:

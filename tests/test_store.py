@@ -144,3 +144,31 @@ def test_sentences_round_trip_exactly_and_leave_with_their_document(settings: Se
             assert got[(doc_id, s.start)][1].tobytes() == row.tobytes()  # bit-exact
     store.remove("a")
     assert {m["doc_id"] for m in store.all_sentences()[0]} == {"b"}
+
+
+def test_a_write_cut_short_before_the_registry_is_still_replaced_cleanly(
+    settings: Settings,
+) -> None:
+    import numpy as np
+
+    from index.chunking import chunk_document
+    from index.models import Document
+    from index.sentences import split_sentences
+    from index.store import open_store
+
+    store = open_store(settings)
+
+    def write(text: str, content_hash: str) -> int:
+        doc = Document(doc_id="u", title="u", source="u", content_hash=content_hash, text=text)
+        chunks = chunk_document(doc, settings.chunking)
+        sentences = split_sentences(text)
+        vectors = np.ones((len(sentences), 2))
+        store.replace(doc, chunks, [[1.0, 0.0]] * len(chunks), sentences, vectors)
+        return len(chunks)
+
+    write("Sea urchins have tube feet. " * 80, "h1")
+    store.registry.delete(ids=["u"])  # as if the process died before its last write
+    assert store.content_hash("u") is None
+    n = write("Corals host algae. " * 10, "h2")
+    assert store.chunks.count() == n  # the first version's chunks are gone
+    assert len(store.all_sentences()[0]) == 10
