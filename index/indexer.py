@@ -85,9 +85,7 @@ class Indexer:
             offset += n
             try:
                 chunk_vectors = _chunk_vectors(job.chunks, job.sentences, own)
-                self.store.replace(
-                    job.document, job.chunks, chunk_vectors, job.sentences, own.tolist()
-                )
+                self.store.replace(job.document, job.chunks, chunk_vectors, job.sentences, own)
             except Exception as exc:  # keep the rest of the batch going
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
         report.embedded_chunks = sum(len(job.chunks) for job in pending)
@@ -132,17 +130,23 @@ class Indexer:
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        # Shortest first, across every file: each model batch then holds texts of about the
+        # same length, so almost nothing is padding (sentences run from 2 to 256 tokens).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batch = self.settings.embed_batch_size * 8
         parts: list[list[float]] = []
         with tqdm(
             total=len(texts), desc="Embedding", unit="sentence", disable=not show_progress
         ) as bar:
-            for i in range(0, len(texts), batch):
-                parts += self.embedder.get_text_embedding_batch(texts[i : i + batch])
-                bar.update(min(batch, len(texts) - i))
+            for i in range(0, len(order), batch):
+                rows = order[i : i + batch]
+                parts += self.embedder.get_text_embedding_batch([texts[r] for r in rows])
+                bar.update(len(rows))
                 if on_progress:
                     on_progress(len(parts), len(texts))
-        return np.asarray(parts, dtype=np.float32)
+        vectors = np.empty((len(texts), len(parts[0])), dtype=np.float32)
+        vectors[order] = np.asarray(parts, dtype=np.float32)
+        return vectors
 
 
 def _chunk_vectors(

@@ -426,6 +426,10 @@ def _open_session(path: Path) -> Any:
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
+    # Idle worker threads sleep instead of spinning: on a small machine shared with other
+    # work, spinning threads steal the cores the model needs. Measured on 2 busy cores:
+    # sentences embed ~1.3x faster, and long chunks no slower.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

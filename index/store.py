@@ -1,20 +1,24 @@
 """Chroma, the single source of truth: chunks with embeddings, and a document registry.
 
 Three collections: `<name>` holds the chunks (via LlamaIndex's ChromaVectorStore);
-`<name>-sentences` holds every sentence's vector (the dense side searches sentences and
-scores a chunk by its best sentence); `<name>-docs` holds one record per document: its
-cleaned text, content hash, page and section spans. The chunk collection's metadata
+`<name>-sentences` holds every sentence's offsets and vector, packed in one record per
+document (the dense side scores a chunk by its best sentence, in memory, so sentences are
+never searched by Chroma); `<name>-docs` holds one record per document: its cleaned text,
+content hash, page and section spans. The chunk collection's metadata
 records what shaped the vectors and a revision that changes on every write, so derived
 caches can tell when they are stale.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+import numpy as np
 
 from index.errors import IndexMismatchError, PaperTrailError
 from index.models import Chunk, Document, DocumentInfo, PageSpan, SectionSpan
@@ -29,8 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Store", "open_store"]
 
-_REGISTRY_VECTOR = [0.0]  # registry records are looked up by id, never by similarity
-_BATCH = 4000  # Chroma caps the records of one add
+_REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
+_VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
 _FINGERPRINT_KEYS = ("embed_model", "chunk_size", "chunk_overlap", "pipeline_version")
 
 
@@ -75,9 +79,7 @@ class Store:
             metadata={**self._fingerprint, "revision": uuid.uuid4().hex},
             configuration={"hnsw": {"space": "cosine"}},
         )
-        self.sentences: Collection = client.get_or_create_collection(
-            f"{self._name}-sentences", configuration={"hnsw": {"space": "cosine"}}
-        )
+        self.sentences: Collection = client.get_or_create_collection(f"{self._name}-sentences")
         self.registry: Collection = client.get_or_create_collection(f"{self._name}-docs")
         self._check_fingerprint()
 
@@ -98,6 +100,9 @@ class Store:
                 "use another collection (PAPERTRAIL_COLLECTION) or re-index into a new one"
             )
         if diff:  # empty collection: adopt the current settings
+            # An older pipeline's sentence collection may hold records of another shape.
+            self._client.delete_collection(self.sentences.name)
+            self.sentences = self._client.get_or_create_collection(f"{self._name}-sentences")
             self._touch()
 
     def revision(self) -> str:
@@ -158,23 +163,32 @@ class Store:
         chunks: list[Chunk],
         chunk_vectors: list[list[float]],
         sentences: list[Sentence],
-        sentence_vectors: list[list[float]],
+        sentence_vectors: np.ndarray,
     ) -> None:
         """Write a document's chunks and sentences, replacing any earlier version of it."""
         nodes = [_node(document, c, v) for c, v in zip(chunks, chunk_vectors, strict=True)]
-        self._delete_parts(document.doc_id)
+        # Deleting by a metadata filter costs a scan per collection; a new document skips it.
+        if self.sentences.get(ids=[document.doc_id], include=[])["ids"]:
+            self._delete_parts(document.doc_id)
+        # The sentence record goes first: it marks that the document may have parts, even
+        # if a crash stops this write before the chunks or the registry record.
+        # One record, not one per sentence: a sentence record cost Chroma an HNSW insert
+        # and a full-text index entry, and made its writes a large share of ingest time.
+        # The text is not repeated: it is sliced from the document's stored text.
+        vectors = np.ascontiguousarray(sentence_vectors, dtype=_VECTOR_DTYPE)
+        self.sentences.add(
+            ids=[document.doc_id],
+            embeddings=[_REGISTRY_VECTOR],
+            metadatas=[
+                {
+                    "doc_id": document.doc_id,
+                    "spans_json": json.dumps([[s.start, s.end] for s in sentences]),
+                    "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
+                }
+            ],
+        )
         if nodes:
             self.vector_store().add(nodes)
-        for i in range(0, len(sentences), _BATCH):
-            part = sentences[i : i + _BATCH]
-            self.sentences.add(
-                ids=[f"{document.doc_id}@{s.start}" for s in part],
-                embeddings=sentence_vectors[i : i + _BATCH],
-                documents=[s.text for s in part],
-                metadatas=[
-                    {"doc_id": document.doc_id, "start": s.start, "end": s.end} for s in part
-                ],
-            )
         self.registry.upsert(
             ids=[document.doc_id],
             documents=[document.text],
@@ -196,7 +210,7 @@ class Store:
 
     def _delete_parts(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
-        self.sentences.delete(where={"doc_id": doc_id})
+        self.sentences.delete(ids=[doc_id])
 
     def remove(self, doc_id: str) -> bool:
         if not self.registry.get(ids=[doc_id])["ids"]:
@@ -208,17 +222,26 @@ class Store:
 
     def all_sentences(self) -> tuple[list[dict[str, Any]], Any]:
         """Every sentence (doc_id, start, end, text) and the matrix of their vectors."""
-        import numpy as np
-
-        got = self.sentences.get(include=["metadatas", "embeddings", "documents"])
-        vectors = got["embeddings"]
-        if vectors is None or len(vectors) == 0:
+        got = self.sentences.get(include=["metadatas"])
+        packs = got["metadatas"] or []
+        if not packs:
             return [], np.zeros((0, 0), dtype=np.float32)
-        metas = [
-            {**m, "text": t}
-            for m, t in zip(got["metadatas"] or [], got["documents"] or [], strict=True)
-        ]
-        return metas, np.asarray(vectors, dtype=np.float32)
+        texts = self.registry.get(ids=list(got["ids"]), include=["documents"])
+        text_of = dict(zip(texts["ids"], texts["documents"] or [], strict=True))
+        metas: list[dict[str, Any]] = []
+        blocks = []
+        for pack in packs:
+            doc_id = str(pack["doc_id"])
+            spans = json.loads(str(pack["spans_json"]))
+            if not spans:
+                continue
+            text = text_of.get(doc_id) or ""
+            metas += [{"doc_id": doc_id, "start": a, "end": b, "text": text[a:b]} for a, b in spans]
+            raw = base64.b64decode(str(pack["vectors_b64"]))
+            blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
+        if not blocks:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return metas, np.concatenate(blocks).astype(np.float32)
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every chunk's id, text and metadata (for the keyword index)."""

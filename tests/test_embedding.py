@@ -232,3 +232,8 @@ def test_models_other_than_mean_pooling_are_refused(
     with pytest.raises(PaperTrailError, match=f"{message}.*use embed_backend 'torch'"):
         _load(tmp_path / "cache", "onnx", model_dir=model)
     assert not (tmp_path / "cache").exists()
+
+
+def test_onnx_worker_threads_sleep_rather_than_spin(onnx_fp32: OnnxEmbedding) -> None:
+    options = onnx_fp32._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import Engine
+from index.indexer import Indexer
+from rag import Engine, Settings
 
 FACT = "The zebrafish cohort showed a 42 percent rise in fin regeneration after treatment."
 
@@ -158,3 +159,37 @@ def test_pages_without_text_are_flagged_but_the_rest_is_indexed(engine: Engine, 
     assert result.status == "indexed"
     assert [w.page for w in result.warnings] == [2]
     assert "page 2" in result.warnings[0].message
+
+
+class _RecordingEmbedder:
+    """Stands in for the model: a vector that names its text, and a log of the batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    @staticmethod
+    def vector(text: str) -> list[float]:
+        return [float(len(text)), float(sum(map(ord, text)) % 997)]
+
+    def get_text_embedding_batch(self, texts: list[str], **_: object) -> list[list[float]]:
+        self.batches.append(list(texts))
+        return [self.vector(t) for t in texts]
+
+
+def test_sentences_are_embedded_shortest_first_and_stored_with_their_own_vectors(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a.md", tmp_path / "b.md"
+    first.write_text(
+        "# A\n\nA considerably longer opening sentence about mitochondria and ATP. Short one.\n"
+    )
+    second.write_text("# B\n\nMedium sentence on ribosomes here. Tiny.\n")
+    embedder = _RecordingEmbedder()
+    indexer = Indexer(settings, embedder=embedder)  # type: ignore[arg-type]
+    assert indexer.ingest([first, second]).ok
+    sent = [t for batch in embedder.batches for t in batch]
+    assert sent == sorted(sent, key=len)  # across both files, not file by file
+    metas, vectors = indexer.store.all_sentences()
+    assert len(metas) == len(sent)
+    for meta, row in zip(metas, vectors, strict=True):
+        assert row.tolist() == pytest.approx(embedder.vector(meta["text"]), rel=1e-5)

@@ -115,3 +115,60 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, tmp_path:
     assert not (tmp_path / "cache" / "chroma").exists()
     again = Engine.open(settings)
     assert [d.doc_id for d in again.documents()] == [BUNDLED_CORPUS.name]
+
+
+def test_sentences_round_trip_exactly_and_leave_with_their_document(settings: Settings) -> None:
+    import numpy as np
+
+    from index.models import Document
+    from index.sentences import split_sentences
+    from index.store import open_store
+
+    store = open_store(settings)
+    texts = {"a": "Sea urchins have tube feet. They graze on kelp.", "b": "Corals host algae."}
+    rng = np.random.default_rng(7)
+    written = {}
+    for doc_id, text in texts.items():
+        doc = Document(doc_id=doc_id, title=doc_id, source=doc_id, content_hash=doc_id, text=text)
+        sentences = split_sentences(text)
+        written[doc_id] = rng.standard_normal((len(sentences), 5)).astype(np.float32)
+        store.replace(doc, [], [], sentences, written[doc_id])
+    metas, vectors = store.all_sentences()
+    got = {
+        (m["doc_id"], m["start"]): (m["text"], row) for m, row in zip(metas, vectors, strict=True)
+    }
+    assert got[("a", 28)][0] == "They graze on kelp."
+    for doc_id, text in texts.items():
+        for s, row in zip(split_sentences(text), written[doc_id], strict=True):
+            assert got[(doc_id, s.start)][0] == s.text
+            assert got[(doc_id, s.start)][1].tobytes() == row.tobytes()  # bit-exact
+    store.remove("a")
+    assert {m["doc_id"] for m in store.all_sentences()[0]} == {"b"}
+
+
+def test_a_write_cut_short_before_the_registry_is_still_replaced_cleanly(
+    settings: Settings,
+) -> None:
+    import numpy as np
+
+    from index.chunking import chunk_document
+    from index.models import Document
+    from index.sentences import split_sentences
+    from index.store import open_store
+
+    store = open_store(settings)
+
+    def write(text: str, content_hash: str) -> int:
+        doc = Document(doc_id="u", title="u", source="u", content_hash=content_hash, text=text)
+        chunks = chunk_document(doc, settings.chunking)
+        sentences = split_sentences(text)
+        vectors = np.ones((len(sentences), 2))
+        store.replace(doc, chunks, [[1.0, 0.0]] * len(chunks), sentences, vectors)
+        return len(chunks)
+
+    write("Sea urchins have tube feet. " * 80, "h1")
+    store.registry.delete(ids=["u"])  # as if the process died before its last write
+    assert store.content_hash("u") is None
+    n = write("Corals host algae. " * 10, "h2")
+    assert store.chunks.count() == n  # the first version's chunks are gone
+    assert len(store.all_sentences()[0]) == 10
