@@ -5,7 +5,8 @@
 - `bm25`: stock bm25s (English stopwords and Snowball stemmer) over PaperTrail's chunks.
 - `dense`: PaperTrail's chunks, one vector per chunk from the same embedder, vector search only.
 - `llamaindex-default`: what a newcomer writes, `VectorStoreIndex.from_documents` on a Chroma
-  collection with the default `SentenceSplitter` and the default `similarity_top_k`.
+  collection with the default `SentenceSplitter`, the default `similarity_top_k` and the same
+  model through LlamaIndex's stock `HuggingFaceEmbedding` (torch).
 - `random`: PaperTrail's chunks drawn at random; chance level, and a broken retriever for tests.
 
 A baseline's answer is its top `ANSWER_PASSAGES` passages joined together, each cited whole.
@@ -298,7 +299,11 @@ class LlamaIndexDefaultBaseline(System):
             settings=ChromaSettings(anonymized_telemetry=False),
         )
         self._collection = client.get_or_create_collection("quickstart")
-        self._embedder: BaseEmbedding = load_embedder(settings)
+        # Stock embedding: LlamaIndex's HuggingFaceEmbedding on torch, as a newcomer gets it.
+        # PaperTrail's ONNX/int8 export is PaperTrail's own speed-up, not the baseline's.
+        self._embedder: BaseEmbedding = load_embedder(
+            settings.model_copy(update={"embed_backend": "torch"})
+        )
         self._documents: dict[str, Document] = {}
         self._index: Any = None
 
