@@ -22,7 +22,7 @@ from index.loaders import expand_paths, load_file
 from index.models import Chunk, Document, FileResult, IngestReport
 from index.sentences import Sentence, split_sentences
 from index.settings import Settings
-from index.store import Store, open_store
+from index.store import DocumentWrite, Store, open_store
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -79,14 +79,21 @@ class Indexer:
         texts = [s.text for job in pending for s in job.sentences]
         vectors = self._embed(texts, show_progress=show_progress, on_progress=on_progress)
         offset = 0
+        writes: list[tuple[_Pending, DocumentWrite]] = []
         for job in pending:
             n = len(job.sentences)
             own = vectors[offset : offset + n]
             offset += n
             try:
                 chunk_vectors = _chunk_vectors(job.chunks, job.sentences, own)
-                self.store.replace(job.document, job.chunks, chunk_vectors, job.sentences, own)
             except Exception as exc:  # keep the rest of the batch going
+                job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
+                continue
+            write = DocumentWrite(job.document, job.chunks, chunk_vectors, job.sentences, own)
+            writes.append((job, write))
+        failures = self.store.replace_many([w for _, w in writes])
+        for job, _ in writes:
+            if exc := failures.get(job.document.doc_id):
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
         report.embedded_chunks = sum(len(job.chunks) for job in pending)
         report.embedded_sentences = len(texts)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -31,10 +33,11 @@ if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-__all__ = ["Store", "open_store"]
+__all__ = ["DocumentWrite", "Store", "open_store"]
 
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
+_WRITE_GROUP = 100  # documents per Chroma call; well under Chroma's maximum batch size
 _FINGERPRINT_KEYS = ("embed_model", "chunk_size", "chunk_overlap", "pipeline_version")
 
 
@@ -166,47 +169,62 @@ class Store:
         sentence_vectors: np.ndarray,
     ) -> None:
         """Write a document's chunks and sentences, replacing any earlier version of it."""
-        nodes = [_node(document, c, v) for c, v in zip(chunks, chunk_vectors, strict=True)]
-        # Deleting by a metadata filter costs a scan per collection; a new document skips it.
-        if self.sentences.get(ids=[document.doc_id], include=[])["ids"]:
-            self._delete_parts(document.doc_id)
-        # The sentence record goes first: it marks that the document may have parts, even
-        # if a crash stops this write before the chunks or the registry record.
-        # One record, not one per sentence: a sentence record cost Chroma an HNSW insert
-        # and a full-text index entry, and made its writes a large share of ingest time.
-        # The text is not repeated: it is sliced from the document's stored text.
-        vectors = np.ascontiguousarray(sentence_vectors, dtype=_VECTOR_DTYPE)
+        write = DocumentWrite(document, chunks, chunk_vectors, sentences, sentence_vectors)
+        if failure := self.replace_many([write]).get(document.doc_id):
+            raise failure
+
+    def replace_many(self, writes: Sequence[DocumentWrite]) -> dict[str, Exception]:
+        """Write several documents, each replacing its earlier version; the failures by doc id.
+
+        One Chroma call per collection for a whole group: a call costs ~20 ms, which made
+        writes most of the ingest time of many short documents. If a group fails, its
+        documents are written one by one, so that one bad document cannot sink the rest.
+        """
+        failures: dict[str, Exception] = {}
+        for start in range(0, len(writes), _WRITE_GROUP):
+            group = writes[start : start + _WRITE_GROUP]
+            try:
+                self._write(group)
+            except Exception as exc:
+                if len(group) == 1:
+                    failures[group[0].document.doc_id] = exc
+                    continue
+                for w in group:  # a rewrite deletes whatever the failed group left
+                    try:
+                        self._write([w])
+                    except Exception as alone:
+                        failures[w.document.doc_id] = alone
+        if writes:
+            self._touch()
+        return failures
+
+    def _write(self, writes: Sequence[DocumentWrite]) -> None:
+        ids = [w.document.doc_id for w in writes]
+        # Deleting by a metadata filter costs a scan per collection; new documents skip it.
+        for doc_id in self.sentences.get(ids=ids, include=[])["ids"]:
+            self._delete_parts(doc_id)
+        # Sentence records go first: they mark that a document may have parts, even if a
+        # crash stops this write before the chunks or the registry records.
+        # One record per document, not per sentence: a sentence record cost Chroma an HNSW
+        # insert and a full-text entry. The text is sliced from the document's stored text.
         self.sentences.add(
-            ids=[document.doc_id],
-            embeddings=[_REGISTRY_VECTOR],
-            metadatas=[
-                {
-                    "doc_id": document.doc_id,
-                    "spans_json": json.dumps([[s.start, s.end] for s in sentences]),
-                    "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
-                }
-            ],
+            ids=ids,
+            embeddings=[_REGISTRY_VECTOR] * len(writes),
+            metadatas=[_sentence_pack(w) for w in writes],
         )
+        nodes = [
+            _node(w.document, c, v)
+            for w in writes
+            for c, v in zip(w.chunks, w.chunk_vectors, strict=True)
+        ]
         if nodes:
             self.vector_store().add(nodes)
         self.registry.upsert(
-            ids=[document.doc_id],
-            documents=[document.text],
-            embeddings=[_REGISTRY_VECTOR],
-            metadatas=[
-                {
-                    "title": document.title,
-                    "source": document.source,
-                    "content_hash": document.content_hash,
-                    "pages": len(document.pages),
-                    "chunks": len(chunks),
-                    "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "pages_json": json.dumps([p.model_dump() for p in document.pages]),
-                    "sections_json": json.dumps([s.model_dump() for s in document.sections]),
-                }
-            ],
+            ids=ids,
+            documents=[w.document.text for w in writes],
+            embeddings=[_REGISTRY_VECTOR] * len(writes),
+            metadatas=[_registry_entry(w) for w in writes],
         )
-        self._touch()
 
     def _delete_parts(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
@@ -284,3 +302,37 @@ def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
         excluded_llm_metadata_keys=list(metadata),
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
     )
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One document's parts as the store writes them."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: list[list[float]]
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+
+
+def _sentence_pack(w: DocumentWrite) -> dict[str, Any]:
+    vectors = np.ascontiguousarray(w.sentence_vectors, dtype=_VECTOR_DTYPE)
+    return {
+        "doc_id": w.document.doc_id,
+        "spans_json": json.dumps([[s.start, s.end] for s in w.sentences]),
+        "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
+    }
+
+
+def _registry_entry(w: DocumentWrite) -> dict[str, Any]:
+    d = w.document
+    return {
+        "title": d.title,
+        "source": d.source,
+        "content_hash": d.content_hash,
+        "pages": len(d.pages),
+        "chunks": len(w.chunks),
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pages_json": json.dumps([p.model_dump() for p in d.pages]),
+        "sections_json": json.dumps([s.model_dump() for s in d.sections]),
+    }

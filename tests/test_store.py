@@ -172,3 +172,35 @@ def test_a_write_cut_short_before_the_registry_is_still_replaced_cleanly(
     n = write("Corals host algae. " * 10, "h2")
     assert store.chunks.count() == n  # the first version's chunks are gone
     assert len(store.all_sentences()[0]) == 10
+
+
+def test_a_batch_write_lands_every_document_but_the_one_that_fails(settings: Settings) -> None:
+    import numpy as np
+
+    from index.chunking import chunk_document
+    from index.models import Document
+    from index.sentences import split_sentences
+    from index.store import DocumentWrite, open_store
+
+    store = open_store(settings)
+
+    def write(doc_id: str, text: str, dims: int = 2) -> DocumentWrite:
+        doc = Document(doc_id=doc_id, title=doc_id, source=doc_id, content_hash=text, text=text)
+        chunks = chunk_document(doc, settings.chunking)
+        sentences = split_sentences(text)
+        vectors = np.ones((len(sentences), 2))
+        chunk_vectors = [[1.0] + [0.0] * (dims - 1)] * len(chunks)
+        return DocumentWrite(doc, chunks, chunk_vectors, sentences, vectors)
+
+    store.replace_many([write("old", "Kelp grows fast.")])
+    batch = [write(f"d{i}", f"Urchin number {i} grazes kelp.") for i in range(5)]
+    batch.insert(2, write("bad", "A vector of the wrong size.", dims=3))
+    batch.append(write("old", "Kelp grows fast, and again."))  # replaces the earlier version
+    failures = store.replace_many(batch)
+    assert list(failures) == ["bad"]
+    assert "dimension" in str(failures["bad"]).lower()
+    landed = {d.doc_id for d in store.documents()}
+    assert landed == {"old", "d0", "d1", "d2", "d3", "d4"}
+    assert store.chunks.count() == 6  # one chunk each; "old" was replaced, not added to
+    replaced = store.document("old")
+    assert replaced is not None and "again" in replaced.text
