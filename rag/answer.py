@@ -3,9 +3,10 @@
 No LLM. Each sentence of the retrieved passages gets an evidence score: semantic similarity
 to the question blended with the idf-weighted share of the question's terms it contains
 (its section heading's words count at a discount). The answer takes the sentences whose
-score, plus a prior from how well their passage was retrieved, is close to the best; then
-each chosen sentence brings along the sentences that continue it ("This limits ...",
-"In addition, ..."), because a point in a paper often spans several sentences.
+score, plus a prior from how well their passage was retrieved, is close to the best (closer
+still for a sentence outside the best one's passage: each source is one more to check). The
+lead sentence brings the sentence it refers back to, and each chosen sentence the ones that
+continue it ("This limits ...", "In addition, ..."): a point in a paper often spans several.
 It abstains when the passages' support is weak (see `support`), or when the question asks
 for a quantity and no candidate sentence states one.
 """
