@@ -165,7 +165,7 @@ class Settings(BaseSettings):
             + ("@int8" if self.embed_backend == "onnx-int8" else ""),
             "chunk_size": self.chunking.chunk_size,
             "chunk_overlap": self.chunking.chunk_overlap,
-            "pipeline_version": 3,  # 2: sentence vectors; 3: packed per document
+            "pipeline_version": 4,  # 3: packed sentence records; 4: chunks split on index.sentences
         }
 
     def fingerprint_hash(self) -> str:
