@@ -111,3 +111,22 @@ def test_misspelt_environment_setting_fails_loudly(
     result = runner.invoke(app, ["list", "--index-dir", index_dir])
     assert result.exit_code == 1
     assert variable in result.stderr and hint in result.stderr
+
+
+def test_ask_on_a_fresh_index_answers_from_the_bundled_article(tmp_path: Path) -> None:
+    fresh = str(tmp_path / "fresh")
+    result = runner.invoke(
+        app, ["ask", "What are the barriers to MSC standardisation?", "--index-dir", fresh]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.stdout and "Sources:" in result.stdout
+    assert "standardized evaluation system" in result.stdout
+
+
+def test_ask_on_an_empty_index_without_the_bundled_article_says_how_to_add_documents(
+    tmp_path: Path,
+) -> None:
+    empty = str(tmp_path / "empty")
+    result = runner.invoke(app, ["ask", "What is R0?", "--no-bundled", "--index-dir", empty])
+    assert result.exit_code == 0, result.output
+    assert "papertrail ingest" in result.stdout

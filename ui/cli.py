@@ -134,6 +134,9 @@ def ask(
     collection: Collection = None,
     embed_model: EmbedModel = None,
     as_json: AsJson = False,
+    bundled: Annotated[
+        bool, typer.Option(help="Index the bundled MSC article when the index is empty.")
+    ] = True,
 ) -> None:
     """Answer a question with numbered citations."""
     settings = _settings(
@@ -143,7 +146,10 @@ def ask(
         settings.retrieval = RetrievalSettings(
             **{**settings.retrieval.model_dump(), "top_k": top_k}
         )
-    answer = Engine.open(settings).ask(question)
+    engine = Engine.open(settings)
+    if bundled:  # as `serve` does: a fresh install answers about the bundled article
+        engine.ensure_bundled_corpus()
+    answer = engine.ask(question)
     if as_json:
         _print_json(answer)
     else:
@@ -161,6 +167,8 @@ def format_answer(answer: Answer) -> str:
                 if x
             )
             lines.append(f"[{c.n}] {where}\n    “{c.quote}”")
+    elif not answer.passages:
+        lines.append("No documents are indexed; add some with `papertrail ingest PATH`.")
     else:
         lines.append("Closest passages (not sufficient to answer):")
         for i, p in enumerate(answer.passages, start=1):
