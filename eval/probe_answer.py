@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,9 @@ from eval.datasets import load_eval_set
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import contains_answer, strip_citation_marks
 from eval.models import EvalQuestion, Span
-from index.keyword import terms, weighted_share
+from index.keyword import question_weights, terms
 from index.settings import Settings
-from rag.answer import _QUANTITY_QUESTION, _candidates, question_weights
+from rag.answer import _QUANTITY_QUESTION, _candidates, support_of
 from rag.baselines import read_corpus
 from rag.engine import Engine
 
@@ -107,27 +108,26 @@ def _row(engine: Engine, q: EvalQuestion, dataset: str, *, heldout: bool) -> dic
     }
 
 
-_TERM_DOCS: dict[int, dict[str, set[str]]] = {}
-
-
+@cache
 def _term_documents(engine: Engine) -> dict[str, set[str]]:
     """The documents holding each term, once per engine."""
-    if id(engine) not in _TERM_DOCS:
-        out: dict[str, set[str]] = {}
-        for c in engine.search._current().chunks:
-            for t in set(terms(c.metadata.get("title", "") + "\n" + c.text)):
-                out.setdefault(t, set()).add(str(c.metadata["doc_id"]))
-        _TERM_DOCS[id(engine)] = out
-    return _TERM_DOCS[id(engine)]
+    out: dict[str, set[str]] = {}
+    for c in engine.search._current().chunks:
+        for t in set(terms(c.metadata.get("title", "") + "\n" + c.text)):
+            out.setdefault(t, set()).add(str(c.metadata["doc_id"]))
+    return out
 
 
 def _support(row: dict, cosine_weight: float, unseen_weight: float) -> float:
-    """rag.answer.support's formula on a recorded row."""
-    weights = {
-        t: w * (unseen_weight if t in row["unseen"] else 1.0) for t, w in row["weights"].items()
-    }
-    covered = max((weighted_share(set(ts), weights) for ts in row["doc_terms"]), default=0.0)
-    return cosine_weight * row["cosine"] + (1 - cosine_weight) * covered
+    """rag.answer's support on a recorded row, with other weights."""
+    return support_of(
+        row["cosine"],
+        [set(ts) for ts in row["doc_terms"]],
+        row["weights"],
+        set(row["unseen"]),
+        cosine_weight=cosine_weight,
+        unseen_weight=unseen_weight,
+    )
 
 
 def _analyse(rows: list[dict]) -> None:

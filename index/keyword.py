@@ -9,12 +9,12 @@ period") outrank documents that merely contain both words.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["QUESTION_WORDS", "index_terms", "terms", "weighted_share"]
+__all__ = ["QUESTION_WORDS", "index_terms", "question_weights", "terms", "weighted_share"]
 
 # Stemmed words that say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = frozenset(
@@ -67,3 +67,10 @@ def weighted_share(present: Collection[str], weights: Mapping[str, float]) -> fl
     """The share of the total weight (e.g. a question's term idfs) that `present` holds."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def question_weights(
+    question: str, idf: Callable[[list[str]], dict[str, float]]
+) -> dict[str, float]:
+    """The question's terms with their idf: a rare term says more about what is asked."""
+    return idf(sorted(set(terms(question))))

@@ -14,12 +14,12 @@ for a quantity and no candidate sentence states one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.keyword import terms, weighted_share
+from index.keyword import question_weights, terms, weighted_share
 from index.models import Answer, Passage
 from index.sentences import Sentence
 from index.settings import AnswerSettings
@@ -28,10 +28,9 @@ from rag.citations import cite, is_heading
 __all__ = [
     "ABSTAIN_MESSAGE",
     "compose",
-    "coverage",
-    "question_weights",
     "states_quantity",
     "support",
+    "support_of",
 ]
 
 ABSTAIN_MESSAGE = (
@@ -84,6 +83,7 @@ class _Candidate:
     sentence: Sentence
     offset: int  # in the document
     words: int
+    similarity: float = 0.0  # cosine to the question
     evidence: float = 0.0  # how well the sentence itself answers
     score: float = 0.0  # evidence plus the passage prior: the selection order
     vector: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -107,7 +107,7 @@ def compose(
     query = np.asarray(query_vector)
     weights = question_weights(question, idf)
     _score(candidates, query, weights)
-    cosine = max(float(c.vector @ query) for c in candidates)
+    cosine = max(c.similarity for c in candidates)
     strength = support(shown, cosine, weights, unseen(list(weights)))
     eligible = _eligible(question, candidates)
     if strength < settings.min_evidence or not eligible:
@@ -124,16 +124,6 @@ def compose(
     )
 
 
-def question_weights(question: str, idf: Idf) -> dict[str, float]:
-    """The question's terms with their idf: a rare term says more about what is asked."""
-    return idf(list(set(terms(question))))
-
-
-def coverage(text: str, weights: dict[str, float]) -> float:
-    """The idf-weighted share of the question's terms that `text` contains."""
-    return weighted_share(set(terms(text)), weights)
-
-
 def support(
     passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
 ) -> float:
@@ -144,12 +134,25 @@ def support(
     the cohort); the rare terms it misses catch that. A term no document has counts at a
     discount: it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on
     PubMedQA dev with abstracts held out (python -m eval.probe_answer; docs/retrieval.md)."""
-    weights = {t: w * (_UNSEEN_WEIGHT if t in unseen else 1.0) for t, w in weights.items()}
-    by_doc: dict[str, str] = {}
+    by_doc: dict[str, set[str]] = {}
     for p in passages:
-        by_doc[p.doc_id] = by_doc.get(p.doc_id, p.title) + "\n" + p.text
-    covered = max(coverage(text, weights) for text in by_doc.values())
-    return _SUPPORT_COSINE * cosine + (1 - _SUPPORT_COSINE) * covered
+        by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
+    return support_of(cosine, list(by_doc.values()), weights, unseen)
+
+
+def support_of(
+    cosine: float,
+    documents: Sequence[Collection[str]],
+    weights: dict[str, float],
+    unseen: Collection[str],
+    *,
+    cosine_weight: float = _SUPPORT_COSINE,
+    unseen_weight: float = _UNSEEN_WEIGHT,
+) -> float:
+    """`support` from each document's terms; the weights are open for eval.probe_answer."""
+    weights = {t: w * (unseen_weight if t in unseen else 1.0) for t, w in weights.items()}
+    covered = max((weighted_share(d, weights) for d in documents), default=0.0)
+    return cosine_weight * cosine + (1 - cosine_weight) * covered
 
 
 def _abstain(question: str, passages: Sequence[Passage], strength: float) -> Answer:
@@ -187,8 +190,8 @@ def _score(candidates: list[_Candidate], query: np.ndarray, weights: dict[str, f
     for c in candidates:
         bag = _bag(c)
         overlap = sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
-        similarity = float(c.vector @ query)
-        c.evidence = _SEMANTIC_WEIGHT * similarity + (1 - _SEMANTIC_WEIGHT) * overlap
+        c.similarity = float(c.vector @ query)
+        c.evidence = _SEMANTIC_WEIGHT * c.similarity + (1 - _SEMANTIC_WEIGHT) * overlap
         c.score = c.evidence + _PASSAGE_PRIOR * _passage_prior(c, candidates) / top_passage
 
 

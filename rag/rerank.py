@@ -17,7 +17,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from pydantic import Field, PrivateAttr
 
-from index.keyword import terms, weighted_share
+from index.keyword import question_weights, terms, weighted_share
 from index.sentences import split_sentences
 
 __all__ = ["SentenceEvidenceReranker", "best_sentence_coverage"]
@@ -63,7 +63,7 @@ class SentenceEvidenceReranker(BaseNodePostprocessor):
         if query_bundle is None or not self.weight or not self.depth:
             return nodes
         head, tail = nodes[: self.depth], nodes[self.depth :]
-        weights = self._idf(sorted(set(terms(query_bundle.query_str))))
+        weights = question_weights(query_bundle.query_str, self._idf)
         rescored = [
             NodeWithScore(
                 node=n.node,
