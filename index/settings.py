@@ -165,7 +165,9 @@ class Settings(BaseSettings):
             + ("@int8" if self.embed_backend == "onnx-int8" else ""),
             "chunk_size": self.chunking.chunk_size,
             "chunk_overlap": self.chunking.chunk_overlap,
-            "pipeline_version": 4,  # 3: packed sentence records; 4: chunks split on index.sentences
+            # 3: packed sentence records; 4: chunks split on index.sentences; 5: no ONNX
+            # SkipLayerNorm fusion (int8 vectors move within quantisation noise)
+            "pipeline_version": 5,
         }
 
     def fingerprint_hash(self) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 import torch
 from tokenizers import Tokenizer
@@ -237,3 +239,22 @@ def test_models_other_than_mean_pooling_are_refused(
 def test_onnx_worker_threads_sleep_rather_than_spin(onnx_fp32: OnnxEmbedding) -> None:
     options = onnx_fp32._session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_layer_norms_run_unfused_in_the_int8_model(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime's SkipLayerNormalization kernel is much slower than Add + LayerNorm."""
+    optimised = tmp_path / "optimised.onnx"
+    real = onnxruntime.SessionOptions
+
+    def saving_options() -> onnxruntime.SessionOptions:
+        options = real()
+        options.optimized_model_filepath = str(optimised)  # the graph ORT actually runs
+        return options
+
+    monkeypatch.setattr(onnxruntime, "SessionOptions", saving_options)
+    _load(cache_dir, "onnx-int8")
+    ops = {node.op_type for node in onnx.load(str(optimised)).graph.node}
+    assert "LayerNormalization" in ops
+    assert "SkipLayerNormalization" not in ops
