@@ -13,6 +13,10 @@ _ABBREVIATIONS = frozenset(
     "pp p st jr sr inc ltd co sp spp resp incl dept univ est avg".split()
 )
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_LAST_WORD = re.compile(r"(\S+)\.$")
+# How far back a full stop's word is looked for: past every abbreviation's length, so a
+# longer word, cut short, still is not one; a whole paragraph was searched (quadratic).
+_WORD_WINDOW = 32
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,9 @@ def split_sentences(text: str) -> list[Sentence]:
     """Sentences with offsets; regex-based because punkt's spans break on 'et al.' and 'Fig.'."""
     out: list[Sentence] = []
     for para in re.finditer(r"[^\n]+", text):
-        start = para.start()
-        for m in _BOUNDARY.finditer(para.group()):
-            if _is_abbreviation(para.group()[: m.start() + 1]):
+        start, paragraph = para.start(), para.group()
+        for m in _BOUNDARY.finditer(paragraph):
+            if _is_abbreviation(paragraph, m.start() + 1):
                 continue
             _append(out, text, start, para.start() + m.start() + 1)
             start = para.start() + m.end()
@@ -38,8 +42,9 @@ def split_sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _is_abbreviation(before: str) -> bool:
-    word = re.search(r"(\S+)\.$", before)
+def _is_abbreviation(paragraph: str, end: int) -> bool:
+    """Whether the full stop ending paragraph[:end] follows an abbreviation or an initial."""
+    word = _LAST_WORD.search(paragraph, max(0, end - _WORD_WINDOW), end)
     if not word:
         return False
     token = word.group(1).lstrip("([").lower()

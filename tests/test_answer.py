@@ -113,6 +113,10 @@ def test_retrieve_returns_scored_passages_best_first(bundled_engine: Engine) -> 
             "As J. Smith showed, e.g. in mice, it works. Done.",
             ["As J. Smith showed, e.g. in mice, it works.", "Done."],
         ),
+        (  # a word longer than any abbreviation that ends like one ("al.") still ends a sentence
+            "Data at https://example.org/supplementary/materials/journal. Next one.",
+            ["Data at https://example.org/supplementary/materials/journal.", "Next one."],
+        ),
     ],
 )
 def test_sentences_split_with_exact_offsets(text: str, expected: list[str]) -> None:
