@@ -49,7 +49,7 @@ _OUTPUT = "sentence_embedding"
 # padded to a long neighbour's length. Measured on 2 cores: 8 doubles the throughput of
 # mixed-length batches over one padded batch of 32 and costs nothing on uniform chunks.
 _MICRO_BATCH = 8
-# ONNX Runtime's fused SkipLayerNormalization kernel ran ~9x slower than the Add and
+# ONNX Runtime's fused SkipLayerNormalization kernel ran ~6x slower than the Add and
 # LayerNormalization it replaces (8 sentences of 40 word pieces: 620 µs against 105 µs a
 # call), 12 % of the int8 model's time; without the fusion sentences embed ~1.1x faster.
 # The arithmetic is the same; int8 vectors move within quantisation noise (cosine to fp32
