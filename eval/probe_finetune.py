@@ -48,12 +48,12 @@ def halves(eval_set: EvalSet) -> dict[str, set[str]]:
     return {"A": set(ranked[: len(ranked) // 2]), "B": set(ranked[len(ranked) // 2 :])}
 
 
-def subset(eval_set: EvalSet, docs: set[str]) -> EvalSet:
-    """Only the questions on `docs`, and only those articles in the corpus."""
+def subset(eval_set: EvalSet, docs: set[str], *, index_all: bool = False) -> EvalSet:
+    """Only the questions on `docs`; only those articles indexed unless `index_all`."""
     return eval_set.model_copy(
         update={
             "questions": [q for q in eval_set.questions if q.gold and q.gold.doc_id in docs],
-            "corpus": [p for p in eval_set.corpus if Path(p).name in docs],
+            "corpus": [p for p in eval_set.corpus if index_all or Path(p).name in docs],
         }
     )
 
@@ -260,12 +260,15 @@ def main() -> None:
     e.add_argument("--model", default=None)
     e.add_argument("--backend", default="onnx-int8")
     e.add_argument("--out", type=Path, required=True)
+    e.add_argument(
+        "--index-all", action="store_true", help="index all 49 dev articles, score one half"
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="papertrail-ft-corpus-") as tmp:
         full = dev_set(Path(tmp))
         parts = halves(full)
         parts["AB"] = parts["A"] | parts["B"]
-        part = subset(full, parts[args.on])
+        part = subset(full, parts[args.on], index_all=getattr(args, "index_all", False))
         print(
             f"half {args.on}: {len(part.questions)} questions, {len(part.corpus)} articles",
             file=sys.stderr,
