@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +20,11 @@ from index.settings import Settings
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
 
-__all__ = ["load_embedder", "resolve_model_path"]
+__all__ = ["load_embedder", "resolve_model_path", "weights_digest"]
 
 _BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 _BACKENDS = ("torch", "onnx", "onnx-int8")
+_WEIGHT_SUFFIXES = {".safetensors", ".bin"}
 
 
 def resolve_model_path(name: str) -> str:
@@ -82,6 +85,29 @@ def _torch_embedder(model: str, batch_size: int) -> BaseEmbedding:
         embed_batch_size=batch_size,
         normalize=True,
     )
+
+
+def weights_digest(model: str) -> str:
+    """A hash of the model's weight files' contents.
+
+    The index records it, because a model retrained in place keeps its name and path; the
+    hash is memoised per (path, size, mtime), so a process reads the weights once.
+    """
+    root = _local_model_dir(model)
+    files = sorted(p for p in root.rglob("*") if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
+    if not files:
+        raise PaperTrailError(f"embedding model {model!r}: no weight files in {root}")
+    return _digest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@functools.cache
+def _digest(stamps: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in stamps:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _local_model_dir(model: str) -> Path:

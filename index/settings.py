@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from difflib import get_close_matches
 from pathlib import Path
@@ -169,7 +167,3 @@ class Settings(BaseSettings):
             # SkipLayerNorm fusion (int8 vectors move within quantisation noise)
             "pipeline_version": 5,
         }
-
-    def fingerprint_hash(self) -> str:
-        blob = json.dumps(self.index_fingerprint(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from index.embedding import weights_digest
 from index.errors import IndexMismatchError, PaperTrailError
 from index.models import Chunk, Document, DocumentInfo, PageSpan, SectionSpan
 from index.sentences import Sentence
@@ -38,7 +39,13 @@ __all__ = ["DocumentWrite", "Store", "open_store"]
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
 _WRITE_GROUP = 100  # documents per Chroma call; well under Chroma's maximum batch size
-_FINGERPRINT_KEYS = ("embed_model", "chunk_size", "chunk_overlap", "pipeline_version")
+_FINGERPRINT_KEYS = (
+    "embed_model",
+    "embed_weights",
+    "chunk_size",
+    "chunk_overlap",
+    "pipeline_version",
+)
 
 
 def open_store(settings: Settings) -> Store:
@@ -76,7 +83,10 @@ class Store:
     def __init__(self, client: ClientAPI, settings: Settings) -> None:
         self._client = client
         self._name = settings.collection
-        self._fingerprint = settings.index_fingerprint()
+        self._fingerprint = {
+            **settings.index_fingerprint(),
+            "embed_weights": weights_digest(settings.embed_model),
+        }
         self.chunks: Collection = client.get_or_create_collection(
             self._name,
             metadata={**self._fingerprint, "revision": uuid.uuid4().hex},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from index.embedding import resolve_model_path
 from index.settings import BUNDLED_CORPUS, ChunkingSettings
 from rag import Engine, IndexMismatchError, Settings
 
@@ -26,6 +28,22 @@ def test_opening_an_index_with_other_chunking_is_a_clear_error(
     )
     with pytest.raises(IndexMismatchError, match="chunk_size: index has 1000, settings ask 500"):
         Engine.open(other)
+
+
+def test_a_model_retrained_in_place_is_not_mistaken_for_the_indexed_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_path("all-MiniLM-L6-v2"), model)
+    local = settings.model_copy(update={"embed_model": str(model), "embed_backend": "torch"})
+    note = tmp_path / "n.txt"
+    note.write_text("Sea urchins have tube feet.")
+    Engine.open(local).ingest([note])
+    Engine.open(local)  # same weights: the index opens
+    with (model / "model.safetensors").open("ab") as weights:
+        weights.write(b"\0")  # stands in for new weights at the same path
+    with pytest.raises(IndexMismatchError, match="embed_weights: index has"):
+        Engine.open(local)
 
 
 def test_search_cache_follows_writes_from_another_process(
