@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -236,9 +240,22 @@ def test_models_other_than_mean_pooling_are_refused(
     assert not (tmp_path / "cache").exists()
 
 
-def test_onnx_worker_threads_sleep_rather_than_spin(onnx_fp32: OnnxEmbedding) -> None:
-    options = onnx_fp32._session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_micro_batches_run_side_by_side_on_every_core(
+    onnx_fp32: OnnxEmbedding, texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: set[int] = set()
+    run = OnnxEmbedding._run
+
+    def recording_run(self: OnnxEmbedding, encodings: list[Any]) -> np.ndarray:
+        threads.add(threading.get_ident())
+        time.sleep(0.05)  # long enough that one worker cannot take every micro-batch
+        return run(self, encodings)
+
+    monkeypatch.setattr(OnnxEmbedding, "_run", recording_run)
+    onnx_fp32.get_text_embedding_batch(texts[:32])
+    assert onnx_fp32._session.get_session_options().intra_op_num_threads == 1
+    assert len(threads) == min(os.cpu_count() or 1, 4)  # 32 texts: four micro-batches
 
 
 def test_layer_norms_run_unfused_in_the_int8_model(
