@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.gold import is_relevant, locate_evidence
+from eval.metrics import hit_at, mean, reciprocal_rank
 from eval.models import EvalSet
 from eval.probe_finetune import SEED, build_examples, dev_set, halves, subset
 
@@ -150,11 +151,9 @@ def train(pairs: list, out: Path, *, epochs: int, batch_size: int, lr: float, ma
 
 
 def _metrics(rels: list[list[bool]]) -> dict[str, float]:
-    n = len(rels)
-    first = [next((i for i, r in enumerate(rel[:10]) if r), None) for rel in rels]
-    row = {f"hit@{k}": sum(f is not None and f < k for f in first) / n for k in (1, 3, 5, 10)}
-    row["mrr@10"] = sum(1 / (f + 1) for f in first if f is not None) / n
-    return {k: round(v, 3) for k, v in row.items()}
+    row = {f"hit@{k}": mean([hit_at(rel, k) for rel in rels]) for k in (1, 3, 5, 10)}
+    row["mrr@10"] = mean([reciprocal_rank(rel, 10) for rel in rels])
+    return {k: round(v or 0.0, 3) for k, v in row.items()}
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

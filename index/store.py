@@ -39,13 +39,6 @@ __all__ = ["DocumentWrite", "Store", "open_store"]
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
 _WRITE_GROUP = 100  # documents per Chroma call; well under Chroma's maximum batch size
-_FINGERPRINT_KEYS = (
-    "embed_model",
-    "embed_weights",
-    "chunk_size",
-    "chunk_overlap",
-    "pipeline_version",
-)
 
 
 def open_store(settings: Settings) -> Store:
@@ -100,9 +93,9 @@ class Store:
     def _check_fingerprint(self) -> None:
         stored = self.chunks.metadata or {}
         diff = {
-            k: (stored.get(k), self._fingerprint[k])
-            for k in _FINGERPRINT_KEYS
-            if stored.get(k) != self._fingerprint[k]
+            k: (stored.get(k), wanted)
+            for k, wanted in self._fingerprint.items()
+            if stored.get(k) != wanted
         }
         if diff and self.chunks.count() > 0:
             details = ", ".join(
