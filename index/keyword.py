@@ -9,12 +9,19 @@ period") outrank documents that merely contain both words.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["QUESTION_WORDS", "index_terms", "question_weights", "terms", "weighted_share"]
+__all__ = [
+    "QUESTION_WORDS",
+    "index_terms",
+    "question_weights",
+    "terms",
+    "weighted_share",
+    "with_bigrams",
+]
 
 # Stemmed words that say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = frozenset(
@@ -59,8 +66,12 @@ def terms(text: str) -> list[str]:
 
 def index_terms(text: str) -> list[str]:
     """Terms plus bigrams of neighbouring terms: the BM25 vocabulary."""
-    unigrams = terms(text)
-    return unigrams + [f"{a}_{b}" for a, b in pairwise(unigrams)]
+    return with_bigrams(terms(text))
+
+
+def with_bigrams(unigrams: Sequence[str]) -> list[str]:
+    """`unigrams` followed by each pair of neighbours joined as one term ("cord_blood")."""
+    return list(unigrams) + [f"{a}_{b}" for a, b in pairwise(unigrams)]
 
 
 def weighted_share(present: Collection[str], weights: Mapping[str, float]) -> float:

@@ -1,7 +1,8 @@
 """What retrieval searches, derived from the Chroma collections and cached on disk.
 
-- Keyword: bm25s over each chunk's title and text (terms plus bigrams). Chroma's own
-  sparse index is refused in local and single-server mode (chromadb 1.5.9).
+- Keyword: bm25s over each chunk's title and text (terms plus bigrams, and both forms of
+  each abbreviation: index/abbreviations.py). Chroma's own sparse index is refused in
+  local and single-server mode (chromadb 1.5.9).
 - Semantic: every sentence's vector in one matrix; a chunk scores its best sentence
   (max-sim), which beats embedding the whole chunk: MiniLM reads only 256 word pieces
   and one vector blurs a chunk's several points (docs/retrieval.md).
@@ -21,12 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from index.keyword import index_terms
+from index.abbreviations import Abbreviations, initialisms
+from index.keyword import index_terms, terms, with_bigrams
 from index.sentences import Sentence
 from index.settings import Settings
 from index.store import Store
 
 __all__ = ["ChunkRecord", "SearchIndex"]
+
+# Bumped when what the cache holds is derived differently; an older cache is rebuilt.
+_CACHE_FORMAT = 2  # 2: abbreviations expanded in the keyword index
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ class SearchIndex:
         built = self._current()
         if not built.chunks:
             return []
-        query_terms = [t for t in index_terms(query) if t in built.bm25.vocab_dict]
+        asked = index_terms(query)
+        asked += [t for t in dict.fromkeys(initialisms(query)) if t not in asked]
+        query_terms = [t for t in asked if t in built.bm25.vocab_dict]
         if not query_terms:
             return []
         scores = built.bm25.get_scores(query_terms)
@@ -129,9 +136,15 @@ class SearchIndex:
         sentences, vectors = self._store.all_sentences()
         bm25 = bm25s.BM25()
         if ids:
-            corpus = [
-                index_terms(f"{m.get('title', '')}\n{t}") for t, m in zip(texts, metas, strict=True)
-            ]
+            abbreviations = Abbreviations.from_texts(
+                (str(m.get("doc_id")), t) for t, m in zip(texts, metas, strict=True)
+            )
+            corpus = []
+            for t, m in zip(texts, metas, strict=True):
+                unigrams = terms(f"{m.get('title', '')}\n{t}")
+                corpus.append(
+                    with_bigrams(unigrams) + abbreviations.expand(str(m.get("doc_id")), unigrams)
+                )
             bm25.index(corpus, show_progress=False)
         chunks = [ChunkRecord(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)]
         built = _assemble(revision, chunks, bm25, sentences, vectors)
@@ -146,6 +159,7 @@ class SearchIndex:
         built.bm25.save(str(tmp / "bm25"), show_progress=False)
         np.save(tmp / "vectors.npy", built.vectors)
         meta = {
+            "format": _CACHE_FORMAT,
             "revision": built.revision,
             "chunks": [[c.chunk_id, c.text, c.metadata] for c in built.chunks],
             "sentences": built.sentences,
@@ -162,7 +176,7 @@ class SearchIndex:
             import bm25s
 
             meta = json.loads(meta_path.read_text())
-            if meta.get("revision") != revision:
+            if meta.get("revision") != revision or meta.get("format") != _CACHE_FORMAT:
                 return None
             bm25 = bm25s.BM25.load(str(self._dir / "bm25"), show_progress=False)
             vectors = np.load(self._dir / "vectors.npy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -73,6 +74,20 @@ def test_broken_search_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path
     fresh = Engine.open(settings)
     assert _keyword_docs(fresh, "gecko feet") == ["gecko.txt"]
     assert fresh.ask("How do geckos stick to walls?").citations
+
+
+def test_search_cache_derived_by_older_code_is_rebuilt(settings: Settings, tmp_path: Path) -> None:
+    engine = Engine.open(settings)
+    note = tmp_path / "axolotl.txt"
+    note.write_text("Axolotl limbs regrow after amputation.")
+    engine.ingest([note])
+    engine.search.refresh()
+    meta_path = settings.index_dir / "cache" / settings.collection / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    stale = {k: v for k, v in meta.items() if k != "format"}  # as the first cache layout had
+    meta_path.write_text(json.dumps(stale))
+    assert _keyword_docs(Engine.open(settings), "axolotl limbs") == ["axolotl.txt"]
+    assert json.loads(meta_path.read_text())["format"] == meta["format"]  # rewritten
 
 
 def _keyword_docs(engine: Engine, query: str) -> list[str]:
