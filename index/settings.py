@@ -53,7 +53,7 @@ class RetrievalSettings(_Section):
         description="How keyword and semantic rankings are fused (LlamaIndex fusion modes).",
     )
     keyword_weight: float = Field(
-        0.6,
+        0.55,
         ge=0.0,
         le=1.0,
         description="Share of the keyword (BM25) side in score fusion; semantic gets the rest.",
@@ -65,7 +65,7 @@ class RetrievalSettings(_Section):
         description="Fused candidates the sentence-evidence re-ranker re-scores; 0 turns it off.",
     )
     rerank_weight: float = Field(
-        0.5,
+        0.6,
         ge=0.0,
         le=5.0,
         description="Weight of a candidate's best-sentence share of the question's idf-weighted "
