@@ -71,6 +71,15 @@ class RetrievalSettings(_Section):
         description="Weight of a candidate's best-sentence share of the question's idf-weighted "
         "terms, added to its fused score.",
     )
+    cross_encoder: str | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder you have locally (a folder, or a name "
+        "in the offline Hugging Face cache) to re-order the leading candidates. Off by "
+        "default: none ships with PaperTrail, and none can be downloaded at run time.",
+    )
+    cross_encoder_depth: int = Field(
+        20, ge=2, le=200, description="Leading candidates the cross-encoder re-orders."
+    )
 
 
 class AnswerSettings(_Section):

@@ -16,6 +16,7 @@ from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, open_store
 from rag.answer import compose
+from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Engine:
         self.embedder = embedder
         self.search = SearchIndex(store, settings)
         self._retriever = Retriever(search=self.search, embedder=embedder)
+        if settings.retrieval.cross_encoder:  # a missing model is an error now, not mid-chat
+            load_cross_encoder(settings.retrieval.cross_encoder)
         self._indexer = Indexer(settings, store=store, embedder=embedder)
 
     @classmethod

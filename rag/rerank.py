@@ -1,5 +1,7 @@
 """Second stage: re-rank fused candidates by their best sentence's share of the question.
 
+Optionally a third: a cross-encoder the user has locally re-orders the leading candidates.
+
 A chunk's fused score says it is about the question's topic; whether it answers tends to
 show in one sentence that holds most of the question's rare terms. So each candidate gains
 `weight` times the idf-weighted share of the question's terms that its best sentence
@@ -13,14 +15,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
+from llama_index.core.postprocessor import SentenceTransformerRerank
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import Field, PrivateAttr
 
+from index.errors import PaperTrailError
 from index.keyword import question_weights, terms, weighted_share
 from index.sentences import split_sentences
 
-__all__ = ["SentenceEvidenceReranker", "best_sentence_coverage"]
+__all__ = [
+    "CrossEncoderReranker",
+    "SentenceEvidenceReranker",
+    "best_sentence_coverage",
+    "load_cross_encoder",
+]
 
 Idf = Callable[[list[str]], dict[str, float]]
 
@@ -75,3 +84,51 @@ class SentenceEvidenceReranker(BaseNodePostprocessor):
         # Stable: ties keep the fused order.
         rescored.sort(key=lambda n: -(n.score or 0.0))
         return rescored + tail
+
+
+class CrossEncoderReranker(BaseNodePostprocessor):
+    """Re-orders the first `depth` nodes by a cross-encoder's relevance score.
+
+    Scoring is LlamaIndex's `SentenceTransformerRerank`. The head keeps its own scores, handed
+    out again in the cross-encoder's order, so that the answerer's evidence prior and
+    abstention threshold keep the scale they were fitted on.
+    """
+
+    model: str = Field(description="CrossEncoder folder or name in the offline cache.")
+    depth: int = Field(20, ge=2, description="Leading nodes re-ordered; the rest keep order.")
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CrossEncoderReranker"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        head, tail = nodes[: self.depth], nodes[self.depth :]
+        if query_bundle is None or len(head) < 2:
+            return nodes
+        # Text only: the stored metadata (offsets, spans) would be noise to the model.
+        bare = [
+            NodeWithScore(node=TextNode(id_=n.node.node_id, text=n.node.get_content()))
+            for n in head
+        ]
+        order = load_cross_encoder(self.model).postprocess_nodes(bare, query_bundle=query_bundle)
+        by_id = {n.node.node_id: n.node for n in head}
+        scores = sorted((n.score or 0.0 for n in head), reverse=True)
+        ranked = [
+            NodeWithScore(node=by_id[n.node.node_id], score=s)
+            for n, s in zip(order, scores, strict=True)
+        ]
+        return ranked + tail
+
+
+@lru_cache(maxsize=2)
+def load_cross_encoder(model: str) -> SentenceTransformerRerank:
+    """The model, loaded once per process; a clear error if it is not on this machine."""
+    try:
+        return SentenceTransformerRerank(model=model, top_n=1_000, device="cpu")
+    except Exception as e:  # OSError, ValueError ... from transformers, by cause
+        raise PaperTrailError(
+            f"retrieval.cross_encoder: cannot load {model!r} ({type(e).__name__}: {e}); "
+            "give a local CrossEncoder folder, or unset PAPERTRAIL_RETRIEVAL__CROSS_ENCODER"
+        ) from e

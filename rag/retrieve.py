@@ -1,4 +1,5 @@
-"""Question -> passages: BM25 and sentence vectors fused by QueryFusionRetriever, re-ranked."""
+"""Question -> passages: BM25 and sentence vectors fused by QueryFusionRetriever, re-ranked
+(and re-ordered by a local cross-encoder when one is configured)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from index.models import PageSpan, Passage, SectionSpan, SpanIndex
 from index.search import SearchIndex
 from index.settings import RetrievalSettings
-from rag.rerank import SentenceEvidenceReranker
+from rag.rerank import CrossEncoderReranker, SentenceEvidenceReranker
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -73,7 +74,7 @@ class Retriever:
             ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
-            similarity_top_k=max(k, settings.rerank_depth),
+            similarity_top_k=max(k, settings.rerank_depth, _cross_depth(settings)),
             num_queries=1,
             use_async=False,
             llm=MockLLM(),  # never called with num_queries=1; avoids the global default LLM
@@ -82,7 +83,16 @@ class Retriever:
             self._search.idf, weight=settings.rerank_weight, depth=settings.rerank_depth
         )
         nodes = reranker.postprocess_nodes(fusion.retrieve(bundle), query_bundle=bundle)
+        if settings.cross_encoder:
+            cross = CrossEncoderReranker(
+                model=settings.cross_encoder, depth=settings.cross_encoder_depth
+            )
+            nodes = cross.postprocess_nodes(nodes, query_bundle=bundle)
         return [_passage(n) for n in nodes[:k]]
+
+
+def _cross_depth(settings: RetrievalSettings) -> int:
+    return settings.cross_encoder_depth if settings.cross_encoder else 0
 
 
 def _passage(hit: NodeWithScore) -> Passage:
