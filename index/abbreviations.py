@@ -16,6 +16,8 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import cache
+from types import ModuleType
 
 from index.keyword import terms, with_bigrams
 
@@ -99,6 +101,12 @@ def _holds(seq: Sequence[str], starts: dict[str, list[int]], phrase: Terms) -> b
 
 
 def _schwartz_hearst(text: str) -> dict[str, str]:
+    return _extractor().extract_abbreviation_definition_pairs(doc_text=text)
+
+
+@cache
+def _extractor() -> ModuleType:
+    """The package's module, imported once with the root logger guarded."""
     root = logging.getLogger()
     guard = logging.NullHandler()
     root.addHandler(guard)  # the package calls logging.basicConfig(level=INFO) at import
@@ -106,4 +114,4 @@ def _schwartz_hearst(text: str) -> dict[str, str]:
         from abbreviations import schwartz_hearst
     finally:
         root.removeHandler(guard)
-    return schwartz_hearst.extract_abbreviation_definition_pairs(doc_text=text)
+    return schwartz_hearst
