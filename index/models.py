@@ -13,6 +13,8 @@ __all__ = [
     "Citation",
     "Document",
     "DocumentInfo",
+    "Element",
+    "ElementKind",
     "FileResult",
     "FileWarning",
     "IngestReport",
@@ -31,6 +33,10 @@ class PageSpan(BaseModel):
     label: str | None = Field(None, description="Printed page number, when detected.")
 
 
+# What a span of a document's text is. Later stages ask the kind; they never re-guess it.
+ElementKind = Literal["body", "heading", "caption", "table", "footnote", "reference", "front"]
+
+
 class SectionSpan(BaseModel):
     """A numbered or marked-up heading and where it starts in the cleaned text."""
 
@@ -38,17 +44,31 @@ class SectionSpan(BaseModel):
     end: int = Field(description="End offset of the heading itself.")
     number: str | None = None
     title: str
+    level: int = Field(1, ge=1, description="Outline depth: 1 for a top-level section.")
 
     @property
     def heading(self) -> str:
         return f"{self.number} {self.title}" if self.number else self.title
 
 
+class Element(BaseModel):
+    """A paragraph-like block of the cleaned text and what it is (body, caption, ...)."""
+
+    kind: ElementKind
+    start: int
+    end: int
+    page: int = Field(1, description="1-based page the block starts on.")
+
+
 class SpanIndex(BaseModel):
-    """Page and section starts, looked up by offset."""
+    """Page, section and element starts, looked up by offset."""
 
     pages: list[PageSpan] = Field(default_factory=list)
     sections: list[SectionSpan] = Field(default_factory=list)
+    elements: list[Element] = Field(
+        default_factory=list,
+        description="Non-body blocks in text order; text outside every element is body.",
+    )
 
     def page_at(self, offset: int) -> PageSpan | None:
         i = bisect_right([p.start for p in self.pages], offset) - 1
@@ -57,6 +77,12 @@ class SpanIndex(BaseModel):
     def section_at(self, offset: int) -> SectionSpan | None:
         i = bisect_right([s.start for s in self.sections], offset) - 1
         return self.sections[i] if i >= 0 else None
+
+    def kind_at(self, offset: int) -> ElementKind:
+        i = bisect_right([e.start for e in self.elements], offset) - 1
+        if i >= 0 and offset < self.elements[i].end:
+            return self.elements[i].kind
+        return "body"
 
 
 class FileWarning(BaseModel):
@@ -88,6 +114,7 @@ class Chunk(BaseModel):
     page: int
     page_label: str | None = None
     section: str | None = None
+    kind: ElementKind = "body"
 
 
 class Passage(BaseModel):
@@ -103,6 +130,7 @@ class Passage(BaseModel):
     page: int
     page_label: str | None = None
     section: str | None = None
+    kind: ElementKind = "body"
     score: float
     spans: SpanIndex = Field(default_factory=SpanIndex, exclude=True)
 
