@@ -6,7 +6,7 @@ from itertools import pairwise
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from index.models import Chunk, Document
+from index.models import Chunk, Document, ElementKind
 from index.sentences import split_sentences
 from index.settings import ChunkingSettings
 
@@ -27,7 +27,46 @@ def _sentences(text: str) -> list[str]:
 
 
 def chunk_document(document: Document, settings: ChunkingSettings) -> list[Chunk]:
-    """Split on sentences and paragraphs with LlamaIndex; each chunk slices document.text."""
+    """Split on sentences and paragraphs with LlamaIndex; each chunk slices document.text.
+
+    Body text (with its headings) and each run of captions, tables, footnotes, references
+    or front matter are chunked apart, so a chunk has one kind."""
+    chunks: list[Chunk] = []
+    for start, end, kind in _regions(document):
+        chunks += _chunk_region(document, start, end, kind, settings, first=len(chunks))
+    return chunks
+
+
+def _regions(document: Document) -> list[tuple[int, int, ElementKind]]:
+    """Maximal runs of one kind (headings count as body) over the whole text."""
+    marks: list[tuple[int, int, ElementKind]] = []
+    cursor = 0
+    for e in document.elements:
+        kind: ElementKind = "body" if e.kind == "heading" else e.kind
+        if e.start > cursor:
+            marks.append((cursor, e.start, "body"))
+        marks.append((e.start, e.end, kind))
+        cursor = e.end
+    if cursor < len(document.text):
+        marks.append((cursor, len(document.text), "body"))
+    regions: list[tuple[int, int, ElementKind]] = []
+    for start, end, kind in marks:
+        if regions and regions[-1][2] == kind:
+            regions[-1] = (regions[-1][0], end, kind)
+        else:
+            regions.append((start, end, kind))
+    return [(a, b, k) for a, b, k in regions if document.text[a:b].strip()]
+
+
+def _chunk_region(
+    document: Document,
+    region_start: int,
+    region_end: int,
+    kind: ElementKind,
+    settings: ChunkingSettings,
+    *,
+    first: int,
+) -> list[Chunk]:
     splitter = SentenceSplitter(
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
@@ -37,8 +76,8 @@ def chunk_document(document: Document, settings: ChunkingSettings) -> list[Chunk
         include_prev_next_rel=False,
     )
     chunks: list[Chunk] = []
-    cursor = 0
-    for piece in splitter.split_text(document.text):
+    cursor = region_start
+    for piece in splitter.split_text(document.text[region_start:region_end]):
         start = _locate(document.text, piece, cursor)
         end = start + len(piece)
         cursor = start + 1
@@ -50,7 +89,7 @@ def chunk_document(document: Document, settings: ChunkingSettings) -> list[Chunk
             section = heading_inside
         chunks.append(
             Chunk(
-                chunk_id=f"{document.doc_id}#{len(chunks)}:{document.content_hash[:8]}",
+                chunk_id=f"{document.doc_id}#{first + len(chunks)}:{document.content_hash[:8]}",
                 doc_id=document.doc_id,
                 text=piece,
                 start=start,
@@ -58,6 +97,7 @@ def chunk_document(document: Document, settings: ChunkingSettings) -> list[Chunk
                 page=page.page if page else 1,
                 page_label=page.label if page else None,
                 section=section.heading if section else None,
+                kind=kind,
             )
         )
     return chunks

@@ -11,7 +11,8 @@ import unicodedata
 from collections import Counter
 
 from index.loaders import RawDocument
-from index.models import Document, PageSpan, SectionSpan
+from index.models import Document, Element, PageSpan, SectionSpan
+from index.pdf_layout import LayoutPage
 from index.sections import find_headings
 
 __all__ = ["clean"]
@@ -31,6 +32,8 @@ _INLINE_HEADER = re.compile(
 
 def clean(raw: RawDocument) -> Document:
     """Clean every page, find headings and join the pages into one text."""
+    if raw.layout is not None:
+        return _from_layout(raw, raw.layout)
     pages = [_normalise_chars(p) for p in raw.pages]
     pages, labels = _strip_furniture(pages)
     text_parts: list[str] = []
@@ -171,3 +174,145 @@ def _mark_headings(text: str) -> tuple[str, list[SectionSpan]]:
     if text[pos:].strip():
         parts.append(text[pos:].strip())
     return "\n\n".join(parts), sections
+
+
+# Word starts that keep their hyphen at a line break when the rest is a word: "co-citation".
+_PREFIXES = frozenset("co non self semi anti multi pre post cross well inter intra sub".split())
+_LIGATURES = str.maketrans(
+    {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
+)
+_SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
+
+
+def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
+    """Labelled PDF blocks -> one text. Body paragraphs broken by a column or page run on;
+    captions, footnotes and the like met inside such a paragraph wait until it ends, so
+    no quoted sentence has one spliced into it."""
+    vocabulary = _vocabulary([b.text for page in layout for b in page.blocks])
+    out = _TextBuilder()
+    pending: list[tuple[str, str, int]] = []  # (kind, text, page) waiting for a sentence end
+    open_body = False  # the last body paragraph stops mid-sentence
+    for page in layout:
+        out.pages.append(
+            PageSpan(page=page.number, start=out.length + (1 if open_body else 0), label=page.label)
+        )
+        for block in page.blocks:
+            text = _block_text(block.text, vocabulary)
+            if not text:
+                continue
+            if block.kind == "body":
+                if open_body:
+                    out.extend(text, vocabulary)
+                else:
+                    out.paragraph(text, "body", page.number)
+                open_body = not _SENTENCE_END.search(text)
+                if not open_body:
+                    for kind, held, number in pending:
+                        out.paragraph(held, kind, number)
+                    pending.clear()
+            elif block.kind == "heading":
+                for kind, held, number in pending:
+                    out.paragraph(held, kind, number)
+                pending.clear()
+                open_body = False
+                start = out.paragraph(text, "heading", page.number)
+                title = text[len(block.number) :].lstrip(". ") if block.number else text
+                out.sections.append(
+                    SectionSpan(
+                        start=start,
+                        end=start + len(text),
+                        number=block.number,
+                        title=title,
+                        level=block.level,
+                    )
+                )
+            elif open_body:
+                pending.append((block.kind or "body", text, page.number))
+            else:
+                out.paragraph(text, block.kind or "body", page.number)
+    for kind, held, number in pending:
+        out.paragraph(held, kind, number)
+    return Document(
+        doc_id=raw.doc_id,
+        title=raw.title,
+        source=raw.source,
+        content_hash=raw.content_hash,
+        text=out.text(),
+        pages=out.pages,
+        sections=out.sections,
+        elements=[e for e in out.elements if e.kind != "body"],
+        warnings=list(raw.warnings),
+    )
+
+
+class _TextBuilder:
+    """Paragraphs joined by blank lines, with each one's kind and offsets recorded."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.pages: list[PageSpan] = []
+        self.sections: list[SectionSpan] = []
+        self.elements: list[Element] = []
+
+    def paragraph(self, text: str, kind: str, page: int) -> int:
+        if self.parts:
+            self.parts.append("\n\n")
+            self.length += 2
+        start = self.length
+        self.parts.append(text)
+        self.length += len(text)
+        self.elements.append(Element(kind=kind, start=start, end=self.length, page=page))  # type: ignore[arg-type]
+        return start
+
+    def extend(self, text: str, vocabulary: Counter[str]) -> None:
+        """Run a paragraph on across a column or page break."""
+        last = self.parts[-1]
+        if last.endswith("-") and text[:1].islower():
+            joined = _resolve_hyphens(last + "\x00" + text, vocabulary)
+            self.parts[-1] = joined
+            self.length += len(joined) - len(last)
+        else:
+            self.parts[-1] = last + " " + text
+            self.length += 1 + len(text)
+        self.elements[-1].end = self.length
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _vocabulary(texts: list[str]) -> Counter[str]:
+    words: Counter[str] = Counter()
+    for t in texts:
+        for m in re.finditer(r"(?<![\w\x00-])[^\W\d_]+(?:-[^\W\d_]+)*(?![\w\x00])", t):
+            if not t[m.end() : m.end() + 1] == "-":
+                words[m.group().lower()] += 1
+    return words
+
+
+def _resolve_hyphens(text: str, vocabulary: Counter[str]) -> str:
+    """A hyphen at a line end is a syllable break unless the document (or the words on
+    both sides) says it is part of a compound: "document-level", "co-citation"."""
+
+    def fix(m: re.Match[str]) -> str:
+        left, right = m.group(1), m.group(2)
+        joined, hyphened = (left + right).lower(), f"{left}-{right}".lower()
+        if vocabulary[joined]:
+            return left + right
+        if vocabulary[hyphened]:
+            return f"{left}-{right}"
+        first_ok = vocabulary[left.lower()] > 0 or left.lower() in _PREFIXES
+        if len(left) >= 2 and first_ok and vocabulary[right.lower()] > 0:
+            return f"{left}-{right}"
+        return left + right
+
+    text = re.sub(r"([^\W\d_]+)-\x00([^\W\d_]+)", fix, text)
+    return text.replace("-\x00", "-").replace("\x00", "")
+
+
+def _block_text(text: str, vocabulary: Counter[str]) -> str:
+    # NFC, not NFKC: NFKC would turn the exponent in "10⁻¹¹" into "10-11".
+    text = unicodedata.normalize("NFC", text.translate(_LIGATURES))
+    text = text.replace("\u00ad", "").replace("\u00a0", " ")
+    text = _resolve_hyphens(text, vocabulary)
+    return " ".join(text.split())

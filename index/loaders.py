@@ -9,9 +9,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.errors import LoadError
 from index.models import FileWarning
+from index.pdf_layout import LayoutPage, read_layout
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 __all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "doc_id_for", "expand_paths", "load_file"]
 
@@ -29,6 +34,7 @@ class RawDocument:
     pages: list[str]
     title_from_file: bool = True
     warnings: list[FileWarning] = field(default_factory=list)
+    layout: list[LayoutPage] | None = None  # PDFs: labelled blocks per page
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -121,6 +127,7 @@ def _load_text(path: Path, text: str, raw: RawDocument) -> None:
 
 
 def _load_pdf(path: Path, raw: RawDocument) -> None:
+    """pypdf opens the file (encryption, metadata, page labels); PDFium reads the layout."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -137,23 +144,55 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
         raise LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
     if n_pages == 0:
         raise LoadError(str(path), "PDF has no pages")
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            text = page.extract_text() or ""
-            problem = "has no extractable text (scanned image?)"
-        except Exception as exc:  # one broken page must not sink the document
-            text, problem = "", f"could not be read ({type(exc).__name__}: {exc})"
-        if not text.strip():
-            raw.warnings.append(FileWarning(page=number, message=f"page {number} {problem}"))
-        raw.pages.append(text)
-    if not any(p.strip() for p in raw.pages):
+    try:
+        layout, layout_title = read_layout(path)
+    except Exception as exc:  # PDFium refuses what pypdf let through: say which file
+        raise LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    printed = _page_labels(reader)
+    for page in layout:
+        if printed and page.number <= len(printed):
+            page.label = printed[page.number - 1]
+        if page.problem:
+            raw.warnings.append(
+                FileWarning(
+                    page=page.number, message=f"page {page.number} {page.problem}; not indexed"
+                )
+            )
+        raw.pages.append("\n\n".join(b.text for b in page.blocks))
+    raw.layout = layout
+    if not any(p.blocks for p in layout):
         raise LoadError(
             str(path),
             f"no extractable text on any of its {n_pages} page(s) (scanned images? run OCR first)",
         )
-    title = (reader.metadata.title if reader.metadata else None) or ""
-    if title.strip() and title.strip().lower() not in {"untitled", "untitled document"}:
-        raw.title, raw.title_from_file = title.strip(), False
+    meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    title = meta_title.strip() if _good_title(meta_title) else layout_title
+    if title:
+        raw.title, raw.title_from_file = title, False
+
+
+def _page_labels(reader: PdfReader) -> list[str] | None:
+    """The PDF's own /PageLabels, when it defines them (pypdf numbers pages 1.. otherwise)."""
+    try:
+        if "/PageLabels" not in reader.trailer["/Root"]:
+            return None
+        return list(reader.page_labels)
+    except Exception:  # a broken label tree is no reason to refuse the file
+        return None
+
+
+_JUNK_TITLE = re.compile(
+    r"^(?:microsoft word\s*-|untitled|\(anonymous\)|anonymous$|document\d*$|slide \d)"
+    r"|\.(?:docx?|pdf|tex|dvi|indd|qxd|rtf)$",
+    re.I,
+)
+
+
+def _good_title(title: str) -> bool:
+    """A metadata title worth showing: words, not a producer default or a job number."""
+    title = title.strip()
+    words = re.findall(r"[^\W\d_]{2,}", title)
+    return len(words) >= 2 and not _JUNK_TITLE.search(title)
 
 
 class _HTMLText(HTMLParser):

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.models import ElementKind
+
 __all__ = [
     "BUNDLED_CORPUS",
     "AnswerSettings",
@@ -80,6 +82,11 @@ class RetrievalSettings(_Section):
     cross_encoder_depth: int = Field(
         20, ge=2, le=200, description="Leading candidates the cross-encoder re-orders."
     )
+    exclude_kinds: list[ElementKind] = Field(
+        default_factory=lambda: ["reference"],
+        description="Passage kinds left out of retrieval unless the question asks for them "
+        "(a question about references, citations or the bibliography still finds them).",
+    )
 
 
 class AnswerSettings(_Section):
@@ -95,6 +102,11 @@ class AnswerSettings(_Section):
     )
     passages: int = Field(
         5, ge=1, le=50, description="Retrieved passages the answer may quote from."
+    )
+    quote_kinds: list[ElementKind] = Field(
+        default_factory=lambda: ["body"],
+        description="Passage kinds an answer may quote; captions are added when the question "
+        "is about a figure or table.",
     )
 
 
@@ -174,5 +186,5 @@ class Settings(BaseSettings):
             "chunk_overlap": self.chunking.chunk_overlap,
             # 3: packed sentence records; 4: chunks split on index.sentences; 5: no ONNX
             # SkipLayerNorm fusion (int8 vectors move within quantisation noise)
-            "pipeline_version": 5,
+            "pipeline_version": 6,  # 6: PDFs read by layout, chunks carry kinds
         }

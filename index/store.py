@@ -24,7 +24,7 @@ import numpy as np
 
 from index.embedding import weights_digest
 from index.errors import IndexMismatchError, PaperTrailError
-from index.models import Chunk, Document, DocumentInfo, PageSpan, SectionSpan
+from index.models import Chunk, Document, DocumentInfo, Element, PageSpan, SectionSpan
 from index.sentences import Sentence
 from index.settings import Settings
 
@@ -161,6 +161,7 @@ class Store:
             text=text or "",
             pages=[PageSpan(**p) for p in json.loads(str(m["pages_json"]))],
             sections=[SectionSpan(**s) for s in json.loads(str(m["sections_json"]))],
+            elements=[Element(**e) for e in json.loads(str(m.get("elements_json") or "[]"))],
         )
 
     def replace(
@@ -290,6 +291,7 @@ def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
         "page": chunk.page,
         "page_label": chunk.page_label or "",
         "section": chunk.section or "",
+        "kind": chunk.kind,
         "content_hash": document.content_hash,
         "spans_json": json.dumps(spans),
     }
@@ -338,4 +340,5 @@ def _registry_entry(w: DocumentWrite) -> dict[str, Any]:
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pages_json": json.dumps([p.model_dump() for p in d.pages]),
         "sections_json": json.dumps([s.model_dump() for s in d.sections]),
+        "elements_json": json.dumps([e.model_dump() for e in d.elements]),
     }

@@ -89,6 +89,9 @@ class _Candidate:
     vector: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+_ABOUT_FIGURES = re.compile(r"(?i)\b(?:fig(?:ure)?s?|tables?|panels?|plots?|charts?|graphs?)\b")
+
+
 def compose(
     question: str,
     passages: Sequence[Passage],
@@ -101,7 +104,10 @@ def compose(
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first)."""
     shown = passages[: settings.passages]
-    candidates = _candidates(shown, sentences_in)
+    quotable = set(settings.quote_kinds)
+    if _ABOUT_FIGURES.search(question):
+        quotable.add("caption")
+    candidates = _candidates([p for p in shown if p.kind in quotable], sentences_in)
     if not candidates:
         return _abstain(question, passages, 0.0)
     query = np.asarray(query_vector)

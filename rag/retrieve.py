@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -22,15 +23,20 @@ if TYPE_CHECKING:
 
 __all__ = ["Retriever"]
 
+_ASKS_FOR_REFERENCES = re.compile(r"(?i)\b(?:referenc|cite[sd]?\b|citation|bibliograph)")
+
 
 class _SearchRetriever(BaseRetriever):
     """Keyword or sentence-vector hits as nodes, built alike so that fusion can match them."""
 
-    def __init__(self, search: SearchIndex, k: int, *, semantic: bool) -> None:
+    def __init__(
+        self, search: SearchIndex, k: int, *, semantic: bool, exclude: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__()
         self._search = search
         self._k = k
         self._semantic = semantic
+        self._exclude = exclude
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self._semantic:
@@ -40,6 +46,8 @@ class _SearchRetriever(BaseRetriever):
         out = []
         for row, score in hits:
             record = self._search.chunk(row)
+            if record.metadata.get("kind", "body") in self._exclude:
+                continue
             node = metadata_dict_to_node(record.metadata, text=record.text)
             out.append(NodeWithScore(node=node, score=score))
         return out
@@ -67,10 +75,15 @@ class Retriever:
         k = k or settings.top_k
         self._search.refresh()
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
+        exclude = frozenset(settings.exclude_kinds)
+        if _ASKS_FOR_REFERENCES.search(question):
+            exclude -= {"reference"}
+        # Asked for more when some kinds are left out, so that the fusion still sees enough.
+        depth = settings.candidates * (2 if exclude else 1)
         fusion = QueryFusionRetriever(
             [
-                _SearchRetriever(self._search, settings.candidates, semantic=False),
-                _SearchRetriever(self._search, settings.candidates, semantic=True),
+                _SearchRetriever(self._search, depth, semantic=False, exclude=exclude),
+                _SearchRetriever(self._search, depth, semantic=True, exclude=exclude),
             ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
@@ -111,6 +124,7 @@ def _passage(hit: NodeWithScore) -> Passage:
         page=int(meta.get("page", 1)),
         page_label=str(meta.get("page_label") or "") or None,
         section=str(meta.get("section") or "") or None,
+        kind=str(meta.get("kind") or "body"),  # type: ignore[arg-type]
         score=float(hit.score or 0.0),
         spans=SpanIndex(
             pages=[PageSpan(**p) for p in spans.get("pages", [])],
