@@ -85,8 +85,8 @@ def _spread(items: list[str], n: int) -> list[str]:
 
 
 def _embedder(backend: str) -> Callable[[list[str]], list[list[float]]]:
+    from eval.evaluate import embed_texts
     from rag import Settings
-    from rag.baselines import embed_texts
 
     settings = Settings().model_copy(update={"embed_backend": backend})
     embed_texts(settings, ["Warm-up: load the model, exporting it if needed."])

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.datasets import load_eval_set
+from eval.datasets import load_eval_set, read_corpus
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import contains_answer, strip_citation_marks
 from eval.models import EvalQuestion, Span
 from index.keyword import question_weights, terms
 from index.settings import Settings
 from rag.answer import _QUANTITY_QUESTION, _candidates, support_of
-from rag.baselines import read_corpus
 from rag.engine import Engine
 
 # The headline question of the bundled article must stay answered; it says "barriers"

@@ -43,8 +43,8 @@ WEIGHTS = (0.25, 0.5, 0.75)  # cross-encoder weight in the mix; fixed before loo
 
 def pipeline_rankings(eval_set: EvalSet, work: Path) -> list[tuple[str, list, list[bool]]]:
     """(question, top-DEPTH passages, relevance) per question with located gold."""
+    from eval.datasets import read_corpus
     from index.settings import Settings
-    from rag.baselines import read_corpus
     from rag.engine import Engine
 
     corpus = read_corpus(eval_set.corpus)

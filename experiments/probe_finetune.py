@@ -87,7 +87,7 @@ def _norm(text: str) -> str:
 
 def build_examples(eval_set: EvalSet, n_neg: int = 3) -> list[tuple[str, str, list[str]]]:
     """(question, positive sentence, hard negatives) for each located question."""
-    from rag.baselines import read_corpus
+    from eval.datasets import read_corpus
 
     corpus = read_corpus(eval_set.corpus)
     evidence, _ = locate_evidence(eval_set.questions, corpus)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eval.datasets import load_eval_set
+from eval.datasets import load_eval_set, read_corpus
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import hit_at, mean, reciprocal_rank
 from eval.models import EvalQuestion, EvalSet, Span
 from index.settings import RetrievalSettings, Settings
-from rag.baselines import read_corpus
 from rag.engine import Engine
 
 GRID = [(0.6, 0.5), (0.5, 0.5), (0.55, 0.5), (0.55, 0.6), (0.55, 0.75), (0.6, 0.75)]
