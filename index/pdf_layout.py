@@ -236,7 +236,30 @@ def _lines(chars: list[_Char]) -> list[_Line]:
             base = c.bottom if base is None else min(base, c.bottom) if c.size > 0 else base
     if current:
         lines.append(current)
-    return [_build_line(cs) for cs in lines if any(ch.text.strip() for ch in cs)]
+    built = [_build_line(cs) for cs in lines if any(ch.text.strip() for ch in cs)]
+    return _merge_scripts(built)
+
+
+def _merge_scripts(lines: list[_Line]) -> list[_Line]:
+    """Super- and subscripts that the content stream draws apart ("10⁻" ... "11") rejoin
+    the line they sit on."""
+    out: list[_Line] = []
+    small = [ln for ln in lines if len(ln.text.strip()) <= 6]
+    merged: set[int] = set()
+    for t in small:
+        for ln in lines:
+            if ln is t or id(ln) in merged or t.size >= 0.85 * ln.size:
+                continue
+            beside = ln.x0 - 0.5 * ln.size <= t.x0 <= ln.x1 + 0.5 * ln.size
+            level = ln.bottom - 0.5 * ln.size < t.bottom < ln.bottom + 0.8 * ln.size
+            if beside and level:
+                chars = sorted(ln.chars + t.chars, key=lambda c: c.x0)
+                rebuilt = _build_line(chars)
+                ln.__dict__.update(rebuilt.__dict__)
+                merged.add(id(t))
+                break
+    out = [ln for ln in lines if id(ln) not in merged]
+    return out
 
 
 def _build_line(chars: list[_Char]) -> _Line:
@@ -266,7 +289,7 @@ def _build_line(chars: list[_Char]) -> _Line:
             gap = c.x0 - prev.x1
             if gap > 1.5 * size and out and out[-1] != " ":
                 cells += 1
-            if gap > 0.14 * min(size, max(c.size, prev.size)) and out and out[-1] != " ":
+            if gap > 0.1 * min(size, max(c.size, prev.size)) and out and out[-1] != " ":
                 if not (kind and kind == script) and not (
                     c.text in _COMBINING or prev.text in _COMBINING
                 ):
@@ -550,8 +573,12 @@ def _continues_block(block: list[_Line], ln: _Line, pitch: float) -> bool:
         return False  # a short line in its own type over a paragraph: a heading
     if abs(prev.size - ln.size) > 0.12 * size:
         return False
-    if (prev.bold > 0.7) != (ln.bold > 0.7) and (len(block) == 1 or ln.bold > 0.7):
-        return False
+    if (prev.bold > 0.7) != (ln.bold > 0.7) and (
+        all(x.bold > 0.7 for x in block) or ln.bold > 0.7
+    ):
+        return False  # a bold heading starts or ends
+    if prev.bold > 0.7 and ln.bold > 0.7 and (prev.x1 - prev.x0) < 0.6 * (ln.x1 - ln.x0):
+        return False  # a short bold line over a longer one: two headings, not one wrapped
     if abs(ln.x0 - prev.x0) > 12 * size:
         return False
     if _CAPTION.match(ln.text) and ln.x0 <= prev.x0 + size:
@@ -612,6 +639,13 @@ def _mark_sparse_pages(pages: list[LayoutPage]) -> None:
     for page in pages:
         short = [b for b in page.blocks if b.words <= 5 and b.kind is None]
         if len(short) >= 20 and len(short) >= 0.6 * len(page.blocks):
+            words = sum(b.words for b in page.blocks)
+            captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
+            if not captioned and words < 250:
+                # No table caption and no prose: a drawing's labels, not text to quote.
+                page.problem = "looks like a figure (scattered labels, no prose)"
+                page.blocks = []
+                continue
             for b in short:
                 b.kind = "table"
 
