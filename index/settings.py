@@ -136,6 +136,20 @@ class Settings(BaseSettings):
         description="How the model runs: torch, or an ONNX export of it made on first use "
         "(onnx gives torch's vectors, faster; onnx-int8 is faster still, cosine ~0.99).",
     )
+    max_file_mb: float = Field(
+        100,
+        gt=0,
+        le=10_000,
+        description="Largest file accepted (upload or ingest), in MB; a larger one is refused "
+        "before it is read.",
+    )
+    max_document_chars: int = Field(
+        20_000_000,
+        ge=1_000,
+        le=500_000_000,
+        description="Most characters of text one document may have; a longer one is refused "
+        "before it is cleaned or embedded.",
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
