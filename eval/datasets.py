@@ -1,7 +1,8 @@
 """Question sets: the vendored benchmarks, the seed set, and users' own JSONL files.
 
 The benchmarks' articles are written out as one text file per document, named after the
-document id PaperTrail will give it (`covid-qa-<n>.txt`, `pubmedqa-<pmid>.txt`).
+document id PaperTrail will give it (`covid-qa-<n>.txt`, `pubmedqa-<pmid>.txt`), and read
+back (`read_corpus`) cleaned exactly as ingestion cleans them.
 Dev/test splits follow one rule: sort the units (COVID-QA articles; question ids
 elsewhere) by the SHA-256 of their id and give the first half to dev. PubMedQA keeps
 its official 500-question test set; its other 500 questions are dev.
@@ -11,17 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from eval.models import EvalQuestion, EvalSet, Gold, Split
+from index.cleaning import clean
 from index.errors import PaperTrailError
-from index.loaders import doc_id_for, expand_paths
+from index.loaders import doc_id_for, expand_paths, load_file
+from index.models import Document
 from index.settings import BUNDLED_CORPUS
 
-__all__ = ["BENCHMARKS", "DATASETS_DIR", "dev_half", "load_eval_set", "read_jsonl"]
+__all__ = [
+    "BENCHMARKS",
+    "DATASETS_DIR",
+    "CorpusFile",
+    "dev_half",
+    "load_eval_set",
+    "read_corpus",
+    "read_jsonl",
+]
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 BENCHMARKS = ("covid-qa", "pubmedqa", "seed")
@@ -58,6 +69,23 @@ def load_eval_set(
             f"unknown dataset {dataset!r}; use {', '.join(BENCHMARKS)} or a .jsonl file"
         )
     return _limited(full, limit, distractors) if limit else full
+
+
+class CorpusFile(BaseModel):
+    """A source file as extracted (`raw`) and as cleaned (`document`)."""
+
+    path: str
+    raw: str
+    document: Document
+
+
+def read_corpus(paths: Iterable[str | Path]) -> list[CorpusFile]:
+    """Load and clean files exactly as ingestion does; `raw` joins the pages with form feeds."""
+    out = []
+    for path in expand_paths(paths):
+        raw = load_file(path)
+        out.append(CorpusFile(path=str(path), raw="\f".join(raw.pages), document=clean(raw)))
+    return out
 
 
 def dev_half(ids: Sequence[str]) -> set[str]:

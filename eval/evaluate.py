@@ -8,15 +8,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from eval.baselines import SYSTEMS
+from eval.datasets import read_corpus
 from eval.gold import locate_evidence
 from eval.metrics import cosine
 from eval.models import EvalSet, Results, SystemRun
 from eval.runner import SystemJob, run_systems
 from eval.scoring import QuestionScore, answer_text, score_system
+from index.embedding import load_embedder
 from rag import PaperTrailError, Settings
-from rag.baselines import SYSTEMS, embed_texts, read_corpus
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "embed_texts", "evaluate"]
 
 
 class Evaluation(BaseModel):
@@ -108,3 +110,10 @@ def _similarities(
             qid: max(cosine(vec, ref_vectors[a]) for a in refs[qid]) for qid, vec in vectors.items()
         }
     return out
+
+
+def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
+    """Vectors from the configured embedder, e.g. to score semantic similarity."""
+    if not texts:
+        return []
+    return load_embedder(settings).get_text_embedding_batch(list(texts))

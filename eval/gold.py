@@ -12,9 +12,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from eval.datasets import CorpusFile
 from eval.models import EvalQuestion, Gold, Span
 from index.models import Document
-from rag.baselines import CorpusFile
 
 __all__ = ["MIN_OVERLAP", "is_relevant", "locate_evidence"]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from eval.baselines import SYSTEMS
 from eval.datasets import load_eval_set
 from eval.evaluate import evaluate
 from eval.models import Results, Split
 from eval.report import format_table, write_outputs
 from rag import PaperTrailError, Settings
-from rag.baselines import SYSTEMS
 
 __all__ = ["EvalRequest", "evaluate_request", "run_eval", "user_error"]
 

@@ -17,10 +17,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
+from eval.baselines import System, open_system
 from eval.models import CitationRef, EvalQuestion, PassageRef, QuestionRun, SystemRun
 from index.models import Answer, Document, Passage
 from rag import Settings
-from rag.baselines import System, open_system
 
 __all__ = ["TOP_K", "SystemJob", "run_system", "run_systems"]
 

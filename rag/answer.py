@@ -45,7 +45,7 @@ _PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
 # A sentence outside the best one's passage must come closer to the best: each extra
 # source is one more for the reader to check (dev: citation precision 0.46 -> 0.60 for
-# answer_contains 0.677 -> 0.670; python -m eval.probe_answer --selection).
+# answer_contains 0.677 -> 0.670; python -m experiments.probe_answer --selection).
 _OTHER_PASSAGE_RATIO = 0.85
 _REDUNDANT = 0.85  # cosine above which a sentence repeats one already chosen
 _MIN_WORDS = 4
@@ -133,7 +133,7 @@ def support(
     A related text can be close in meaning yet lack what the question is about (the drug,
     the cohort); the rare terms it misses catch that. A term no document has counts at a
     discount: it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on
-    PubMedQA dev with abstracts held out (python -m eval.probe_answer; docs/retrieval.md)."""
+    PubMedQA dev with abstracts held out (python -m experiments.probe_answer; docs/retrieval.md)."""
     by_doc: dict[str, set[str]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
@@ -149,7 +149,7 @@ def support_of(
     cosine_weight: float = _SUPPORT_COSINE,
     unseen_weight: float = _UNSEEN_WEIGHT,
 ) -> float:
-    """`support` from each document's terms; the weights are open for eval.probe_answer."""
+    """`support` from each document's terms; the weights are open for experiments.probe_answer."""
     weights = {t: w * (unseen_weight if t in unseen else 1.0) for t, w in weights.items()}
     covered = max((weighted_share(d, weights) for d in documents), default=0.0)
     return cosine_weight * cosine + (1 - cosine_weight) * covered

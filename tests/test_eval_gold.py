@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from eval.datasets import dev_half, load_eval_set, read_jsonl
+from eval.datasets import dev_half, load_eval_set, read_corpus, read_jsonl
 from eval.gold import is_relevant, locate_evidence
 from eval.models import EvalQuestion, Gold, Span
 from index.errors import PaperTrailError
 from index.settings import BUNDLED_CORPUS
-from rag.baselines import read_corpus
 
 RAW = (
     "A Study Title\n\nhttps://example.org/paper\n\n"

@@ -1,14 +1,15 @@
 """Would a cross-encoder re-ranker trained on COVID-QA dev articles lift rank 1 on unseen ones?
 
-    python -m eval.probe_crossencoder train --on A --out /work/ft-models/ce-A
-    python -m eval.probe_crossencoder eval --on B --model /work/ft-models/ce-A [--index-all]
+    python -m experiments.probe_crossencoder train --on A --out /work/ft-models/ce-A
+    python -m experiments.probe_crossencoder eval --on B --model /work/ft-models/ce-A [--index-all]
+    (either with --limit N: the half's first N questions and their articles only, a smoke run)
 
-Cross-fitted on the article halves of eval.probe_finetune (test data is never read). Training
+Cross-fitted on the article halves of experiments.probe_finetune (test data is never read). Training
 pairs come from the real pipeline on the training half (only its articles indexed): for each
 question, PaperTrail's top 20 chunks (`Engine.retrieve`), labelled by the benchmark's rule
 (`eval.gold.is_relevant` against `eval.gold.locate_evidence`); the positive is the best-ranked
 relevant chunk, negatives the highest-ranked irrelevant chunks (hard negatives from the existing
-retriever); plus `eval.probe_finetune.build_examples`' gold sentence and its hard-negative
+retriever); plus `experiments.probe_finetune.build_examples`' gold sentence and its hard-negative
 sentences (positive sentences alone teach "short text = relevant"). Model:
 AutoModelForSequenceClassification (num_labels=1) initialised from the bundled MiniLM, binary
 cross-entropy, plain torch loop (no `datasets`/`accelerate`).
@@ -34,7 +35,7 @@ import numpy as np
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import hit_at, mean, reciprocal_rank
 from eval.models import EvalSet
-from eval.probe_finetune import SEED, build_examples, dev_set, halves, subset
+from experiments.probe_finetune import SEED, build_examples, dev_set, first, halves, subset
 
 DEPTH = 20  # chunks re-ranked per question
 WEIGHTS = (0.25, 0.5, 0.75)  # cross-encoder weight in the mix; fixed before looking at B
@@ -42,8 +43,8 @@ WEIGHTS = (0.25, 0.5, 0.75)  # cross-encoder weight in the mix; fixed before loo
 
 def pipeline_rankings(eval_set: EvalSet, work: Path) -> list[tuple[str, list, list[bool]]]:
     """(question, top-DEPTH passages, relevance) per question with located gold."""
+    from eval.datasets import read_corpus
     from index.settings import Settings
-    from rag.baselines import read_corpus
     from rag.engine import Engine
 
     corpus = read_corpus(eval_set.corpus)
@@ -217,15 +218,18 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=3e-5)
     t.add_argument("--negatives", type=int, default=3)
     t.add_argument("--max-length", type=int, default=192)
+    t.add_argument("--limit", type=int, default=None, help="first N questions of the half")
     e = sub.add_parser("eval")
     e.add_argument("--on", choices=["A", "B"], required=True)
     e.add_argument("--model", type=Path, required=True)
     e.add_argument("--max-length", type=int, default=256)
     e.add_argument("--index-all", action="store_true", help="index all 49 dev articles")
+    e.add_argument("--limit", type=int, default=None, help="first N questions of the half")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="papertrail-ce-") as tmp:
         full = dev_set(Path(tmp) / "corpus")
         part = subset(full, halves(full)[args.on], index_all=getattr(args, "index_all", False))
+        part = first(part, args.limit)
         print(
             f"half {args.on}: {len(part.questions)} q, {len(part.corpus)} articles", file=sys.stderr
         )

@@ -1,7 +1,9 @@
-"""Does fine-tuning MiniLM on COVID-QA dev articles help retrieval on unseen articles?
+r"""Does fine-tuning MiniLM on COVID-QA dev articles help retrieval on unseen articles?
 
-    python -m eval.probe_finetune train --on A --out /work/ft-models/ft-A
-    python -m eval.probe_finetune eval --on B [--model /work/ft-models/ft-A] --out eval-out/ft-B-ftA
+    python -m experiments.probe_finetune train --on A --out /work/ft-models/ft-A
+    python -m experiments.probe_finetune eval --on B [--model /work/ft-models/ft-A] \
+        --out eval-out/ft-B-ftA
+    (either with --limit N: the half's first N questions and their articles only, a smoke run)
 
 An honest proxy for the test split: the 49 dev articles are cut in two halves by article
 (SHA-256 of "finetune-half:" + document id; first half A). A model is trained on one half's
@@ -58,6 +60,20 @@ def subset(eval_set: EvalSet, docs: set[str], *, index_all: bool = False) -> Eva
     )
 
 
+def first(eval_set: EvalSet, limit: int | None) -> EvalSet:
+    """The first `limit` questions and only their articles (all of it when None)."""
+    if limit is None:
+        return eval_set
+    questions = eval_set.questions[:limit]
+    docs = {q.gold.doc_id for q in questions if q.gold}
+    return eval_set.model_copy(
+        update={
+            "questions": questions,
+            "corpus": [p for p in eval_set.corpus if Path(p).name in docs],
+        }
+    )
+
+
 def dev_set(work: Path) -> EvalSet:
     return load_eval_set("covid-qa", work_dir=work, split="dev")
 
@@ -71,7 +87,7 @@ def _norm(text: str) -> str:
 
 def build_examples(eval_set: EvalSet, n_neg: int = 3) -> list[tuple[str, str, list[str]]]:
     """(question, positive sentence, hard negatives) for each located question."""
-    from rag.baselines import read_corpus
+    from eval.datasets import read_corpus
 
     corpus = read_corpus(eval_set.corpus)
     evidence, _ = locate_evidence(eval_set.questions, corpus)
@@ -255,6 +271,7 @@ def main() -> None:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=3e-5)
     t.add_argument("--negatives", type=int, default=3)
+    t.add_argument("--limit", type=int, default=None, help="first N questions of the half")
     e = sub.add_parser("eval")
     e.add_argument("--on", choices=["A", "B", "AB"], required=True)
     e.add_argument("--model", default=None)
@@ -263,12 +280,14 @@ def main() -> None:
     e.add_argument(
         "--index-all", action="store_true", help="index all 49 dev articles, score one half"
     )
+    e.add_argument("--limit", type=int, default=None, help="first N questions of the half")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="papertrail-ft-corpus-") as tmp:
         full = dev_set(Path(tmp))
         parts = halves(full)
         parts["AB"] = parts["A"] | parts["B"]
         part = subset(full, parts[args.on], index_all=getattr(args, "index_all", False))
+        part = first(part, args.limit)
         print(
             f"half {args.on}: {len(part.questions)} questions, {len(part.corpus)} articles",
             file=sys.stderr,

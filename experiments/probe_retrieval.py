@@ -1,6 +1,6 @@
 """Retrieval probes on COVID-QA dev: the experiments behind docs/retrieval.md.
 
-    python -m eval.probe_retrieval [--split dev] [--cache eval-out/probe-cache]
+    python -m experiments.probe_retrieval [--split dev] [--cache eval-out/probe-cache] [--limit N]
 
 Exploration, not the benchmark (that is `papertrail eval`): every variant scores all chunks
 in memory, so that a dozen variants run in seconds once the vectors are cached. Chunks and
@@ -35,22 +35,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--cache", type=Path, default=Path("eval-out/probe-cache"))
+    parser.add_argument("--limit", type=int, default=None, help="first N articles (smoke test)")
     args = parser.parse_args()
-    data = _prepare(args.split, args.cache)
+    data = _prepare(args.split, args.cache, args.limit)
     for name, scores in _variants(data):
         print(_row(name, scores, data["relevant"]))
 
 
-def _prepare(split: str, cache: Path) -> dict:
+def _prepare(split: str, cache: Path, limit: int | None = None) -> dict:
     raw = json.loads((DATASETS_DIR / "covid-qa" / "covid-qa-200423.json").read_text())["data"]
     articles = [a["paragraphs"][0] for a in raw]
     dev = dev_half([str(a["document_id"]) for a in articles])
+    articles = [a for a in articles if (str(a["document_id"]) in dev) == (split == "dev")]
     settings = Settings()
     chunks, sentences, questions, titles = [], [], [], {}
-    for a in articles:
+    for a in articles[:limit]:
         doc_id = str(a["document_id"])
-        if (doc_id in dev) != (split == "dev"):
-            continue
         context = a["context"]
         doc = clean(RawDocument(doc_id, context.split("\n", 1)[0], doc_id, doc_id, [context]))
         titles[doc_id] = doc.title

@@ -1,7 +1,8 @@
 """Answer probes on the dev splits: the evidence behind the abstention and citation rules.
 
-    python -m eval.probe_answer [--cache eval-out/probe-answer]   # abstention (support score)
-    python -m eval.probe_answer --selection                       # citation focus variants
+    python -m experiments.probe_answer [--cache eval-out/probe-answer]  # abstention (support)
+    python -m experiments.probe_answer --selection                      # citation focus variants
+    python -m experiments.probe_answer --limit 5 --cache /tmp/probe     # a smoke run
 
 Exploration, not the benchmark (that is `papertrail eval`). Indexes PubMedQA (all
 abstracts), COVID-QA dev and the seed article once into `--cache`. For every dev question
@@ -21,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.datasets import load_eval_set
+from eval.datasets import load_eval_set, read_corpus
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import contains_answer, strip_citation_marks
 from eval.models import EvalQuestion, Span
 from index.keyword import question_weights, terms
 from index.settings import Settings
 from rag.answer import _QUANTITY_QUESTION, _candidates, support_of
-from rag.baselines import read_corpus
 from rag.engine import Engine
 
 # The headline question of the bundled article must stay answered; it says "barriers"
@@ -52,28 +52,32 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("eval-out/probe-answer"))
     parser.add_argument("--analyse-only", action="store_true", help="reuse features.jsonl")
     parser.add_argument("--selection", action="store_true", help="compare citation focus")
+    parser.add_argument("--limit", type=int, default=None, help="first N questions per set")
     args = parser.parse_args()
     if args.selection:
-        _selection(args.cache)
+        _selection(args.cache, args.limit)
         return
     out = args.cache / "features.jsonl"
     if not args.analyse_only:
-        rows = [r for d in ("pubmedqa", "covid-qa", "seed") for r in _features(d, args.cache)]
+        sets = ("pubmedqa", "covid-qa", "seed")
+        rows = [r for d in sets for r in _features(d, args.cache, args.limit)]
         out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     _analyse([json.loads(line) for line in out.read_text().splitlines()])
 
 
-def _engine(dataset: str, cache: Path) -> tuple[Engine, list[EvalQuestion], list[str]]:
+def _engine(
+    dataset: str, cache: Path, limit: int | None
+) -> tuple[Engine, list[EvalQuestion], list[str]]:
     work = cache / dataset
     split = "all" if dataset == "seed" else "dev"
-    eval_set = load_eval_set(dataset, work_dir=work / "files", split=split)
+    eval_set = load_eval_set(dataset, work_dir=work / "files", split=split, limit=limit)
     engine = Engine.open(Settings(index_dir=work / "index", collection=f"probe-{dataset}"))
     engine.ingest(eval_set.corpus, show_progress=True)
     return engine, eval_set.questions, eval_set.corpus
 
 
-def _features(dataset: str, cache: Path) -> list[dict]:
-    engine, questions, _ = _engine(dataset, cache)
+def _features(dataset: str, cache: Path, limit: int | None) -> list[dict]:
+    engine, questions, _ = _engine(dataset, cache, limit)
     held = (False, True) if dataset == "pubmedqa" else (False,)
     rows = [_row(engine, q, dataset, heldout=h) for q in questions for h in held]
     if dataset == "seed":
@@ -146,7 +150,7 @@ def _analyse(rows: list[dict]) -> None:
     for cw, uw, t in SUPPORT_VARIANTS:
 
         def below(rs: list[dict], cw: float = cw, uw: float = uw, t: float = t) -> float:
-            return sum(_support(r, cw, uw) < t for r in rs) / len(rs)
+            return sum(_support(r, cw, uw) < t for r in rs) / max(len(rs), 1)
 
         seed_abstained = sum(_support(r, cw, uw) < t or r["quantity"] for r in seed_no)
         false = " / ".join(f"{below(rs):.3f}" for rs in answerable.values())
@@ -156,11 +160,11 @@ def _analyse(rows: list[dict]) -> None:
         )
 
 
-def _selection(cache: Path) -> None:
+def _selection(cache: Path, limit: int | None) -> None:
     """answer_contains and citation precision on COVID-QA dev as citing focuses."""
     import rag.answer as answer
 
-    engine, questions, corpus = _engine("covid-qa", cache)
+    engine, questions, corpus = _engine("covid-qa", cache, limit)
     evidence, _ = locate_evidence(questions, read_corpus(corpus))
     questions = [q for q in questions if q.id in evidence]
     for other in SELECTION_VARIANTS:
@@ -178,10 +182,10 @@ def _selection(cache: Path) -> None:
             if cited:
                 hits = sum(is_relevant(s, evidence[q.id]) for s in cited.values())
                 precision.append(hits / len(cited))
-        n = len(questions)
+        n, cited_n = len(questions), max(len(precision), 1)
         print(
             f"other passages need {other} of the best: answer_contains {sum(contains) / n:.3f} "
-            f"citation precision {sum(precision) / len(precision):.3f} words {sum(words) / n:.0f}"
+            f"citation precision {sum(precision) / cited_n:.3f} words {sum(words) / n:.0f}"
         )
 
 

@@ -1,7 +1,7 @@
 """Embedding speed and fidelity of the torch, onnx and onnx-int8 backends, in one process.
 
-    .venv/bin/python -m eval.bench_embedding              # 3 rounds, ~3 minutes on 2 cores
-    .venv/bin/python -m eval.bench_embedding --rounds 1   # a quick look
+    .venv/bin/python -m experiments.bench_embedding              # 3 rounds, ~3 minutes on 2 cores
+    .venv/bin/python -m experiments.bench_embedding --rounds 1   # a quick look
 
 Texts are sentences and 1,000-character chunks cut from the vendored COVID-QA articles
 (the bundled article, repeated, if they are absent). Backends alternate within each round
@@ -18,16 +18,17 @@ import re
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 
+from eval.datasets import DATASETS_DIR
+
 __all__ = ["main"]
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-_COVID_QA = Path(__file__).parent / "datasets" / "covid-qa" / "covid-qa-200423.json"
+_COVID_QA = DATASETS_DIR / "covid-qa" / "covid-qa-200423.json"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CHUNK = 1000
 
@@ -84,8 +85,8 @@ def _spread(items: list[str], n: int) -> list[str]:
 
 
 def _embedder(backend: str) -> Callable[[list[str]], list[list[float]]]:
+    from eval.evaluate import embed_texts
     from rag import Settings
-    from rag.baselines import embed_texts
 
     settings = Settings().model_copy(update={"embed_backend": backend})
     embed_texts(settings, ["Warm-up: load the model, exporting it if needed."])

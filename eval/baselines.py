@@ -10,7 +10,8 @@
 - `random`: PaperTrail's chunks drawn at random; chance level, and a broken retriever for tests.
 
 A baseline's answer is its top `ANSWER_PASSAGES` passages joined together, each cited whole.
-LlamaIndex types stay in this module: callers see `Answer`, `Passage` and `Document`.
+This is the one module of `eval` that touches LlamaIndex, because `llamaindex-default` is stock
+LlamaIndex by definition; its types stay here: callers see `Answer`, `Passage` and `Document`.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ from __future__ import annotations
 import random
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel
 
+from eval.datasets import read_corpus
 from index.chunking import chunk_document
-from index.cleaning import clean
 from index.embedding import load_embedder
-from index.loaders import expand_paths, load_file
 from index.models import Answer, Chunk, Citation, Document, Passage
 from index.settings import Settings
 from rag.engine import Engine
@@ -37,42 +36,10 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.schema import BaseNode, NodeWithScore
 
-__all__ = [
-    "ANSWER_PASSAGES",
-    "SYSTEMS",
-    "CorpusFile",
-    "System",
-    "embed_texts",
-    "open_system",
-    "read_corpus",
-]
+__all__ = ["ANSWER_PASSAGES", "SYSTEMS", "System", "open_system"]
 
 ANSWER_PASSAGES = 2  # LlamaIndex's DEFAULT_SIMILARITY_TOP_K: what its stock query engine reads
 SYSTEMS = ("papertrail", "bm25", "dense", "llamaindex-default", "random")
-
-
-class CorpusFile(BaseModel):
-    """A source file as extracted (`raw`) and as cleaned (`document`)."""
-
-    path: str
-    raw: str
-    document: Document
-
-
-def read_corpus(paths: Iterable[str | Path]) -> list[CorpusFile]:
-    """Load and clean files exactly as ingestion does; `raw` joins the pages with form feeds."""
-    out = []
-    for path in expand_paths(paths):
-        raw = load_file(path)
-        out.append(CorpusFile(path=str(path), raw="\f".join(raw.pages), document=clean(raw)))
-    return out
-
-
-def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
-    """Vectors from the configured embedder, e.g. to score semantic similarity."""
-    if not texts:
-        return []
-    return load_embedder(settings).get_text_embedding_batch(list(texts))
 
 
 class System(ABC):

@@ -1,6 +1,6 @@
 """Fusion and re-rank weights on both dev sets at once: the grid behind docs/retrieval.md.
 
-    python -m eval.probe_weights [--cache eval-out/probe-weights] [KW,RW ...]
+    python -m experiments.probe_weights [--cache eval-out/probe-weights] [--limit N] [KW,RW ...]
 
 Exploration, not the benchmark (that is `papertrail eval`). Indexes COVID-QA dev and all
 PubMedQA abstracts once into `--cache` (a few minutes), then retrieves through the real
@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eval.datasets import load_eval_set
+from eval.datasets import load_eval_set, read_corpus
 from eval.gold import is_relevant, locate_evidence
 from eval.metrics import hit_at, mean, reciprocal_rank
 from eval.models import EvalQuestion, EvalSet, Span
 from index.settings import RetrievalSettings, Settings
-from rag.baselines import read_corpus
 from rag.engine import Engine
 
 GRID = [(0.6, 0.5), (0.5, 0.5), (0.55, 0.5), (0.55, 0.6), (0.55, 0.75), (0.6, 0.75)]
@@ -28,13 +27,14 @@ GRID = [(0.6, 0.5), (0.5, 0.5), (0.55, 0.5), (0.55, 0.6), (0.55, 0.75), (0.6, 0.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("eval-out/probe-weights"))
+    parser.add_argument("--limit", type=int, default=None, help="first N questions (smoke test)")
     parser.add_argument("pairs", nargs="*", help="KW,RW pairs (default: the documented grid)")
     args = parser.parse_args()
     grid = [tuple(float(x) for x in p.split(",")) for p in args.pairs] or GRID
-    covid, covid_set = _engine("covid-qa", args.cache)
+    covid, covid_set = _engine("covid-qa", args.cache, args.limit)
     evidence, _ = locate_evidence(covid_set.questions, read_corpus(covid_set.corpus))
     covid_qs = [q for q in covid_set.questions if q.id in evidence]
-    pubmed, pubmed_set = _engine("pubmedqa", args.cache)
+    pubmed, pubmed_set = _engine("pubmedqa", args.cache, args.limit)
     print("keyword_weight rerank_weight | COVID-QA hit@1 hit@5 MRR@10 | PubMedQA hit@1")
     for kw, rw in grid:
         retrieval = RetrievalSettings(keyword_weight=kw, rerank_weight=rw)
@@ -61,9 +61,9 @@ def _first_doc(engine: Engine, q: EvalQuestion, retrieval: RetrievalSettings) ->
     return passages[0].doc_id if passages else None
 
 
-def _engine(dataset: str, cache: Path) -> tuple[Engine, EvalSet]:
+def _engine(dataset: str, cache: Path, limit: int | None) -> tuple[Engine, EvalSet]:
     work = cache / dataset
-    eval_set = load_eval_set(dataset, work_dir=work / "files", split="dev")
+    eval_set = load_eval_set(dataset, work_dir=work / "files", split="dev", limit=limit)
     engine = Engine.open(Settings(index_dir=work / "index", collection=f"weights-{dataset}"))
     engine.ingest(eval_set.corpus, show_progress=True)
     return engine, eval_set

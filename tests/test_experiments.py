@@ -1,0 +1,116 @@
+"""The research scripts in experiments/ still run, each on a tiny slice, as `python -m`.
+
+Each runs in its own process (some set module globals) from the repository root, which is
+how experiments/README.md says to run them. The assertions read the table or JSON each one
+prints, so a script that runs but reports nothing, or garbage, fails too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from setuptools import find_packages
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py") if p.stem != "__init__")
+SCORE = r"[01]\.\d{3}"
+
+
+def _run(module: str, *args: str | Path, timeout: float = 600) -> str:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", f"experiments.{module}", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_every_experiment_has_a_smoke_test_and_a_readme_entry() -> None:
+    tested = {name.removeprefix("test_").split("_runs")[0] for name in globals()}
+    readme = (REPO / "experiments" / "README.md").read_text()
+    for module in EXPERIMENTS:
+        assert module in tested, f"experiments/{module}.py has no smoke test"
+        assert f"experiments.{module}" in readme, f"experiments/{module}.py not in the README"
+
+
+def test_experiments_are_not_in_the_installed_package() -> None:
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packaged = find_packages(REPO, include=find["find"]["include"])
+    assert "eval" in packaged
+    assert not [p for p in packaged if p.startswith(("experiments", "tests"))], packaged
+
+
+def test_probe_retrieval_runs_on_two_articles(tmp_path: Path) -> None:
+    out = _run("probe_retrieval", "--split", "dev", "--limit", "2", "--cache", tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 13
+    assert all(re.fullmatch(rf"\| [^|]+( \| {SCORE}){{5}} \|", row) for row in rows), rows
+    assert re.search(rf"\| bm25 \(terms\) \| {SCORE}", out)
+
+
+def test_probe_weights_runs_on_three_questions_per_set(tmp_path: Path) -> None:
+    out = _run("probe_weights", "--limit", "3", "--cache", tmp_path, "0.55,0.6", "0.5,0.5")
+    covid = rf"{SCORE}\d {SCORE}\d {SCORE}\d"  # hit@1 hit@5 MRR@10
+    rows = re.findall(rf"^(\d\.\d\d) (\d\.\d\d) \| {covid} \| {SCORE}$", out, re.M)
+    assert rows == [("0.55", "0.60"), ("0.50", "0.50")], out
+
+
+def test_probe_answer_runs_on_three_questions_per_set(tmp_path: Path) -> None:
+    out = _run("probe_answer", "--limit", "3", "--cache", tmp_path)
+    assert (tmp_path / "features.jsonl").is_file()
+    rows = [line for line in out.splitlines() if re.match(r"^0\.\d \| ", line)]
+    assert len(rows) == 8, out  # one per support variant
+    assert all(re.search(rf"\| {SCORE} \| {SCORE} / {SCORE} / {SCORE} \|", r) for r in rows)
+    out = _run("probe_answer", "--selection", "--limit", "3", "--cache", tmp_path)
+    assert len(re.findall(rf"answer_contains {SCORE} citation precision {SCORE}", out)) == 5
+
+
+def test_bench_embedding_runs_one_small_round() -> None:
+    out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
+    rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]
+    assert len(rows) == 6, out  # two text kinds, three backends
+    int8 = next(r for r in rows if r.startswith("| sentences | onnx-int8"))
+    assert float(int8.split("|")[5]) > 0.9  # min cosine to torch
+
+
+@pytest.mark.slow
+def test_probe_finetune_runs_train_and_eval_on_four_questions(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    out = _run("probe_finetune", "train", "--on", "A", "--limit", "4", "--epochs", "1",
+               "--batch-size", "4", "--out", model)  # fmt: skip
+    info = json.loads(out.splitlines()[-1])
+    assert info["examples"] > 0 and info["half"] == "A"
+    assert (model / "finetune.json").is_file()
+    out = _run("probe_finetune", "eval", "--on", "B", "--limit", "4", "--out", tmp_path / "ev")
+    row = json.loads(out.splitlines()[-1])
+    assert row["n_questions"] == 4 and 0.0 <= row["hit@5"] <= 1.0
+
+
+@pytest.mark.slow
+def test_probe_crossencoder_runs_train_and_eval_on_three_questions(tmp_path: Path) -> None:
+    model = tmp_path / "ce"
+    out = _run("probe_crossencoder", "train", "--on", "A", "--limit", "3", "--batch-size", "8",
+               "--out", model)  # fmt: skip
+    assert json.loads(out.splitlines()[-1])["pairs"] > 0
+    out = _run("probe_crossencoder", "eval", "--on", "B", "--limit", "3", "--model", model)
+    result = json.loads(out)
+    assert result["n_questions"] > 0
+    assert {"pipeline", "cross-encoder", "mix w=0.5"} <= set(result["metrics"])

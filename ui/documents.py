@@ -1,0 +1,147 @@
+"""The Documents screen: the indexed documents, upload, and two-step removal.
+
+`DocumentHandlers` writes through `rag.Engine`, one write at a time; `documents_tab` lays
+the screen out and wires its events. The HTML comes from ui.render.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag import Engine
+from ui import render
+from ui.widgets import gradio, html_block
+
+__all__ = ["UPLOAD_TYPES", "DocumentHandlers", "documents_tab"]
+
+UPLOAD_TYPES = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm"]
+
+
+class DocumentHandlers:
+    """Event handlers of the Documents screen; one instance per app, shared by all sessions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writes = threading.Lock()  # one ingest or removal at a time
+
+    def documents(self) -> tuple[str, Any]:
+        """The document table and the removal dropdown's choices."""
+        gr = gradio()
+        docs = self.engine.documents()
+        choices = [(f"{d.title} ({d.doc_id})", d.doc_id) for d in docs]
+        return render.documents_html(docs), gr.Dropdown(choices=choices, value=None)
+
+    def upload(
+        self, files: Sequence[str] | None, progress: Callable[..., object] | None = None
+    ) -> tuple[str, str, Any, None]:
+        """Index uploaded files; each file's outcome is listed, a bad file fails alone."""
+        paths = [self._keep(Path(f)) for f in files or []]
+        if not paths:
+            return (
+                render.notice_html("Choose one or more files first.", "info"),
+                *self.documents(),
+                None,
+            )
+
+        def on_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress((done, total), desc="Embedding passages", unit="chunks")
+
+        if progress is not None:
+            progress(0, desc=f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
+        with self._writes:
+            report = self.engine.ingest(paths, on_progress=on_progress)
+        for result in report.failed:
+            Path(result.path).unlink(missing_ok=True)
+        return (render.report_html(report.files), *self.documents(), None)
+
+    def _keep(self, upload: Path) -> str:
+        """Copy an upload out of Gradio's temporary folder, so citations keep a real source."""
+        kept = self.engine.settings.index_dir / "uploads" / upload.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(upload, kept)
+        return str(kept)
+
+    def ask_remove(self, doc_id: str | None) -> tuple[Any, str, str]:
+        """First step of removal: show what will be removed and ask to confirm."""
+        gr = gradio()
+        info = next((d for d in self.engine.documents() if d.doc_id == doc_id), None)
+        if info is None:
+            return gr.Column(visible=False), "", render.notice_html("Choose a document to remove.")
+        question = (
+            f"Remove “{render.esc(info.title)}” ({render.esc(info.doc_id)}) and its "
+            f"{render.count_of(info.chunks, 'passage')} from the index? "
+            "It will no longer be searched or cited."
+        )
+        return gr.Column(visible=True), f'<p class="pt-confirm-text">{question}</p>', ""
+
+    def confirm_remove(self, doc_id: str | None) -> tuple[Any, str, str, Any]:
+        """Second step of removal; the document and its passages leave the index."""
+        gr = gradio()
+        titles = {d.doc_id: d.title for d in self.engine.documents()}
+        with self._writes:
+            removed = bool(doc_id) and self.engine.remove(str(doc_id))
+        message = (
+            render.notice_html(f"Removed “{titles.get(str(doc_id), doc_id)}” ({doc_id}).", "info")
+            if removed
+            else render.notice_html(f"No document {doc_id!r} to remove; it may already be gone.")
+        )
+        return gr.Column(visible=False), message, *self.documents()
+
+    def cancel_remove(self) -> tuple[Any, str]:
+        return gradio().Column(visible=False), render.notice_html("Nothing was removed.", "info")
+
+
+def documents_tab(h: DocumentHandlers) -> list[Any]:
+    """The document list, upload and removal; returns the outputs a refresh updates."""
+    gr = gradio()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            upload = gr.File(
+                label="Add documents (PDF, text, Markdown, HTML)",
+                file_count="multiple",
+                file_types=UPLOAD_TYPES,
+                elem_id="pt-upload",
+                height=140,
+            )
+            upload_report = html_block("", "pt-upload-report")
+        with gr.Column(scale=2):
+            to_remove = gr.Dropdown(
+                choices=[], label="Remove a document", elem_id="pt-remove-choice"
+            )
+            remove = gr.Button("Remove…", size="sm", elem_id="pt-remove")
+            with gr.Column(visible=False, elem_id="pt-confirm", variant="panel") as confirm_box:
+                confirm_text = html_block("")
+                with gr.Row():
+                    confirm = gr.Button(
+                        "Yes, remove", variant="stop", size="sm", elem_id="pt-confirm-yes"
+                    )
+                    cancel = gr.Button("Cancel", size="sm", elem_id="pt-confirm-cancel")
+            remove_notice = html_block("", "pt-remove-notice")
+    documents = html_block(render.documents_html([]), "pt-documents")
+
+    refreshed = [documents, to_remove]
+    tracker = gr.Progress()
+
+    def upload_files(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
+        return h.upload(files, progress)
+
+    upload.upload(
+        upload_files,
+        upload,
+        [upload_report, *refreshed, upload],
+        api_name="upload",
+        show_progress_on=upload,
+    )
+    remove.click(
+        h.ask_remove, to_remove, [confirm_box, confirm_text, remove_notice], api_name="ask_remove"
+    )
+    confirm.click(
+        h.confirm_remove, to_remove, [confirm_box, remove_notice, *refreshed], api_name="remove"
+    )
+    cancel.click(h.cancel_remove, None, [confirm_box, remove_notice], api_visibility="private")
+    return refreshed
