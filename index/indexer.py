@@ -6,7 +6,7 @@ vectors, so overlapping chunks cost no extra model passes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,12 +17,12 @@ from tqdm.auto import tqdm
 from index.chunking import chunk_document
 from index.cleaning import clean
 from index.embedding import load_embedder
-from index.errors import PaperTrailError
-from index.loaders import expand_paths, load_file
+from index.errors import LoadError, PaperTrailError
+from index.loaders import RawDocument, expand_paths, load_file
 from index.models import Chunk, Document, FileResult, IngestReport
 from index.sentences import Sentence, split_sentences
 from index.settings import Settings
-from index.store import DocumentWrite, Store, open_store
+from index.store import DocumentWrite, Identities, Store, open_store, source_key
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -71,8 +71,9 @@ class Indexer:
         """Load, clean, chunk and embed each file; a bad file is reported, not fatal."""
         report = IngestReport()
         pending: list[_Pending] = []
-        for path in expand_paths(paths):
-            result, job = self._prepare(path)
+        identities = self.store.identities()
+        for path in _unique(expand_paths(paths)):
+            result, job = self._prepare(path, identities)
             report.files.append(result)
             if job:
                 pending.append(job)
@@ -95,6 +96,8 @@ class Indexer:
         for job, _ in writes:
             if exc := failures.get(job.document.doc_id):
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
+            else:
+                report.stored_chunks += len(job.chunks)
         report.embedded_chunks = sum(len(job.chunks) for job in pending)
         report.embedded_sentences = len(texts)
         return report
@@ -102,10 +105,12 @@ class Indexer:
     def remove(self, doc_id: str) -> bool:
         return self.store.remove(doc_id)
 
-    def _prepare(self, path: Path) -> tuple[FileResult, _Pending | None]:
+    def _prepare(self, path: Path, identities: Identities) -> tuple[FileResult, _Pending | None]:
         try:
+            self._check_size(path)
             raw = load_file(path)
-            known_hash = self.store.content_hash(raw.doc_id)
+            self._check_length(path, raw)
+            raw.doc_id, known_hash = identities.resolve(path, raw.doc_id)
             if known_hash == raw.content_hash:
                 return FileResult(path=str(path), status="unchanged", doc_id=raw.doc_id), None
             document = clean(raw)
@@ -127,6 +132,26 @@ class Indexer:
             warnings=document.warnings,
         )
         return result, _Pending(result, document, chunks, sentences)
+
+    def _check_size(self, path: Path) -> None:
+        limit = self.settings.max_file_mb
+        size = path.stat().st_size if path.is_file() else 0
+        if size > limit * 1_000_000:
+            raise LoadError(
+                str(path),
+                f"file is {size / 1e6:.3g} MB; the limit is {limit:g} MB "
+                "(PAPERTRAIL_MAX_FILE_MB); nothing was read",
+            )
+
+    def _check_length(self, path: Path, raw: RawDocument) -> None:
+        limit = self.settings.max_document_chars
+        chars = sum(len(p) for p in raw.pages)
+        if chars > limit:
+            raise LoadError(
+                str(path),
+                f"text is {chars:,} characters long; the limit is {limit:,} "
+                "(PAPERTRAIL_MAX_DOCUMENT_CHARS); nothing was indexed",
+            )
 
     def _embed(
         self,
@@ -154,6 +179,16 @@ class Indexer:
         vectors = np.empty((len(texts), len(parts[0])), dtype=np.float32)
         vectors[order] = np.asarray(parts, dtype=np.float32)
         return vectors
+
+
+def _unique(paths: Iterable[Path]) -> Iterator[Path]:
+    """Each file once, even when named twice or also reached through its folder."""
+    seen: set[str] = set()
+    for path in paths:
+        key = source_key(path)
+        if key not in seen:
+            seen.add(key)
+            yield path
 
 
 def _chunk_vectors(

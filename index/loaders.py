@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -84,9 +86,13 @@ def load_file(path: Path) -> RawDocument:
 
 
 def doc_id_for(path: Path) -> str:
-    """The id a file is indexed under: its lower-cased name."""
-    # A document is identified by its file name, so a re-upload replaces the old version.
-    return re.sub(r"[^a-z0-9._-]+", "-", path.name.lower()).strip("-") or "document"
+    """A file's readable id: its lower-cased name, letters of any script kept.
+
+    The indexer makes it unique: a second file with the same name gets `~` and a short
+    hash of its path (index.store.Store.free_id).
+    """
+    name = unicodedata.normalize("NFC", path.name).lower()
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "document"
 
 
 def _title_from_name(path: Path) -> str:
@@ -105,7 +111,23 @@ def _apply_sidecar(path: Path, raw: RawDocument) -> None:
             raw.title, raw.title_from_file = title.strip(), False
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(path: Path, data: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(
+                    str(path), f"not valid {encoding.upper()} text despite its byte-order mark"
+                ) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -153,6 +175,8 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
         if printed and page.number <= len(printed):
             page.label = printed[page.number - 1]
         if page.problem:
+            if not page.blocks:
+                _check_decompression_limit(path, page.number, reader.pages[page.number - 1])
             raw.warnings.append(
                 FileWarning(
                     page=page.number, message=f"page {page.number} {page.problem}; not indexed"
@@ -193,6 +217,23 @@ def _good_title(title: str) -> bool:
     title = title.strip()
     words = re.findall(r"[^\W\d_]{2,}", title)
     return len(words) >= 2 and not _JUNK_TITLE.search(title)
+
+
+def _check_decompression_limit(path: Path, number: int, page: object) -> None:
+    """Name pypdf's decompression limit, which extract_text() hides behind an empty page."""
+    from pypdf.errors import LimitReachedError
+
+    try:
+        page.get_contents()  # type: ignore[attr-defined]
+    except LimitReachedError as exc:
+        raise LoadError(
+            str(path),
+            "a content stream decompresses beyond pypdf's safety limit (a decompression "
+            f"bomb, or an unusually large page): {exc}",
+            page=number,
+        ) from exc
+    except Exception:  # any other problem is reported as before
+        return
 
 
 class _HTMLText(HTMLParser):

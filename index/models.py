@@ -11,6 +11,7 @@ __all__ = [
     "Answer",
     "Chunk",
     "Citation",
+    "DoctorReport",
     "Document",
     "DocumentInfo",
     "Element",
@@ -189,6 +190,7 @@ class FileResult(BaseModel):
 class IngestReport(BaseModel):
     files: list[FileResult] = Field(default_factory=list)
     embedded_chunks: int = Field(0, description="Chunks of new or changed files.")
+    stored_chunks: int = Field(0, description="Chunks of the documents that were written.")
     embedded_sentences: int = Field(0, description="Sentences that needed the model.")
 
     @property
@@ -198,3 +200,18 @@ class IngestReport(BaseModel):
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+class DoctorReport(BaseModel):
+    """What `papertrail doctor` found: records that no registry entry names."""
+
+    documents: int = Field(0, description="Documents in the registry.")
+    orphaned_documents: list[str] = Field(
+        default_factory=list, description="Ids with chunks or sentences but no registry entry."
+    )
+    orphaned_chunks: int = 0
+    orphaned_sentence_records: int = 0
+    writes_in_progress: list[str] = Field(
+        default_factory=list, description="Documents another live process is writing; left alone."
+    )
+    repaired: bool = Field(False, description="Whether the orphaned records were deleted.")

@@ -573,9 +573,7 @@ def _continues_block(block: list[_Line], ln: _Line, pitch: float) -> bool:
         return False  # a short line in its own type over a paragraph: a heading
     if abs(prev.size - ln.size) > 0.12 * size:
         return False
-    if (prev.bold > 0.7) != (ln.bold > 0.7) and (
-        all(x.bold > 0.7 for x in block) or ln.bold > 0.7
-    ):
+    if (prev.bold > 0.7) != (ln.bold > 0.7) and (all(x.bold > 0.7 for x in block) or ln.bold > 0.7):
         return False  # a bold heading starts or ends
     if prev.bold > 0.7 and ln.bold > 0.7 and (prev.x1 - prev.x0) < 0.6 * (ln.x1 - ln.x0):
         return False  # a short bold line over a longer one: two headings, not one wrapped

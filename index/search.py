@@ -132,8 +132,8 @@ class SearchIndex:
     def _build(self, revision: str) -> _Built:
         import bm25s
 
-        ids, texts, metas = self._store.all_chunks()
-        sentences, vectors = self._store.all_sentences()
+        # One registry read for both: chunks and sentences of the same committed versions.
+        (ids, texts, metas), (sentences, vectors) = self._store.snapshot()
         bm25 = bm25s.BM25()
         if ids:
             abbreviations = Abbreviations.from_texts(

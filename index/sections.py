@@ -22,6 +22,7 @@ _NUMBER = re.compile(r"(?<![\w.,;:/()\[\]-])(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+
 _SENTENCE_END = re.compile(r"(^|[.!?:][\"')\]]?\s+|\n\s*)$")
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _MD_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(.+)$")
+_NON_SPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ def _numbered_headings(text: str) -> list[Heading]:
     prev: tuple[int, ...] | None = None
     for m in _NUMBER.finditer(text):
         before = text[max(0, m.start() - 3) : m.start()]
-        after_heading = bool(out) and not text[out[-1].end : m.start()].strip()
+        # A bounded search, not a slice: copying the text since the last heading for
+        # every candidate number made 8 MB take 10x longer than 4 MB.
+        after_heading = bool(out) and not _NON_SPACE.search(text, out[-1].end, m.start())
         if not (_SENTENCE_END.search(before) or after_heading):
             continue
         number = tuple(int(x) for x in m.group(1).split("."))

@@ -7,7 +7,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.models import ElementKind
@@ -148,9 +148,40 @@ class Settings(BaseSettings):
         description="How the model runs: torch, or an ONNX export of it made on first use "
         "(onnx gives torch's vectors, faster; onnx-int8 is faster still, cosine ~0.99).",
     )
+    max_file_mb: float = Field(
+        100,
+        gt=0,
+        le=10_000,
+        description="Largest file accepted (upload or ingest), in MB; a larger one is refused "
+        "before it is read.",
+    )
+    max_document_chars: int = Field(
+        20_000_000,
+        ge=1_000,
+        le=500_000_000,
+        description="Most characters of text one document may have; a longer one is refused "
+        "before it is cleaned or embedded.",
+    )
+    auth: SecretStr | None = Field(
+        None,
+        description="Sign-in for the web UI: 'user:password' pairs separated by commas, or "
+        "'@FILE' naming a file with one user:password per line. Required to serve on any "
+        "address but loopback.",
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _credentials(value.get_secret_value())  # fails early, without echoing secrets
+        return value
+
+    def credentials(self) -> list[tuple[str, str]]:
+        """The (user, password) pairs PAPERTRAIL_AUTH names; empty when unset."""
+        return _credentials(self.auth.get_secret_value()) if self.auth else []
 
     @model_validator(mode="after")
     def _no_unknown_environment(self) -> Settings:
@@ -188,3 +219,28 @@ class Settings(BaseSettings):
             # SkipLayerNorm fusion (int8 vectors move within quantisation noise)
             "pipeline_version": 6,  # 6: PDFs read by layout, chunks carry kinds
         }
+
+
+def _credentials(value: str) -> list[tuple[str, str]]:
+    """Parse 'user:pw,user:pw' or '@FILE' (one user:pw per line, # comments)."""
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read the credentials file {path}: {exc.strerror}") from exc
+        where = str(path)
+    else:
+        lines, where = value.split(","), "the value"
+    pairs = []
+    for n, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not (sep and user.strip() and password):
+            raise ValueError(f"entry {n} of {where} is not user:password")
+        pairs.append((user.strip(), password))
+    if not pairs:
+        raise ValueError(f"{where} names no user:password")
+    return pairs

@@ -7,16 +7,28 @@ never searched by Chroma); `<name>-docs` holds one record per document: its clea
 content hash, page and section spans. The chunk collection's metadata
 records what shaped the vectors and a revision that changes on every write, so derived
 caches can tell when they are stale.
+
+A document's write is atomic from the reader's side. Each write has a generation; its
+chunks and sentence records carry it, and the registry record, written last, names the
+one generation readers see. Until that record lands nothing of the write is visible, and
+an earlier version stays whole. A fourth collection, `<name>-pending`, holds an intent
+record for every write or removal in progress; opening the store clears what a dead
+writer left behind, and `doctor` finds records that no registry entry names.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -24,7 +36,15 @@ import numpy as np
 
 from index.embedding import weights_digest
 from index.errors import IndexMismatchError, PaperTrailError
-from index.models import Chunk, Document, DocumentInfo, Element, PageSpan, SectionSpan
+from index.models import (
+    Chunk,
+    DoctorReport,
+    Document,
+    DocumentInfo,
+    Element,
+    PageSpan,
+    SectionSpan,
+)
 from index.sentences import Sentence
 from index.settings import Settings
 
@@ -32,13 +52,16 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
     from llama_index.core.schema import TextNode
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
-__all__ = ["DocumentWrite", "Store", "open_store"]
+__all__ = ["DocumentWrite", "Identities", "Store", "open_store", "source_key"]
 
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
-_WRITE_GROUP = 100  # documents per Chroma call; well under Chroma's maximum batch size
+_WRITE_GROUP = 100  # documents per registry call; well under Chroma's maximum batch size
+_SENTENCES_PER_RECORD = 4096  # packed sentence vectors per record: ~8 MB, not 300 MB
+# A write from another machine that has not finished after this long is taken for dead.
+_PENDING_EXPIRES_S = 6 * 3600
+_IDENTITY_VERSION = 2  # 2: registry records name their source file (source_key)
 
 
 def open_store(settings: Settings) -> Store:
@@ -87,7 +110,12 @@ class Store:
         )
         self.sentences: Collection = client.get_or_create_collection(f"{self._name}-sentences")
         self.registry: Collection = client.get_or_create_collection(f"{self._name}-docs")
+        self.pending: Collection = client.get_or_create_collection(f"{self._name}-pending")
+        # Chroma refuses larger calls ("Batch size of 6889 is greater than max batch size").
+        self._batch = client.get_max_batch_size()
         self._check_fingerprint()
+        self._recover()
+        self._migrate_identity()
 
     # -- identity -------------------------------------------------------------
     def _check_fingerprint(self) -> None:
@@ -111,6 +139,29 @@ class Store:
             self.sentences = self._client.get_or_create_collection(f"{self._name}-sentences")
             self._touch()
 
+    def _migrate_identity(self) -> None:
+        """Registry records written before identities were kept learn their source file."""
+        if (self.registry.metadata or {}).get("identity_version") == _IDENTITY_VERSION:
+            return
+        got = self.registry.get(include=["metadatas"])
+        old = [
+            (doc_id, {"source_key": source_key(str(m["source"]))})
+            for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if "source_key" not in m
+        ]
+        for batch in _batches(old, self._batch):
+            self.registry.update(ids=[i for i, _ in batch], metadatas=[m for _, m in batch])
+        self.registry.modify(metadata={"identity_version": _IDENTITY_VERSION})
+
+    def identities(self) -> Identities:
+        """Which file each document came from, read once for a batch of files."""
+        got = self.registry.get(include=["metadatas"])
+        known = {
+            str(m.get("source_key")): (doc_id, str(m["content_hash"]))
+            for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        return Identities(known, set(got["ids"]) | set(self._live_generations()))
+
     def revision(self) -> str:
         """Changes whenever any process writes to the collection."""
         meta = self._client.get_collection(self._name).metadata or {}
@@ -118,12 +169,6 @@ class Store:
 
     def _touch(self) -> None:
         self.chunks.modify(metadata={**self._fingerprint, "revision": uuid.uuid4().hex})
-
-    # -- LlamaIndex view ------------------------------------------------------
-    def vector_store(self) -> ChromaVectorStore:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self.chunks)
 
     # -- documents ------------------------------------------------------------
     def content_hash(self, doc_id: str) -> str | None:
@@ -180,84 +225,237 @@ class Store:
     def replace_many(self, writes: Sequence[DocumentWrite]) -> dict[str, Exception]:
         """Write several documents, each replacing its earlier version; the failures by doc id.
 
-        One Chroma call per collection for a whole group: a call costs ~20 ms, which made
-        writes most of the ingest time of many short documents. If a group fails, its
-        documents are written one by one, so that one bad document cannot sink the rest.
+        One registry call for a whole group: a call costs ~20 ms, which made writes most
+        of the ingest time of many short documents. If a group fails, its documents are
+        written one by one, so that one bad document cannot sink the rest.
         """
         failures: dict[str, Exception] = {}
-        for start in range(0, len(writes), _WRITE_GROUP):
-            group = writes[start : start + _WRITE_GROUP]
+        for group in _batches(list(writes), _WRITE_GROUP):
             try:
                 self._write(group)
             except Exception as exc:
                 if len(group) == 1:
                     failures[group[0].document.doc_id] = exc
                     continue
-                for w in group:  # a rewrite deletes whatever the failed group left
+                for w in group:
                     try:
                         self._write([w])
                     except Exception as alone:
                         failures[w.document.doc_id] = alone
-        if writes:
-            self._touch()
         return failures
 
     def _write(self, writes: Sequence[DocumentWrite]) -> None:
+        """Parts first, registry record last: readers see the old version or the new one."""
+        generation = uuid.uuid4().hex[:12]
         ids = [w.document.doc_id for w in writes]
-        # Deleting by a metadata filter costs a scan per collection; new documents skip it.
-        for doc_id in self.sentences.get(ids=ids, include=[])["ids"]:
-            self._delete_parts(doc_id)
-        # Sentence records go first: they mark that a document may have parts, even if a
-        # crash stops this write before the chunks or the registry records.
-        # One record per document, not per sentence: a sentence record cost Chroma an HNSW
-        # insert and a full-text entry. The text is sliced from the document's stored text.
-        self.sentences.add(
-            ids=ids,
-            embeddings=[_REGISTRY_VECTOR] * len(writes),
-            metadatas=[_sentence_pack(w) for w in writes],
-        )
+        self._intend(ids, generation)
+        try:
+            self._add_parts(writes, generation)
+            self._check_owners(writes)
+            self.registry.upsert(  # the commit
+                ids=ids,
+                documents=[w.document.text for w in writes],
+                embeddings=[_REGISTRY_VECTOR] * len(writes),
+                metadatas=[_registry_entry(w, generation) for w in writes],
+            )
+        except BaseException:
+            self._discard(ids, generation)
+            raise
+        self._touch()
+        self._drop_stale(ids)
+        self.pending.delete(ids=[_pending_id(d, generation) for d in ids])
+
+    def _add_parts(self, writes: Sequence[DocumentWrite], generation: str) -> None:
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        packs = [
+            (f"{w.document.doc_id}@{generation}/{k}", pack)
+            for w in writes
+            for k, pack in enumerate(_sentence_packs(w, generation))
+        ]
+        for batch in _batches(packs, self._batch):
+            self.sentences.add(
+                ids=[i for i, _ in batch],
+                embeddings=[_REGISTRY_VECTOR] * len(batch),
+                metadatas=[m for _, m in batch],
+            )
         nodes = [
-            _node(w.document, c, v)
+            _node(w.document, c, v, generation)
             for w in writes
             for c, v in zip(w.chunks, w.chunk_vectors, strict=True)
         ]
-        if nodes:
-            self.vector_store().add(nodes)
-        self.registry.upsert(
-            ids=ids,
-            documents=[w.document.text for w in writes],
-            embeddings=[_REGISTRY_VECTOR] * len(writes),
-            metadatas=[_registry_entry(w) for w in writes],
+        for batch in _batches(nodes, self._batch):
+            # LlamaIndex's own record format (as ChromaVectorStore.add writes it), but the
+            # Chroma id carries the generation while the node keeps its chunk id.
+            self.chunks.add(
+                ids=[f"{n.node_id}@{generation}" for n in batch],
+                embeddings=[n.get_embedding() for n in batch],
+                metadatas=[
+                    node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch
+                ],
+                documents=[n.get_content() for n in batch],
+            )
+
+    def _check_owners(self, writes: Sequence[DocumentWrite]) -> None:
+        """Two files never share an id: one that another file took meanwhile is refused."""
+        got = self.registry.get(ids=[w.document.doc_id for w in writes], include=["metadatas"])
+        owner = {
+            i: m.get("source_key") for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        for w in writes:
+            key = owner.get(w.document.doc_id)
+            if key and key != source_key(w.document.source):
+                raise PaperTrailError(
+                    f"{w.document.source}: id {w.document.doc_id!r} was taken meanwhile by "
+                    f"{key}; ingest the file again"
+                )
+
+    # -- crash safety -----------------------------------------------------------
+    def _intend(self, doc_ids: Sequence[str], generation: str) -> None:
+        """Record a write in progress, so that a crash's leftovers can be found."""
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        self.pending.upsert(
+            ids=[_pending_id(d, generation) for d in doc_ids],
+            embeddings=[_REGISTRY_VECTOR] * len(doc_ids),
+            metadatas=[{"doc_id": d, "generation": generation, **me} for d in doc_ids],
         )
 
-    def _delete_parts(self, doc_id: str) -> None:
-        self.chunks.delete(where={"doc_id": doc_id})
-        self.sentences.delete(ids=[doc_id])
+    def _discard(self, doc_ids: Sequence[str], generation: str) -> None:
+        """Undo a failed write's parts; if that fails too, the next open clears them."""
+        try:
+            self._drop_stale(doc_ids, ignore={generation})
+            self.pending.delete(ids=[_pending_id(d, generation) for d in doc_ids])
+        except Exception:
+            pass
+
+    def _recover(self) -> None:
+        """Clear what writers that died mid-write left: their parts are never visible."""
+        got = self.pending.get(include=["metadatas"])
+        dead = [
+            (pending_id, m)
+            for pending_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if not _alive(m)
+        ]
+        for pending_id, m in dead:
+            self._drop_stale([str(m["doc_id"])], ignore={str(m["generation"])})
+            self.pending.delete(ids=[pending_id])
+        if dead:
+            self._touch()
+
+    def _drop_stale(self, doc_ids: Sequence[str], *, ignore: set[str] | None = None) -> int:
+        """Delete documents' parts that neither their registry record nor a live write names."""
+        # Live writes first, then the registry: a write that commits in between is kept.
+        live = self._live_generations()
+        got = self.registry.get(ids=list(doc_ids), include=["metadatas"])
+        committed = {
+            i: (m or {}).get("generation")
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        stale = []
+        for collection in (self.chunks, self.sentences):
+            where = {"doc_id": {"$in": list(doc_ids)}}
+            for part_id in collection.get(where=where, include=[])["ids"]:
+                doc_id, generation = _parse_part_id(part_id)
+                keep = live.get(doc_id, set()) - (ignore or set())
+                if doc_id in committed:
+                    keep.add(committed[doc_id])
+                if generation not in keep:
+                    stale.append((collection, part_id))
+        self._delete_parts(stale)
+        return len(stale)
+
+    def _live_generations(self) -> dict[str, set[str | None]]:
+        got = self.pending.get(include=["metadatas"])
+        live: dict[str, set[str | None]] = {}
+        for m in got["metadatas"] or []:
+            if _alive(m):
+                live.setdefault(str(m["doc_id"]), set()).add(str(m["generation"]))
+        return live
+
+    def _delete_parts(self, parts: Sequence[tuple[Collection, str]]) -> None:
+        for collection in (self.chunks, self.sentences):
+            ids = [i for c, i in parts if c is collection]
+            for batch in _batches(ids, self._batch):
+                collection.delete(ids=batch)
 
     def remove(self, doc_id: str) -> bool:
-        if not self.registry.get(ids=[doc_id])["ids"]:
+        """Remove a document, or the leftover records of one that has no registry entry."""
+        registered = bool(self.registry.get(ids=[doc_id], include=[])["ids"])
+        leftovers = any(
+            c.get(where={"doc_id": doc_id}, include=[], limit=1)["ids"]
+            for c in (self.chunks, self.sentences)
+        )
+        if not registered and not leftovers:
             return False
-        self._delete_parts(doc_id)
-        self.registry.delete(ids=[doc_id])
+        generation = "remove-" + uuid.uuid4().hex[:12]
+        self._intend([doc_id], generation)
+        self.registry.delete(ids=[doc_id])  # gone for readers from here on
         self._touch()
+        self._drop_stale([doc_id])
+        self.pending.delete(ids=[_pending_id(doc_id, generation)])
         return True
 
+    def doctor(self, *, repair: bool = True) -> DoctorReport:
+        """Find (and by default delete) records that no registry entry names."""
+        live = self._live_generations()
+        visible = self._visible()[0]
+        orphans = [
+            (collection, part_id)
+            for collection in (self.chunks, self.sentences)
+            for part_id in collection.get(include=[])["ids"]
+            if not _kept(part_id, visible, live)
+        ]
+        if repair and orphans:
+            self._delete_parts(orphans)
+            self._touch()
+        return DoctorReport(
+            documents=len(visible),
+            orphaned_documents=sorted({_parse_part_id(i)[0] for _, i in orphans}),
+            orphaned_chunks=sum(c is self.chunks for c, _ in orphans),
+            orphaned_sentence_records=sum(c is self.sentences for c, _ in orphans),
+            writes_in_progress=sorted(live),
+            repaired=repair and bool(orphans),
+        )
+
+    # -- what readers see -------------------------------------------------------------
+    def _visible(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        """Each registered document's visible generation, and its text."""
+        got = self.registry.get(include=["metadatas", "documents"])
+        generations = {
+            i: (m or {}).get("generation")
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        return generations, dict(zip(got["ids"], got["documents"] or [], strict=True))
+
+    def snapshot(
+        self,
+    ) -> tuple[tuple[list[str], list[str], list[dict[str, Any]]], tuple[list[dict[str, Any]], Any]]:
+        """all_chunks() and all_sentences() as of one registry read."""
+        generations, texts = self._visible()
+        return self._chunks_in(generations), self._sentences_in(generations, texts)
+
     def all_sentences(self) -> tuple[list[dict[str, Any]], Any]:
-        """Every sentence (doc_id, start, end, text) and the matrix of their vectors."""
+        """Every visible sentence (doc_id, start, end, text) and the matrix of their vectors."""
+        return self._sentences_in(*self._visible())
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every visible chunk's id, text and metadata (for the keyword index)."""
+        return self._chunks_in(self._visible()[0])
+
+    def _sentences_in(
+        self, generations: dict[str, str | None], texts: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], Any]:
         got = self.sentences.get(include=["metadatas"])
-        packs = got["metadatas"] or []
-        if not packs:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        texts = self.registry.get(ids=list(got["ids"]), include=["documents"])
-        text_of = dict(zip(texts["ids"], texts["documents"] or [], strict=True))
         metas: list[dict[str, Any]] = []
         blocks = []
-        for pack in packs:
+        for pack in got["metadatas"] or []:
             doc_id = str(pack["doc_id"])
+            if doc_id not in generations or pack.get("generation") != generations[doc_id]:
+                continue  # not committed, or an older version
             spans = json.loads(str(pack["spans_json"]))
             if not spans:
                 continue
-            text = text_of.get(doc_id) or ""
+            text = texts.get(doc_id) or ""
             metas += [{"doc_id": doc_id, "start": a, "end": b, "text": text[a:b]} for a, b in spans]
             raw = base64.b64decode(str(pack["vectors_b64"]))
             blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
@@ -265,13 +463,92 @@ class Store:
             return [], np.zeros((0, 0), dtype=np.float32)
         return metas, np.concatenate(blocks).astype(np.float32)
 
-    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Every chunk's id, text and metadata (for the keyword index)."""
+    def _chunks_in(
+        self, generations: dict[str, str | None]
+    ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         got = self.chunks.get(include=["documents", "metadatas"])
-        return got["ids"], list(got["documents"] or []), [dict(m) for m in got["metadatas"] or []]
+        out: tuple[list[str], list[str], list[dict[str, Any]]] = ([], [], [])
+        for chunk_id, text, m in zip(
+            got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+        ):
+            doc_id = str(m.get("doc_id"))
+            if doc_id not in generations or m.get("generation") != generations[doc_id]:
+                continue
+            out[0].append(str(m.get("chunk_id") or chunk_id))
+            out[1].append(text or "")
+            out[2].append(dict(m))
+        return out
 
 
-def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
+@dataclass
+class Identities:
+    """Document ids by source file, and the ids already taken; one batch's view."""
+
+    known: dict[str, tuple[str, str]]  # source key -> (doc id, content hash)
+    taken: set[str]
+
+    def resolve(self, path: str | Path, name_id: str) -> tuple[str, str | None]:
+        """(doc id, content hash indexed so far) for a file: its own id if it has one, else
+        its name's, or its name's with `~` and a short hash of its path when that is taken."""
+        key = source_key(path)
+        if key in self.known:
+            return self.known[key]
+        digest = sha256(key.encode()).hexdigest()
+        for candidate in (name_id, f"{name_id}~{digest[:6]}", f"{name_id}~{digest}"):
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate, None
+        raise PaperTrailError(f"{path}: no free document id for {name_id!r}")
+
+
+def source_key(path: str | Path) -> str:
+    """What identifies a document's file: its absolute path."""
+    return str(Path(path).resolve())
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start : start + size]
+
+
+def _pending_id(doc_id: str, generation: str) -> str:
+    return f"{doc_id}@{generation}"
+
+
+def _parse_part_id(part_id: str) -> tuple[str, str | None]:
+    """(doc id, generation) of a chunk id `doc#n:hash@gen` or sentence id `doc@gen/k`.
+
+    Records from before generations (`doc#n:hash`, `doc`) have generation None, as their
+    registry records do.
+    """
+    head, at, tail = part_id.rpartition("@")
+    if not at:
+        return part_id.split("#")[0], None
+    return head.split("#")[0], tail.split("/")[0]
+
+
+def _kept(part_id: str, visible: dict[str, str | None], live: dict[str, set[str | None]]) -> bool:
+    doc_id, generation = _parse_part_id(part_id)
+    committed = doc_id in visible and visible[doc_id] == generation
+    return committed or generation in live.get(doc_id, set())
+
+
+def _alive(pending: dict[str, Any]) -> bool:
+    """Whether the writer of a pending record may still be at work."""
+    if time.time() - float(pending.get("started") or 0) > _PENDING_EXPIRES_S:
+        return False
+    if pending.get("host") != socket.gethostname():
+        return True  # another machine's process: only its age tells
+    try:
+        os.kill(int(pending["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _node(document: Document, chunk: Chunk, embedding: list[float], generation: str) -> TextNode:
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     # Page and section boundaries inside the chunk, so each quote gets its own page/section.
@@ -284,6 +561,8 @@ def _node(document: Document, chunk: Chunk, embedding: list[float]) -> TextNode:
     }
     metadata = {
         "doc_id": chunk.doc_id,
+        "chunk_id": chunk.chunk_id,
+        "generation": generation,
         "title": document.title,
         "source": document.source,
         "start": chunk.start,
@@ -320,18 +599,23 @@ class DocumentWrite:
     sentence_vectors: np.ndarray
 
 
-def _sentence_pack(w: DocumentWrite) -> dict[str, Any]:
+def _sentence_packs(w: DocumentWrite, generation: str) -> Iterator[dict[str, Any]]:
     vectors = np.ascontiguousarray(w.sentence_vectors, dtype=_VECTOR_DTYPE)
-    return {
-        "doc_id": w.document.doc_id,
-        "spans_json": json.dumps([[s.start, s.end] for s in w.sentences]),
-        "vectors_b64": base64.b64encode(vectors.tobytes()).decode("ascii"),
-    }
+    for start in range(0, len(w.sentences), _SENTENCES_PER_RECORD):
+        end = start + _SENTENCES_PER_RECORD
+        yield {
+            "doc_id": w.document.doc_id,
+            "generation": generation,
+            "spans_json": json.dumps([[s.start, s.end] for s in w.sentences[start:end]]),
+            "vectors_b64": base64.b64encode(vectors[start:end].tobytes()).decode("ascii"),
+        }
 
 
-def _registry_entry(w: DocumentWrite) -> dict[str, Any]:
+def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
     d = w.document
     return {
+        "generation": generation,
+        "source_key": source_key(d.source),
         "title": d.title,
         "source": d.source,
         "content_hash": d.content_hash,

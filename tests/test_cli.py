@@ -130,3 +130,59 @@ def test_ask_on_an_empty_index_without_the_bundled_article_says_how_to_add_docum
     result = runner.invoke(app, ["ask", "What is R0?", "--no-bundled", "--index-dir", empty])
     assert result.exit_code == 0, result.output
     assert "papertrail ingest" in result.stdout
+
+
+def test_ingest_summary_counts_only_what_was_stored(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.pdf"
+    good.write_text("Coral polyps host photosynthetic algae.")
+    bad.write_bytes(b"not a pdf at all")
+    result = runner.invoke(app, ["ingest", str(good), str(bad), "--index-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "1 chunks of 1 document stored; 1 file(s) failed" in result.stdout
+
+
+def test_doctor_finds_and_clears_records_no_document_owns(index_dir: str) -> None:
+    from index.store import open_store
+    from rag import Settings
+
+    store = open_store(Settings(index_dir=Path(index_dir)))
+    store.registry.delete(ids=[BUNDLED_CORPUS.name])  # as a failed write used to leave it
+    listed = runner.invoke(app, ["list", "--json", "--index-dir", index_dir])
+    assert json.loads(listed.stdout) == []
+    dry = runner.invoke(app, ["doctor", "--dry-run", "--json", "--index-dir", index_dir])
+    assert json.loads(dry.stdout)["orphaned_documents"] == [BUNDLED_CORPUS.name]
+    cleared = runner.invoke(app, ["doctor", "--index-dir", index_dir])
+    assert cleared.exit_code == 0 and cleared.stdout.startswith("cleared ")
+    again = runner.invoke(app, ["doctor", "--index-dir", index_dir])
+    assert again.stdout.strip() == "ok: 0 document(s), no orphaned records"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
+def test_serve_on_a_public_address_without_sign_in_is_refused(
+    tmp_path: Path, monkeypatch, host: str
+) -> None:
+    monkeypatch.delenv("PAPERTRAIL_AUTH", raising=False)
+    result = runner.invoke(app, ["serve", "--host", host, "--index-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: refusing to serve on {host} without sign-in")
+
+
+@pytest.mark.parametrize("value", ["alice", "alice:", ":pw", "@/no/such/file"])
+def test_a_malformed_auth_setting_is_an_error_that_shows_no_secret(
+    tmp_path: Path, monkeypatch, value: str
+) -> None:
+    monkeypatch.setenv("PAPERTRAIL_AUTH", value)
+    result = runner.invoke(app, ["list", "--index-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "auth:" in result.stderr
+    assert "pw" not in result.stderr.replace("password", "")
+
+
+def test_auth_reads_users_from_a_file(tmp_path: Path) -> None:
+    from rag import Settings
+
+    users = tmp_path / "users"
+    users.write_text("# who may sign in\nalice:wonder land\n\nbob:b0b:colon\n")
+    assert Settings(auth=f"@{users}").credentials() == [
+        ("alice", "wonder land"),
+        ("bob", "b0b:colon"),
+    ]

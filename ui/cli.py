@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Callable
@@ -119,8 +120,11 @@ def _print_report(report: IngestReport) -> None:
         )
         for w in f.warnings:
             typer.echo(f"  warning: {f.path}: {w.message}", err=True)
+    stored = sum(f.status in ("indexed", "replaced") for f in report.files)
     typer.echo(
-        f"{report.embedded_sentences} sentences embedded, {report.embedded_chunks} chunks stored"
+        f"{report.embedded_sentences} sentences embedded; {report.stored_chunks} chunks of "
+        f"{stored} document{'s' if stored != 1 else ''} stored"
+        + (f"; {len(report.failed)} file(s) failed" if report.failed else "")
     )
 
 
@@ -207,13 +211,45 @@ def remove(
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
 ) -> None:
-    """Remove a document and its chunks."""
+    """Remove a document and its chunks (or the leftovers of one with no registry entry)."""
     from index.store import open_store
 
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url, collection=collection)
     if not open_store(settings).remove(doc_id):
         raise PaperTrailError(f"no document with id {doc_id!r}; see `papertrail list`")
     typer.echo(f"removed {doc_id}")
+
+
+@app.command()
+@_domain_errors
+def doctor(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only; delete nothing.")
+    ] = False,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    collection: Collection = None,
+    as_json: AsJson = False,
+) -> None:
+    """Find and clear records of documents that have no registry entry."""
+    from index.store import open_store
+
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url, collection=collection)
+    report = open_store(settings).doctor(repair=not dry_run)
+    if as_json:
+        _print_json(report)
+        return
+    if not report.orphaned_documents:
+        typer.echo(f"ok: {report.documents} document(s), no orphaned records")
+    else:
+        verb = "cleared" if report.repaired else "found (not cleared: --dry-run)"
+        typer.echo(
+            f"{verb} {report.orphaned_chunks} chunk(s) and {report.orphaned_sentence_records} "
+            f"sentence record(s) of {len(report.orphaned_documents)} unregistered document(s): "
+            + ", ".join(report.orphaned_documents)
+        )
+    if report.writes_in_progress:
+        typer.echo(f"left alone, being written: {', '.join(report.writes_in_progress)}")
 
 
 @app.command()
@@ -229,13 +265,29 @@ def serve(
     collection: Collection = None,
     embed_model: EmbedModel = None,
 ) -> None:
-    """Serve the chat UI."""
+    """Serve the chat UI; any address but loopback needs PAPERTRAIL_AUTH."""
     from ui.app import serve as serve_app
 
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
+    if not settings.auth and not is_loopback(host):
+        raise PaperTrailError(
+            f"refusing to serve on {host} without sign-in (anyone who can reach it could read "
+            "and change the index); set PAPERTRAIL_AUTH=user:password or @FILE, or serve on "
+            "127.0.0.1 behind a reverse proxy"
+        )
     serve_app(settings, host=host, port=port, bundled=bundled)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def main() -> None:
@@ -249,3 +301,7 @@ def main() -> None:
 from eval.cli import eval_command  # noqa: E402  (cheap: the evaluation loads when it runs)
 
 app.command("eval")(eval_command)
+
+
+if __name__ == "__main__":
+    main()

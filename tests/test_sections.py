@@ -1,0 +1,42 @@
+"""Heading detection stays linear in the text's length."""
+
+from __future__ import annotations
+
+import time
+
+from index.sections import find_headings
+
+
+def _page(i: int) -> str:
+    # Many numbers that could start a heading, but none continues the outline.
+    return (
+        f"The cohort of 40 Patients had 12 Visits and 7 Samples each on day {i}. "
+        "Results were stable over 3 Months in 25 Centres. "
+    )
+
+
+def _text(chars: int) -> str:
+    head = "1 Introduction\nStem cells are studied widely. "
+    body = []
+    size, i = len(head), 0
+    while size < chars:
+        body.append(_page(i))
+        size += len(body[-1])
+        i += 1
+    return head + "".join(body)
+
+
+def _best_time(text: str, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        find_headings(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_eight_megabytes_take_under_ten_times_one_megabyte() -> None:
+    small, large = _text(1_000_000), _text(8_000_000)
+    assert [h.title for h in find_headings(large)] == ["Introduction"]
+    ratio = _best_time(large) / _best_time(small)
+    assert ratio < 10, f"8 MB took {ratio:.1f}x as long as 1 MB"
