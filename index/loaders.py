@@ -170,10 +170,12 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
         layout, layout_title = read_layout(path)
     except Exception as exc:  # PDFium refuses what pypdf let through: say which file
         raise LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    printed = _page_labels(reader)
+    # What is printed on the page wins: a PDF's own /PageLabels are often the producer's
+    # (BMC's count from 0); they fill in only when no page prints a number.
+    declared = None if any(p.label for p in layout) else _page_labels(reader)
     for page in layout:
-        if printed and page.number <= len(printed):
-            page.label = printed[page.number - 1]
+        if declared and page.number <= len(declared):
+            page.label = declared[page.number - 1]
         if page.problem:
             if not page.blocks:
                 _check_decompression_limit(path, page.number, reader.pages[page.number - 1])
