@@ -25,6 +25,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
     from llama_index.core.schema import TextNode
 
-__all__ = ["DocumentWrite", "Identities", "Store", "open_store", "source_key"]
+__all__ = ["DocumentWrite", "Identities", "Store", "chroma_errors", "open_store", "source_key"]
 
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
@@ -66,7 +67,36 @@ _IDENTITY_VERSION = 2  # 2: registry records name their source file (source_key)
 
 def open_store(settings: Settings) -> Store:
     """Open (or create) the collections named in settings, local or on a Chroma server."""
-    return Store(_client(settings), settings)
+    with chroma_errors(settings.chroma_url):
+        return Store(_client(settings), settings)
+
+
+@contextmanager
+def chroma_errors(chroma_url: str | None) -> Iterator[None]:
+    """A lost Chroma server becomes the one-line error that the CLI and the UI show."""
+    try:
+        yield
+    except PaperTrailError:
+        raise
+    except Exception as exc:
+        if chroma_url and _unreachable(exc):
+            raise PaperTrailError(
+                f"cannot reach the Chroma server at {chroma_url} ({_root_cause(exc)}); "
+                "is it running?"
+            ) from exc
+        raise
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError)
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
 
 
 def _client(settings: Settings) -> ClientAPI:
@@ -98,6 +128,7 @@ def _client(settings: Settings) -> ClientAPI:
 class Store:
     def __init__(self, client: ClientAPI, settings: Settings) -> None:
         self._client = client
+        self._url = settings.chroma_url
         self._name = settings.collection
         self._fingerprint = {
             **settings.index_fingerprint(),
@@ -232,14 +263,16 @@ class Store:
         failures: dict[str, Exception] = {}
         for group in _batches(list(writes), _WRITE_GROUP):
             try:
-                self._write(group)
+                with chroma_errors(self._url):
+                    self._write(group)
             except Exception as exc:
                 if len(group) == 1:
                     failures[group[0].document.doc_id] = exc
                     continue
                 for w in group:
                     try:
-                        self._write([w])
+                        with chroma_errors(self._url):
+                            self._write([w])
                     except Exception as alone:
                         failures[w.document.doc_id] = alone
         return failures

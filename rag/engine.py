@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from index.keyword import terms
 from index.models import Answer, Document, DocumentInfo, IngestReport, Passage
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
-from index.store import Store, open_store
+from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
@@ -53,7 +54,8 @@ class Engine:
         self, question: str, k: int | None = None, *, retrieval: RetrievalSettings | None = None
     ) -> list[Passage]:
         question = _check(question)
-        return self._retriever.retrieve(question, retrieval or self.settings.retrieval, k=k)
+        with self._outage():
+            return self._retriever.retrieve(question, retrieval or self.settings.retrieval, k=k)
 
     def ask(
         self,
@@ -67,9 +69,10 @@ class Engine:
         question = _check(question)
         query = _with_context(question, history or [])
         query_vector = self._retriever.embed_query(query)
-        passages = self._retriever.retrieve(
-            query, retrieval or self.settings.retrieval, query_vector=query_vector
-        )
+        with self._outage():
+            passages = self._retriever.retrieve(
+                query, retrieval or self.settings.retrieval, query_vector=query_vector
+            )
         result = compose(
             query,
             passages,
@@ -89,22 +92,30 @@ class Engine:
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        return self._indexer.ingest(paths, show_progress=show_progress, on_progress=on_progress)
+        with self._outage():
+            return self._indexer.ingest(paths, show_progress=show_progress, on_progress=on_progress)
 
     def ensure_bundled_corpus(self, *, show_progress: bool = False) -> IngestReport | None:
         """Index the bundled MSC article when the index is empty."""
-        if self.store.documents():
+        if self.documents():
             return None
         return self.ingest([BUNDLED_CORPUS], show_progress=show_progress)
 
     def documents(self) -> list[DocumentInfo]:
-        return self.store.documents()
+        with self._outage():
+            return self.store.documents()
 
     def document(self, doc_id: str) -> Document | None:
-        return self.store.document(doc_id)
+        with self._outage():
+            return self.store.document(doc_id)
 
     def remove(self, doc_id: str) -> bool:
-        return self._indexer.remove(doc_id)
+        with self._outage():
+            return self._indexer.remove(doc_id)
+
+    def _outage(self) -> AbstractContextManager[None]:
+        """A lost Chroma server: a PaperTrailError naming it, and the next call tries again."""
+        return chroma_errors(self.settings.chroma_url)
 
 
 def _check(question: str) -> str:

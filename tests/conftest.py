@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 # No network here: no telemetry, no analytics, no hub look-ups.
@@ -70,3 +75,49 @@ def make_pdf(tmp_path: Path) -> MakePdf:
         return _write_pdf(tmp_path / name, pages, title=title)
 
     return make
+
+
+class ChromaServer:
+    """`chroma run` on a loopback port; stop() and start() again to stage an outage."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).with_name("chroma")
+        where = ["--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+        self._proc = subprocess.Popen(
+            [str(chroma), "run", *where],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        pytest.fail("chroma run did not start within 60 s")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=20)
+            self._proc = None
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A running Chroma server with its data in a temporary folder."""
+    server = ChromaServer(tmp_path / "chroma-server")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

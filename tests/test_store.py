@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from index.embedding import resolve_model_path
 from index.settings import BUNDLED_CORPUS, ChunkingSettings
-from rag import Engine, IndexMismatchError, Settings
+from rag import Engine, IndexMismatchError, PaperTrailError, Settings
 
 
 def test_opening_an_index_with_other_chunking_is_a_clear_error(
@@ -97,49 +92,8 @@ def _keyword_docs(engine: Engine, query: str) -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path):
-    port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [
-            str(chroma),
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("chroma run did not start within 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
-    settings = Settings(index_dir=tmp_path / "cache", chroma_url=chroma_server)
+def test_ingest_and_answer_through_a_chroma_server(chroma_server, tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "cache", chroma_url=chroma_server.url)
     engine = Engine.open(settings)
     assert engine.ingest([BUNDLED_CORPUS]).ok
     answer = engine.ask("Where are MSCs obtained from?")
@@ -237,3 +191,20 @@ def test_a_batch_write_lands_every_document_but_the_one_that_fails(settings: Set
     assert store.chunks.count() == 6  # one chunk each; "old" was replaced, not added to
     replaced = store.document("old")
     assert replaced is not None and "again" in replaced.text
+
+
+def test_a_lost_chroma_server_is_named_and_the_engine_recovers(chroma_server, tmp_path: Path):
+    settings = Settings(index_dir=tmp_path / "cache", chroma_url=chroma_server.url)
+    engine = Engine.open(settings)
+    assert engine.ingest([BUNDLED_CORPUS]).ok
+    chroma_server.stop()
+    for call in (engine.documents, lambda: engine.ask("Where are MSCs obtained from?")):
+        with pytest.raises(
+            PaperTrailError, match=f"cannot reach the Chroma server at {chroma_server.url}"
+        ):
+            call()
+    with pytest.raises(PaperTrailError, match="cannot reach the Chroma server"):
+        Engine.open(settings)
+    chroma_server.start()
+    assert [d.doc_id for d in engine.documents()] == [BUNDLED_CORPUS.name]
+    assert not engine.ask("Where are MSCs obtained from?").abstained

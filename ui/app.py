@@ -8,10 +8,11 @@ index and stays cheap for the CLI.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rag import Engine, Settings
+from rag import Engine, PaperTrailError, Settings
 from ui.chat import EXAMPLE_QUESTIONS, ChatHandlers, chat_tab
 from ui.documents import UPLOAD_TYPES, DocumentHandlers, documents_tab
 from ui.style import CSS
@@ -20,7 +21,16 @@ from ui.widgets import gradio, html_block
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["EXAMPLE_QUESTIONS", "UPLOAD_TYPES", "build_app", "launch", "open_engine", "serve"]
+__all__ = [
+    "EXAMPLE_QUESTIONS",
+    "UPLOAD_TYPES",
+    "build_app",
+    "check_bind",
+    "is_loopback",
+    "launch",
+    "open_engine",
+    "serve",
+]
 
 
 def build_app(engine: Engine) -> gr.Blocks:
@@ -45,14 +55,28 @@ def build_app(engine: Engine) -> gr.Blocks:
 
 
 def launch(
-    demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True
+    demo: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    auth: list[tuple[str, str]] | None = None,
+    max_file_mb: float = 100,
 ) -> None:
-    """Serve `demo` on host:port; with block=False it returns once the server is up."""
+    """Serve `demo` on host:port; with block=False it returns once the server is up.
+
+    Any address but loopback needs `auth` (Gradio's sign-in page): the UI can read and
+    change the index.
+    """
+    check_bind(host, auth)
     gr = gradio()
     demo.queue(default_concurrency_limit=4)
     demo.launch(
         server_name=host,
         server_port=port,
+        auth=auth or None,
+        auth_message="PaperTrail: sign in with the user name and password you were given.",
+        max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
         prevent_thread_lock=not block,
         share=False,
         inbrowser=False,
@@ -63,6 +87,26 @@ def launch(
         theme=_theme(gr),
         css=CSS,
     )
+
+
+def check_bind(host: str, auth: list[tuple[str, str]] | None) -> None:
+    """Refuse an address other machines can reach unless sign-in is on."""
+    if not auth and not is_loopback(host):
+        raise PaperTrailError(
+            f"refusing to serve on {host} without sign-in (anyone who can reach it could read "
+            "and change the index); set PAPERTRAIL_AUTH=user:password or @FILE, or serve on "
+            "127.0.0.1 behind a reverse proxy"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _theme(gr: Any) -> Any:
@@ -88,9 +132,11 @@ def serve(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, bundled: bool = True
 ) -> None:
     """`papertrail serve`: one engine for the process, then the web UI until interrupted."""
+    auth = settings.credentials()
+    check_bind(host, auth)  # before the model loads
     engine = open_engine(settings, bundled=bundled)
     print(
         f"PaperTrail: {len(engine.documents())} document(s) in {settings.index_dir}",
         file=sys.stderr,
     )
-    launch(build_app(engine), host=host, port=port)
+    launch(build_app(engine), host=host, port=port, auth=auth, max_file_mb=settings.max_file_mb)

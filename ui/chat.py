@@ -22,7 +22,7 @@ from ui.widgets import gradio, html_block
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["EXAMPLE_QUESTIONS", "ChatHandlers", "chat_tab"]
+__all__ = ["EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
 
 EXAMPLE_QUESTIONS = (
     "What are the barriers to MSC standardisation?",
@@ -32,6 +32,9 @@ EXAMPLE_QUESTIONS = (
 )
 # Chat outputs: transcript, sources, session state, question box, notice.
 ChatOutputs = tuple[str, str, list[Exchange], str, str]
+# Exchanges a session keeps and shows. Every answer re-sends the transcript and sources, so
+# without a cap the response grew from 38 KB on the first turn to 1.4 MB on the 50th.
+KEPT_EXCHANGES = 20
 
 
 class ChatHandlers:
@@ -62,7 +65,7 @@ class ChatHandlers:
                 question,
                 render.notice_html(_message(exc)),
             )
-        exchanges.append(Exchange(answer, self.contexts(answer)))
+        exchanges = [*exchanges, Exchange(answer, self.contexts(answer))][-KEPT_EXCHANGES:]
         notice = ""
         if answer.abstained and not answer.passages and not self.engine.documents():
             notice = render.notice_html(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from collections.abc import Callable
@@ -271,23 +270,7 @@ def serve(
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
-    if not settings.auth and not is_loopback(host):
-        raise PaperTrailError(
-            f"refusing to serve on {host} without sign-in (anyone who can reach it could read "
-            "and change the index); set PAPERTRAIL_AUTH=user:password or @FILE, or serve on "
-            "127.0.0.1 behind a reverse proxy"
-        )
     serve_app(settings, host=host, port=port, bundled=bundled)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def main() -> None:

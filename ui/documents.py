@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag import Engine
+from index.models import FileResult
+from rag import Engine, PaperTrailError
 from ui import render
 from ui.widgets import gradio, html_block
 
@@ -29,9 +30,12 @@ class DocumentHandlers:
         self._writes = threading.Lock()  # one ingest or removal at a time
 
     def documents(self) -> tuple[str, Any]:
-        """The document table and the removal dropdown's choices."""
+        """The document table and the removal dropdown's choices (or why they are missing)."""
         gr = gradio()
-        docs = self.engine.documents()
+        try:
+            docs = self.engine.documents()
+        except PaperTrailError as exc:  # e.g. the Chroma server is down: say so, plainly
+            return render.notice_html(_sentence(exc)), gr.Dropdown(choices=[], value=None)
         choices = [(f"{d.title} ({d.doc_id})", d.doc_id) for d in docs]
         return render.documents_html(docs), gr.Dropdown(choices=choices, value=None)
 
@@ -39,13 +43,24 @@ class DocumentHandlers:
         self, files: Sequence[str] | None, progress: Callable[..., object] | None = None
     ) -> tuple[str, str, Any, None]:
         """Index uploaded files; each file's outcome is listed, a bad file fails alone."""
-        paths = [self._keep(Path(f)) for f in files or []]
-        if not paths:
+        refused: list[FileResult] = []
+        paths = []
+        for f in files or []:
+            # Gradio's temporary copy goes either way: kept files live in the index folder.
+            try:
+                paths.append(self._keep(Path(f)))
+            except PaperTrailError as exc:
+                refused.append(FileResult(path=Path(f).name, status="failed", error=str(exc)))
+            finally:
+                Path(f).unlink(missing_ok=True)
+        if not paths and not refused:
             return (
                 render.notice_html("Choose one or more files first.", "info"),
                 *self.documents(),
                 None,
             )
+        if not paths:
+            return (render.report_html(refused), *self.documents(), None)
 
         def on_progress(done: int, total: int) -> None:
             if progress is not None:
@@ -53,14 +68,25 @@ class DocumentHandlers:
 
         if progress is not None:
             progress(0, desc=f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
-        with self._writes:
-            report = self.engine.ingest(paths, on_progress=on_progress)
+        try:
+            with self._writes:
+                report = self.engine.ingest(paths, on_progress=on_progress)
+        except PaperTrailError as exc:
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+            return (render.notice_html(_sentence(exc)), *self.documents(), None)
         for result in report.failed:
             Path(result.path).unlink(missing_ok=True)
-        return (render.report_html(report.files), *self.documents(), None)
+        return (render.report_html(refused + report.files), *self.documents(), None)
 
     def _keep(self, upload: Path) -> str:
         """Copy an upload out of Gradio's temporary folder, so citations keep a real source."""
+        limit = self.engine.settings.max_file_mb
+        if upload.stat().st_size > limit * 1_000_000:  # Gradio's max_file_size stops most
+            raise PaperTrailError(
+                f"{upload.name}: file is {upload.stat().st_size / 1e6:.3g} MB; "
+                f"the limit is {limit:g} MB"
+            )
         kept = self.engine.settings.index_dir / "uploads" / upload.name
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(upload, kept)
@@ -69,7 +95,10 @@ class DocumentHandlers:
     def ask_remove(self, doc_id: str | None) -> tuple[Any, str, str]:
         """First step of removal: show what will be removed and ask to confirm."""
         gr = gradio()
-        info = next((d for d in self.engine.documents() if d.doc_id == doc_id), None)
+        try:
+            info = next((d for d in self.engine.documents() if d.doc_id == doc_id), None)
+        except PaperTrailError as exc:
+            return gr.Column(visible=False), "", render.notice_html(_sentence(exc))
         if info is None:
             return gr.Column(visible=False), "", render.notice_html("Choose a document to remove.")
         question = (
@@ -82,9 +111,12 @@ class DocumentHandlers:
     def confirm_remove(self, doc_id: str | None) -> tuple[Any, str, str, Any]:
         """Second step of removal; the document and its passages leave the index."""
         gr = gradio()
-        titles = {d.doc_id: d.title for d in self.engine.documents()}
-        with self._writes:
-            removed = bool(doc_id) and self.engine.remove(str(doc_id))
+        try:
+            titles = {d.doc_id: d.title for d in self.engine.documents()}
+            with self._writes:
+                removed = bool(doc_id) and self.engine.remove(str(doc_id))
+        except PaperTrailError as exc:
+            return gr.Column(visible=False), render.notice_html(_sentence(exc)), *self.documents()
         message = (
             render.notice_html(f"Removed “{titles.get(str(doc_id), doc_id)}” ({doc_id}).", "info")
             if removed
@@ -94,6 +126,11 @@ class DocumentHandlers:
 
     def cancel_remove(self) -> tuple[Any, str]:
         return gradio().Column(visible=False), render.notice_html("Nothing was removed.", "info")
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def documents_tab(h: DocumentHandlers) -> list[Any]:

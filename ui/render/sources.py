@@ -8,9 +8,12 @@ from index.models import Citation, Passage
 from ui.render.common import esc, where
 from ui.render.context import Exchange, PageContext
 
-__all__ = ["sources_html"]
+__all__ = ["SOURCE_TURNS", "sources_html"]
 
 _SNIPPET_CHARS = 110
+# Turns whose sources are sent with each answer; an older turn's are a note. A turn's
+# sources (cards, passages, page text) are ~30 KB, most of what an answer re-sends.
+SOURCE_TURNS = 3
 
 
 def sources_html(exchanges: Sequence[Exchange]) -> str:
@@ -19,8 +22,22 @@ def sources_html(exchanges: Sequence[Exchange]) -> str:
         body = '<p class="pt-empty">Sources appear here after you ask a question.</p>'
     else:
         last = len(exchanges) - 1
-        body = "".join(_turn_sources(t, x, hidden=t != last) for t, x in enumerate(exchanges))
+        body = "".join(
+            _turn_sources(t, x, hidden=t != last)
+            if last - t < SOURCE_TURNS
+            else _sources_not_kept(t, x)
+            for t, x in enumerate(exchanges)
+        )
     return f'<h2 class="pt-panel-title">Sources</h2><div class="pt-sources">{body}</div>'
+
+
+def _sources_not_kept(turn: int, x: Exchange) -> str:
+    return (
+        f'<div class="pt-turn-sources" data-turn="{turn}" hidden>'
+        f'<p class="pt-sources-for">Sources for “{esc(x.answer.question)}”</p>'
+        '<p class="pt-empty">Sources of earlier answers are not kept; ask the question again '
+        "to see them.</p></div>"
+    )
 
 
 def _turn_sources(turn: int, x: Exchange, *, hidden: bool) -> str:
