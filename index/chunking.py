@@ -43,7 +43,7 @@ def _regions(document: Document) -> list[tuple[int, int, ElementKind]]:
     cursor = 0
     for e in document.elements:
         kind: ElementKind = "body" if e.kind == "heading" else e.kind
-        if e.start > cursor:
+        if document.text[cursor : e.start].strip():  # the blank line between blocks is no run
             marks.append((cursor, e.start, "body"))
         marks.append((e.start, e.end, kind))
         cursor = e.end

@@ -78,8 +78,7 @@ class Retriever:
         exclude = frozenset(settings.exclude_kinds)
         if _ASKS_FOR_REFERENCES.search(question):
             exclude -= {"reference"}
-        # Asked for more when some kinds are left out, so that the fusion still sees enough.
-        depth = settings.candidates * (2 if exclude else 1)
+        depth = settings.candidates
         fusion = QueryFusionRetriever(
             [
                 _SearchRetriever(self._search, depth, semantic=False, exclude=exclude),
