@@ -47,6 +47,14 @@ _REFERENCE_HEADING = re.compile(
     r"works\s+cited|cited\s+literature)$",
     re.I,
 )
+_CANONICAL = re.compile(
+    r"(?i)^(?:abstract|summary|background|introduction|(?:materials\s+and\s+)?methods?|"
+    r"methodology|results(?:\s+and\s+discussion)?|discussion|conclusions?|"
+    r"acknowledge?ments?|references|bibliography|competing\s+interests?|"
+    r"conflicts?\s+of\s+interests?|authors?[’']?\s+contributions?|author\s+details|funding|"
+    r"declarations|abbreviations|additional\s+files?|supplementary\s+(?:files|material|"
+    r"information)|figure\s+legends|tables|data\s+availability|ethics.*|limitations)\s*:?$"
+)
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.){0,3}\d{1,2})\.?\s+(\S.*)$")
 _ROMAN = re.compile(r"^([IVX]{1,4})\.\s+(\S.*)$")
 _BOLD_NAME = re.compile(r"bold|black|heavy|demi|semibold|medium|\.B$|[-,]B$|\bBd\b", re.I)
@@ -657,11 +665,12 @@ def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
     front_page = True  # page 1 until its first heading or paragraph of prose
     for page in pages:
         front_page = front_page and page.number == 1
-        for b in page.blocks:
+        for i, b in enumerate(page.blocks):
             if b.kind is not None:
                 continue
             text = b.text.replace("\x00", "").strip()
             style = b.style
+            after = page.blocks[i + 1] if i + 1 < len(page.blocks) else None
             if _CAPTION.match(text):
                 b.kind = "caption"
                 table_mode = bool(re.match(r"(?i)table", text))
@@ -669,7 +678,12 @@ def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
             if in_references and (style not in heading_styles or _looks_like_reference(text)):
                 b.kind = "reference"
                 continue
-            if _is_heading(b, body, body_font) and not (front_page and not _opens_article(text)):
+            if table_mode and b.size < 0.95 * body:
+                b.kind = "table"  # a table's header cells are not section headings
+                continue
+            if _is_heading(b, body, body_font, after) and not (
+                front_page and not _opens_article(text)
+            ):
                 b.kind = "heading"
                 front_page = table_mode = False
                 heading_styles.add(style)
@@ -732,10 +746,31 @@ def _levels(pages: list[LayoutPage]) -> None:
             b.level = numbered[style].most_common(1)[0][0]
         else:
             b.level = 1 if numbered else free.index(style) + 1
+    # Unnumbered papers name their top sections alike (Results, Discussion, References...):
+    # a style used only for such names is top level; in a style shared with other headings,
+    # those others sit one level under the named ones (bold "Results", then bold subheads).
+    by_style: dict[tuple[float, bool, bool, str], list[Block]] = {}
+    for b in headings:
+        if not b.number:
+            by_style.setdefault(b.style, []).append(b)
+    for group in by_style.values():
+        named = [_CANONICAL.match(b.text.replace("\x00", "").strip()) is not None for b in group]
+        if all(named):
+            for b in group:
+                b.level = 1
+        elif any(named) and group[0].level == 1:
+            for b, is_named in zip(group, named, strict=True):
+                if not is_named:
+                    b.level = 2
 
 
-def _is_heading(b: Block, body: float, body_font: str) -> bool:
+def _is_heading(b: Block, body: float, body_font: str, after: Block | None = None) -> bool:
     text = b.text.replace("\x00", "").strip()
+    if after is not None and after.size < 0.95 * body and after.words >= 8:
+        # Back matter set small throughout: its headings are measured against its text.
+        if b.font == after.font or b.words > 6 or b.lines > 1 or not text[:1].isalpha():
+            return False
+        body = after.size
     if b.lines > 3 or b.words > _MAX_HEADING_WORDS or not text or len(text) < 3:
         return False
     if text.endswith((".", ",", ";")) and not _NUMBERED.match(text):
@@ -749,6 +784,7 @@ def _is_heading(b: Block, body: float, body_font: str) -> bool:
     distinct = (
         b.lines == 1 and b.font != body_font and b.words <= 10 and b.size >= 0.85 * body
         and not text.endswith((".", ":")) and text[0].isupper()
+        and (after is None or after.font != b.font)
     )  # fmt: skip
     return larger or bold or caps or distinct
 
