@@ -31,7 +31,8 @@ _SUPERSCRIPT = str.maketrans("0123456789+-−=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹
 _SUBSCRIPT = str.maketrans("0123456789+-−=()", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎")
 # Spacing accents that PDFs draw as separate glyphs over a letter ("˚A" for Å).
 _COMBINING = {"˚": "\u030a", "¨": "\u0308", "´": "\u0301", "`": "\u0300", "ˆ": "\u0302",
-              "˜": "\u0303", "ˇ": "\u030c", "¸": "\u0327"}  # fmt: skip
+              "˜": "\u0303", "ˇ": "\u030c", "¸": "\u0327", "˝": "\u030b", "˙": "\u0307",
+              "¯": "\u0304", "˘": "\u0306", "˛": "\u0328"}  # fmt: skip
 _CAPTION = re.compile(
     r"^(?:Supplementary\s+|Extended\s+Data\s+|Appendix\s+)?"
     r"(?:Figure|Fig\.|FIGURE|FIG\.|Table|TABLE|Scheme|Box|Chart)\s*S?\d+[A-Za-z]?\b"
@@ -246,6 +247,7 @@ def _lines(chars: list[_Char]) -> list[_Line]:
     if current:
         lines.append(current)
     built = [_build_line(cs) for cs in lines if any(ch.text.strip() for ch in cs)]
+    built = [ln for ln in built if ln.text]
     return _merge_scripts(built)
 
 
@@ -254,6 +256,20 @@ def _merge_scripts(lines: list[_Line]) -> list[_Line]:
     the line they sit on."""
     out: list[_Line] = []
     small = [ln for ln in lines if len(ln.text.strip()) <= 6]
+    for t in small:
+        if not set(t.text.strip()) <= set(_COMBINING):
+            continue
+        for ln in lines:  # an accent on a line of its own: the letter below it is its own
+            if ln is t or not any(min(c.x1, t.x1) > max(c.x0, t.x0) for c in ln.chars):
+                continue
+            if ln.bottom - 0.2 * ln.size < t.bottom < ln.top + 0.8 * ln.size:
+                ln.__dict__.update(
+                    _build_line(sorted(ln.chars + t.chars, key=lambda c: c.x0)).__dict__
+                )
+                t.text = ""
+                break
+    lines = [ln for ln in lines if ln.text]
+    small = [ln for ln in small if ln.text]
     merged: set[int] = set()
     for t in small:
         for ln in lines:
@@ -271,8 +287,30 @@ def _merge_scripts(lines: list[_Line]) -> list[_Line]:
     return out
 
 
+def _attach_accents(chars: list[_Char]) -> list[_Char]:
+    """An accent drawn as its own glyph joins the letter under it, wherever the content
+    stream put it ("Erdo" ... "˝" -> "Erdős", "˚A" -> "Å")."""
+    accents = [c for c in chars if c.text in _COMBINING]
+    if not accents:
+        return chars
+    letters = [c for c in chars if c.text.isalpha()]
+    for accent in accents:
+
+        def overlap(c: _Char, a: _Char = accent) -> float:
+            return min(c.x1, a.x1) - max(c.x0, a.x0)
+
+        under = max(letters, key=overlap, default=None)
+        if under is not None and overlap(under) > 0.3 * (accent.x1 - accent.x0):
+            under.text = unicodedata.normalize("NFC", under.text + _COMBINING[accent.text])
+            accent.text = ""
+    return [c for c in chars if c.text]
+
+
 def _build_line(chars: list[_Char]) -> _Line:
+    chars = _attach_accents([c for c in chars if c.text])
     visible = [c for c in chars if c.text != " "]
+    if not visible:
+        return _Line(chars=[])  # only accents, all given to their letters
     sizes = Counter(round(c.size, 1) for c in visible)
     size = sizes.most_common(1)[0][0]
     body = [c for c in visible if c.size >= 0.85 * size]
@@ -355,6 +393,9 @@ def _fix_symbols(text: str, index: list[int]) -> tuple[str, list[int]]:
         if ch in _COMBINING:
             # An accent glyph joins the letter it sits on (before or after it).
             target = i + 1 if i + 1 < len(chars) and chars[i + 1].isalpha() else i - 1
+            if 0 <= target < len(chars) and chars[target].isalpha() and not chars[target].isascii():
+                del chars[i], idx[i]  # a stray copy of an accent the letter already carries
+                continue
             if 0 <= target < len(chars) and chars[target].isalpha():
                 merged = unicodedata.normalize("NFC", chars[target] + _COMBINING[ch])
                 chars[target] = merged
@@ -385,7 +426,8 @@ def _label(
     pages: list[LayoutPage] = []
     title: str | None = None
     for number, (lines, _width, height) in enumerate(raw_pages, start=1):
-        lines, label = _strip_edges(lines, height, body_size, furniture)
+        running = furniture + ([set(_key(title).split())] if title else [])
+        lines, label = _strip_edges(lines, height, body_size, running)
         lines = _strip_line_numbers(lines, body_size)
         page = LayoutPage(number, [], label=label)
         problem = _garbage(lines)
@@ -448,6 +490,10 @@ def _similar(a: set[str], b: set[str]) -> bool:
     return len(a & b) >= 0.6 * max(len(a), len(b))
 
 
+def _carries_title(words: set[str], title: set[str]) -> bool:
+    return len(title) >= 2 and title <= words
+
+
 def _in_margin(line: _Line, height: float) -> bool:
     return line.top > height * 0.91 or line.bottom < height * 0.08
 
@@ -456,6 +502,7 @@ _LABEL_PATTERNS = (
     re.compile(r"^(?:page\s+)?(\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d+)?$", re.I),
     re.compile(r"\bpage\s+(\d{1,4})\s+of\s+\d+\b", re.I),
     re.compile(r"(?:^|\s)(\d{1,4})\s*/\s*\d{1,4}$"),
+    re.compile(r"(?:^|\s)(\d{1,4})\s+of\s+\d{1,4}$", re.I),
     re.compile(r"(?:^|\s)(\d{1,4})$"),
     re.compile(r"^(\d{1,4})\s"),
 )
@@ -474,7 +521,7 @@ def _strip_edges(
         if _in_margin(ln, height) or id(ln) in extremes:
             bare = _LABEL_PATTERNS[0].fullmatch(text)
             words = set(_key(text).split())
-            if bare or any(_similar(words, f) for f in furniture):
+            if bare or any(_similar(words, f) or _carries_title(words, f) for f in furniture):
                 for pattern in _LABEL_PATTERNS if not bare else ():
                     m = pattern.search(text)
                     if m and not re.fullmatch(r"(?:19|20)\d\d", m.group(1)):
@@ -562,7 +609,15 @@ def _blocks(lines: list[_Line], body: float, pitch: float) -> list[Block]:
             blocks[-1].append(ln)
         else:
             blocks.append([ln])
-    return [_join_block(b) for b in blocks]
+    out = [_join_block(b) for b in blocks]
+    for i in range(len(out) - 1):
+        cap, rest = out[i], out[i + 1]
+        # A drop cap: one or two huge letters, then the paragraph they begin ("So" + "me").
+        if cap.words == 1 and len(cap.text) <= 3 and cap.size > 2.5 * rest.size:
+            if rest.text[:1].islower():
+                rest.text, rest.index = cap.text + rest.text, cap.index + rest.index
+                cap.text, cap.index = "", []
+    return [b for b in out if b.text]
 
 
 def _continues_block(block: list[_Line], ln: _Line, pitch: float) -> bool:
@@ -636,7 +691,8 @@ def _take_title(blocks: list[Block], body: float, height: float) -> str | None:
         return None
     best.kind = "front"
     for b in blocks[: blocks.index(best)]:
-        b.kind = "front"  # banners and journal lines above the title
+        if b.top >= best.top and b.words < 30:
+            b.kind = "front"  # banners and journal lines above the title
     title = " ".join(best.text.replace("\x00", "").split())
     return re.sub(r"^title\s*:\s*", "", title, flags=re.I)
 
