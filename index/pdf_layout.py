@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 import re
 import statistics
 import unicodedata
@@ -59,8 +60,15 @@ _CANONICAL = re.compile(
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.){0,3}\d{1,2})\.?\s+(\S.*)$")
 _ROMAN = re.compile(r"^([IVX]{1,4})\.\s+(\S.*)$")
 _BOLD_NAME = re.compile(r"bold|black|heavy|demi|semibold|medium|\.B$|[-,]B$|\bBd\b", re.I)
-_WORDLIKE = re.compile(r"^[(\[\"'“‘]*[A-Za-z][a-z]+[,.;:)\]\"'”’]*$|^[A-Z]{2,}s?$|^\d+[.,]?\d*%?$")
+_WORDLIKE = re.compile(
+    r"^[(\[\"'“‘]*(?:[A-Za-z][a-z]+(?:[-_][A-Za-z]+)*|[A-Z]{2,}s?|[A-Za-z]+[A-Z][a-z]+|"
+    r"[A-Za-z]+_[A-Za-z_]+|[-−+±]?\d*[.,]?\d+%?)[,.;:)\]\"'”’]*$"
+)
+# Symbols inside a token, between letters or digits: ")5+]FRQWUDíLSVL6*" from a broken font.
+_GARBLED = re.compile(r"[A-Za-z0-9][^\w\s.,;:'’\-−/%=×·]+[A-Za-z0-9]")
 _MAX_HEADING_WORDS = 18
+_WORD_GAP = 0.1  # em
+_FIGURE_LABEL_CHARS = 400  # more text than this inside image/form objects is not labels
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag ForceBold (bit 19)
 
 
@@ -75,6 +83,7 @@ class _Char:
     bold: bool
     index: int  # PDFium's character index, for highlighting a quote later
     font: str = ""
+    turned: bool = False  # set sideways; its coordinates are in its own frame
 
 
 @dataclass
@@ -90,6 +99,7 @@ class _Line:
     bottom: float = 0.0
     cells: int = 1  # runs separated by wide gaps (table rows have several)
     font: str = ""
+    turned: bool = False
 
 
 @dataclass
@@ -158,6 +168,8 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
     chars: list[_Char] = []
     left, bottom, right, top = (ctypes.c_double() for _ in range(4))
     loose = raw.FS_RECTF()
+    sideways: set[int] = set()
+    in_figures: set[int] = set()
     matrix = raw.FS_MATRIX()
     size_buf = ctypes.c_float()
     name_buf = ctypes.create_string_buffer(128)
@@ -190,17 +202,32 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
         )  # fmt: skip
         # The loose box spans the glyph's advance: gaps between loose boxes are real spacing.
         raw.FPDFText_GetLooseCharBox(textpage, i, ctypes.byref(loose))
+        x0, x1, y0, y1 = loose.left, loose.right, bottom.value, top.value
+        angle = raw.FPDFText_GetCharAngle(textpage, i)
+        # Text set sideways (a landscape table) is read in its own frame: along its baseline.
+        turned = abs(angle - 1.5 * math.pi) < 0.2 or abs(angle - 0.5 * math.pi) < 0.2
+        if turned:
+            sideways.add(i)
+        if abs(angle - 1.5 * math.pi) < 0.2:  # PDFium's angle runs clockwise: reads upwards
+            x0, x1, y0, y1 = loose.bottom, loose.top, -right.value, -left.value
+        elif abs(angle - 0.5 * math.pi) < 0.2:  # reads downwards
+            x0, x1, y0, y1 = -loose.top, -loose.bottom, left.value, right.value
         text = chr(code)
         if text.isspace():
             text = " "
         if figures and _inside(
             figures, (loose.left + loose.right) / 2, (bottom.value + top.value) / 2
         ):
-            continue  # labels drawn inside a figure are not prose
-        chars.append(
-            _Char(text, loose.left, loose.right, bottom.value, top.value, size, bold, i, font)
-        )
+            in_figures.add(i)
+        chars.append(_Char(text, x0, x1, y0, y1, size, bold, i, font, turned))
     textpage.close()
+    if 0 < len(in_figures) < _FIGURE_LABEL_CHARS:
+        # Labels drawn inside a figure are not prose; a "figure" full of text is a page
+        # or a table placed as one object, and is read.
+        chars = [c for c in chars if c.index not in in_figures]
+    if sideways and len(sideways) < len(chars) / 2:
+        # A few sideways lines on an upright page are a banner or a margin stamp.
+        chars = [c for c in chars if c.index not in sideways]
     return _lines(chars), width, height
 
 
@@ -315,6 +342,9 @@ def _build_line(chars: list[_Char]) -> _Line:
     size = sizes.most_common(1)[0][0]
     body = [c for c in visible if c.size >= 0.85 * size]
     baseline = statistics.median(c.bottom for c in body) if body else visible[0].bottom
+    # A gap of a tenth of an em between two glyphs is a word space: small caps are tracked
+    # up to 0.06 em (SPECTER's "SPECTER"), word spaces squeezed by justification stay above.
+    word_gap = _WORD_GAP * size
     out: list[str] = []
     index: list[int] = []
     cells = 1
@@ -336,7 +366,7 @@ def _build_line(chars: list[_Char]) -> _Line:
             gap = c.x0 - prev.x1
             if gap > 1.5 * size and out and out[-1] != " ":
                 cells += 1
-            if gap > 0.1 * min(size, max(c.size, prev.size)) and out and out[-1] != " ":
+            if gap > word_gap * min(1.0, max(c.size, prev.size) / size) and out and out[-1] != " ":
                 if not (kind and kind == script) and not (
                     c.text in _COMBINING or prev.text in _COMBINING
                 ):
@@ -365,6 +395,7 @@ def _build_line(chars: list[_Char]) -> _Line:
         bottom=baseline,
         cells=cells,
         font=Counter(c.font for c in visible).most_common(1)[0][0],
+        turned=visible[0].turned,
     )
 
 
@@ -439,6 +470,10 @@ def _label(
                 title = _take_title(page.blocks, body_size, height)
         pages.append(page)
     _mark_sparse_pages(pages)
+    for page in pages:
+        if page.label and page.label.startswith("?"):
+            # On a figure page, a number inside it is an axis tick and "Figure 3" a legend.
+            page.label = None if page.problem else page.label[1:]
     _classify(pages, body_size, body_font)
     _fix_labels(pages)
     return pages, title
@@ -495,6 +530,8 @@ def _carries_title(words: set[str], title: set[str]) -> bool:
 
 
 def _in_margin(line: _Line, height: float) -> bool:
+    if line.turned:
+        return False  # a sideways table's lines are not the page's running heads
     return line.top > height * 0.91 or line.bottom < height * 0.08
 
 
@@ -513,6 +550,7 @@ def _strip_edges(
 ) -> tuple[list[_Line], str | None]:
     """Running heads, footers and page numbers out; the printed page number kept as label."""
     label: str | None = None
+    inside = False  # not a bare number in the margin: a label only if the page is text
     kept: list[_Line] = []
     by_height = sorted(lines, key=lambda ln: ln.bottom)
     extremes = {id(ln) for ln in by_height[:2] + by_height[-2:]}
@@ -528,9 +566,11 @@ def _strip_edges(
                         label = label or m.group(1)
                         break
                 label = label or (bare.group(1) if bare else None)
+                if label and not (bare and _in_margin(ln, height)):
+                    inside = True
                 continue
         kept.append(ln)
-    return kept, label
+    return kept, (label if not inside else f"?{label}")
 
 
 def _strip_line_numbers(lines: list[_Line], body: float) -> list[_Line]:
@@ -583,9 +623,11 @@ def _garbage(lines: list[_Line]) -> str | None:
     if not tokens:
         return "has no extractable text (scanned image?)"
     wordlike = sum(bool(_WORDLIKE.match(t)) for t in tokens) / len(tokens)
+    garbled = sum(bool(_GARBLED.search(t)) for t in tokens) / len(tokens)
     letters = sum(len(t) for t in tokens)
-    if wordlike < 0.45:
-        return f"looks like a figure or garbled text ({wordlike:.0%} of its tokens are words)"
+    # Tables of codes and numbers read few words but little junk; a bad font map reads junk.
+    if garbled > 0.15 or wordlike < 0.2:
+        return f"looks like a figure or garbled text ({garbled:.0%} of its tokens are garbled)"
     if letters < 250 and len(lines) > 8 and wordlike < 0.7:
         return "looks like a figure (short labels only)"
     return None
@@ -698,17 +740,25 @@ def _take_title(blocks: list[Block], body: float, height: float) -> str | None:
 
 
 def _mark_sparse_pages(pages: list[LayoutPage]) -> None:
-    """Pages made mostly of scattered short fragments hold a table (or a drawing's labels)."""
+    """A page with no prose holds a figure (a drawing's labels: not indexed, reported) or,
+    with many words or a table caption, a table (kept as such)."""
     for page in pages:
+        if not page.blocks:
+            continue
+        prose = any(b.words >= 12 and re.search(r"[a-z]{3,}[.!?]", b.text) for b in page.blocks)
+        words = sum(b.words for b in page.blocks)
+        captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
         short = [b for b in page.blocks if b.words <= 5 and b.kind is None]
-        if len(short) >= 20 and len(short) >= 0.6 * len(page.blocks):
-            words = sum(b.words for b in page.blocks)
-            captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
-            if not captioned and words < 250:
-                # No table caption and no prose: a drawing's labels, not text to quote.
-                page.problem = "looks like a figure (scattered labels, no prose)"
-                page.blocks = []
-                continue
+        scattered = len(short) >= 20 and len(short) >= 0.6 * len(page.blocks)
+        if (
+            not captioned
+            and page.number > 1
+            and ((not prose and words < 100) or (scattered and words < 250))
+        ):
+            page.problem = "looks like a figure (labels only, no prose)"
+            page.blocks = []
+            continue
+        if scattered:
             for b in short:
                 b.kind = "table"
 
