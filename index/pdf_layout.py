@@ -37,6 +37,9 @@ _COMBINING = {"˚": "\u030a", "¨": "\u0308", "´": "\u0301", "`": "\u0300", "ˆ
 _CAPTION = re.compile(
     r"^(?:Supplementary\s+|Extended\s+Data\s+|Appendix\s+)?"
     r"(?:Figure|Fig\.|FIGURE|FIG\.|Table|TABLE|Scheme|Box|Chart)\s*S?\d+[A-Za-z]?\b"
+    # A caption's label is followed by punctuation or its title, not by a verb in lower
+    # case: "Table 2: Results ..." is a caption, "Table 2 shows ..." is body text.
+    r"(?=\s*[.:|—–(-]|\s+[A-Z\d]|\s*$)"
 )
 _FRONT_CUES = re.compile(
     r"\S+@\S+\.\w+|©|\bcopyright\b|\blicen[cs]ee?\b|creative\s*commons|\bopen\s*access\b"
