@@ -748,7 +748,7 @@ def _mark_sparse_pages(pages: list[LayoutPage]) -> None:
     for page in pages:
         if not page.blocks:
             continue
-        prose = any(b.words >= 12 and re.search(r"[a-z]{3,}[.!?]", b.text) for b in page.blocks)
+        prose = any(_is_prose(b.text) for b in page.blocks)
         words = sum(b.words for b in page.blocks)
         captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
         short = [b for b in page.blocks if b.words <= 5 and b.kind is None]
@@ -764,6 +764,15 @@ def _mark_sparse_pages(pages: list[LayoutPage]) -> None:
         if scattered:
             for b in short:
                 b.kind = "table"
+
+
+def _is_prose(text: str) -> bool:
+    """A sentence: some lower-case words and a full stop (figure labels have neither)."""
+    words = text.split()
+    lower = sum(w[:1].islower() for w in words)
+    ends = re.findall(r"(\S+?)[.!?][\"'”’)\]]*(?=\s|$)", text)
+    # "Contra." and "Ipsi." in a legend are abbreviations; a sentence ends on a lower-case word.
+    return len(words) >= 5 and lower >= 3 and any(e[:1].islower() for e in ends)
 
 
 def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
