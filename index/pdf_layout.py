@@ -152,12 +152,6 @@ def read_layout(path: Path) -> tuple[list[LayoutPage], str | None]:
     return _label(raw_pages)
 
 
-def read_page_text(path: Path, page_number: int) -> list[Block]:
-    """One page's blocks as read_layout makes them (for highlighting a quote on it)."""
-    pages, _ = read_layout(path)
-    return pages[page_number - 1].blocks if 0 < page_number <= len(pages) else []
-
-
 # --- characters and lines -------------------------------------------------------------
 
 

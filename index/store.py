@@ -300,8 +300,13 @@ class Store:
             self._discard(ids, generation)
             raise
         self._touch()
+        contested = any(self._live_generations().get(d, set()) - {generation} for d in ids)
         self._drop_stale(ids)
         self.pending.delete(ids=[_pending_id(d, generation) for d in ids])
+        if contested:
+            # Another writer of the same document was at work: its parts were kept while it
+            # was live. The last one out clears whichever version lost.
+            self._drop_stale(ids)
 
     def _add_parts(self, writes: Sequence[DocumentWrite], generation: str) -> None:
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
