@@ -98,6 +98,14 @@ def assert_clean_layout(page: Any) -> None:
         assert chat["x"] + chat["width"] <= sources["x"], (chat, sources)
 
 
+def test_serve_banner_names_the_url_and_never_suggests_a_public_link(
+    server: str, workdir: Path
+) -> None:
+    log = (workdir / "serve.log").read_text()
+    assert f"PaperTrail: serving {server}" in log
+    assert "share=True" not in log
+
+
 def test_clicking_a_marker_shows_the_quoted_sentence_highlighted(
     page: Any, expected: dict[str, Any]
 ) -> None:

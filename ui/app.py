@@ -9,6 +9,7 @@ index and stays cheap for the CLI.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ __all__ = [
     "UPLOAD_TYPES",
     "build_app",
     "check_bind",
+    "check_port",
     "is_loopback",
     "launch",
     "open_engine",
@@ -73,24 +75,34 @@ def launch(
     check_bind(host, auth)
     gr = gradio()
     demo.queue(default_concurrency_limit=4)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth or None,
-        auth_message="PaperTrail: sign in with the user name and password you were given.",
-        max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
-        prevent_thread_lock=not block,
-        # Rendered PDF pages of cited sources; nothing else on disk is served.
-        allowed_paths=[str(pages_dir)] if pages_dir else None,
-        share=False,
-        inbrowser=False,
-        ssr_mode=False,
-        show_error=False,
-        quiet=not block,
-        footer_links=["api"],
-        theme=_theme(gr),
-        css=CSS,
-    )
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth or None,
+            auth_message="PaperTrail: sign in with the user name and password you were given.",
+            max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
+            prevent_thread_lock=True,  # `launch` blocks, after its banner
+            # Rendered PDF pages of cited sources; nothing else on disk is served.
+            allowed_paths=[str(pages_dir)] if pages_dir else None,
+            share=False,
+            inbrowser=False,
+            ssr_mode=False,
+            show_error=False,
+            quiet=True,
+            footer_links=["api"],
+            theme=_theme(gr),
+            css=CSS,
+        )
+    except OSError as exc:  # taken between check_port and here
+        raise PaperTrailError(_port_taken(host, port)) from exc
+    if block:
+        # Our own banner: Gradio's suggests `share=True`, which PaperTrail never does.
+        print(
+            f"PaperTrail: serving http://{_url_host(host)}:{port}/ (Ctrl+C to stop)",
+            file=sys.stderr,
+        )
+        demo.block_thread()
 
 
 def check_bind(host: str, auth: list[tuple[str, str]] | None) -> None:
@@ -101,6 +113,25 @@ def check_bind(host: str, auth: list[tuple[str, str]] | None) -> None:
             "and change the index); set PAPERTRAIL_AUTH=user:password or @FILE, or serve on "
             "127.0.0.1 behind a reverse proxy"
         )
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before the model loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise PaperTrailError(_port_taken(host, port)) from exc
+
+
+def _port_taken(host: str, port: int) -> str:
+    return f"port {port} on {host} is in use (another papertrail serve?); choose one with --port"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:
@@ -138,6 +169,7 @@ def serve(
     """`papertrail serve`: one engine for the process, then the web UI until interrupted."""
     auth = settings.credentials()
     check_bind(host, auth)  # before the model loads
+    check_port(host, port)
     engine = open_engine(settings, bundled=bundled)
     print(
         f"PaperTrail: {len(engine.documents())} document(s) in {settings.index_dir}",

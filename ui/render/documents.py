@@ -64,10 +64,9 @@ def report_html(files: Sequence[FileResult]) -> str:
             f'<li class="pt-ok"><strong>{esc(name)}</strong>: {_STATUS[f.status]}{chunks}</li>'
         )
         for w in f.warnings:
-            items.append(
-                f'<li class="pt-warn"><strong>Note</strong> {esc(name)}: {esc(w.message)}; '
-                "that page cannot be searched or cited.</li>"
-            )
+            lost = "; that page cannot be searched or cited" if w.page is not None else ""
+            note = f"{esc(name)}: {esc(w.message)}{lost}"
+            items.append(f'<li class="pt-warn"><strong>Note</strong> {note}.</li>')
     ok = sum(f.status != "failed" for f in files)
     failed = len(files) - ok
     parts = [f"{count_of(ok, 'file')} ready to search"] if ok else []
