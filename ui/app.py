@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import Engine, PaperTrailError, Settings
+from ui import render
 from ui.chat import EXAMPLE_QUESTIONS, ChatHandlers, chat_tab
 from ui.documents import UPLOAD_TYPES, DocumentHandlers, documents_tab
 from ui.style import CSS
@@ -172,7 +173,8 @@ def serve(
     check_port(host, port)
     engine = open_engine(settings, bundled=bundled)
     print(
-        f"PaperTrail: {len(engine.documents())} document(s) in {settings.index_dir}",
+        f"PaperTrail: {render.count_of(len(engine.documents()), 'document')} in "
+        f"{settings.index_dir}",
         file=sys.stderr,
     )
     launch(

@@ -30,6 +30,12 @@ const showSource = (turn, n) => {
   const first = section && section.querySelector('.pt-source');
   const goal = target && target !== first ? target : section;
   if (scroller && goal) scroller.scrollTop = Math.max(goal.offsetTop - 8, 0);
+  // On a phone the panel sits below the chat, out of sight: bring the source to the reader.
+  const shown = target || section || panel;
+  const top = shown.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) {
+    shown.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
 };
 element.addEventListener('click', (event) => {
   const button = event.target.closest('.pt-cite, .pt-show-sources');
@@ -168,8 +174,12 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-docs { width: 100%; border-collapse: collapse; table-layout: auto; }
 .pt-docs th, .pt-docs td {
   text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border-color-primary);
-  vertical-align: top; overflow-wrap: anywhere;
+  vertical-align: top;
 }
+/* break-word, not anywhere: "anywhere" lets the table squeeze a title to one letter wide
+   and split words ("movement|s"); a file name has no spaces, so it may break anywhere. */
+.pt-docs .pt-doc-title { overflow-wrap: break-word; hyphens: auto; }
+.pt-docs .pt-file { overflow-wrap: anywhere; }
 .pt-docs th, .pt-docs td:not(.pt-doc-title) { white-space: nowrap; }
 .pt-docs th { position: sticky; top: 0; background: var(--background-fill-primary); }
 .pt-docs .pt-num { text-align: right; width: 5em; }
@@ -184,6 +194,15 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-pdfpage { position: relative; width: 100%; margin: 0.5em 0;
   border: 1px solid var(--border-color-primary); }
 .pt-pdfpage img { position: absolute; inset: 0; width: 100%; height: 100%; }
+
+/* Phone: the question box gets its own line, so its placeholder is not cut off, and the
+   date wraps between day and time instead of pushing the table sideways. */
+@media (max-width: 640px) {
+  #pt-ask-row { flex-wrap: wrap; }
+  #pt-question { flex: 1 1 100% !important; min-width: 100% !important; }
+  .pt-docs td.pt-added { white-space: normal; }
+  .pt-docs th, .pt-docs td { padding: 6px 4px; }
+}
 .pt-hl { position: absolute; background: rgba(255, 213, 0, 0.38);
   outline: 2px solid rgba(230, 150, 0, 0.9); border-radius: 2px; pointer-events: none; }
 """

@@ -21,7 +21,8 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
     rows = "".join(
         f'<tr data-doc-id="{esc(d.doc_id)}"><td class="pt-doc-title">{esc(d.title)}'
         f'<div class="pt-file">{esc(d.doc_id)}</div></td><td class="pt-num">{d.pages}</td>'
-        f'<td class="pt-num">{d.chunks}</td><td>{esc(_date(d.ingested_at))}</td></tr>'
+        f'<td class="pt-num">{d.chunks}</td><td class="pt-added">{esc(_date(d.ingested_at))}</td>'
+        "</tr>"
         for d in docs
     )
     count = f"{count_of(len(docs), 'document')} indexed"
