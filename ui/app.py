@@ -49,7 +49,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat_tab(ChatHandlers(engine), engine.settings)
+                chat_tab(ChatHandlers(engine), engine.settings, demo)
             with gr.Tab("Documents", id="documents") as documents_tab_:
                 documents = documents_tab(docs)
         demo.load(docs.documents, None, documents, api_name="documents")

@@ -16,7 +16,10 @@ from index.models import Document
 from index.settings import AnswerSettings, RetrievalSettings
 from rag import Answer, Engine, PaperTrailError, Settings
 from ui import render
+from ui.conversations import Conversation, ConversationStore, new_key, title_for
 from ui.render import Exchange
+from ui.render.markdown import conversation_markdown
+from ui.render.sources import SOURCE_TURNS
 from ui.style import SOURCES_JS, TRANSCRIPT_JS
 from ui.widgets import gradio, html_block
 
@@ -33,6 +36,8 @@ EXAMPLE_QUESTIONS = (
 )
 # Chat outputs: transcript, sources, session state, question box, notice.
 ChatOutputs = tuple[str, str, list[Exchange], str, str]
+# Saved-conversation outputs: the browser's state, the conversation list, the export.
+SavedOutputs = tuple[dict[str, str], Any, str]
 # Exchanges a session keeps and shows. Every answer re-sends the transcript and sources, so
 # without a cap the response grew from 38 KB on the first turn to 1.4 MB on the 50th.
 KEPT_EXCHANGES = 20
@@ -43,6 +48,7 @@ class ChatHandlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.saved = ConversationStore(engine.settings.index_dir / "conversations")
 
     def chat(
         self,
@@ -89,6 +95,80 @@ class ChatHandlers:
 
     def clear(self) -> ChatOutputs:
         return render.transcript_html([]), render.sources_html([]), [], "", ""
+
+    # -- saved conversations -----------------------------------------------------
+    def save(
+        self, exchanges: list[Exchange] | None, browser: dict[str, str] | None
+    ) -> SavedOutputs:
+        """Keep the open conversation on the server under this browser's key."""
+        browser = _browser(browser)
+        if not exchanges:
+            return browser, self._choices(browser), ""
+        key, active = browser["key"], browser["active"] or new_key()
+        known = self.saved.get(key, active)
+        conversation = Conversation(
+            id=active,
+            title=known.title if known else title_for(exchanges[0].answer.question),
+            answers=[x.answer for x in exchanges],
+        )
+        self.saved.put(key, conversation)
+        browser = {**browser, "active": active}
+        return browser, self._choices(browser), self._export(conversation)
+
+    def restore(
+        self, conversation_id: str | None, browser: dict[str, str] | None
+    ) -> tuple[str, str, list[Exchange], dict[str, str], Any, str]:
+        """Show a saved conversation (the browser's open one after a reload)."""
+        browser = _browser(browser)
+        found = self.saved.get(browser["key"], conversation_id or browser["active"])
+        answers = found.answers if found else []
+        last = len(answers) - SOURCE_TURNS
+        # Page contexts only for the turns whose sources are shown (ui.render.sources).
+        exchanges = [
+            Exchange(a, self.contexts(a) if t >= last else []) for t, a in enumerate(answers)
+        ]
+        browser = {**browser, "active": found.id if found else ""}
+        return (
+            render.transcript_html(exchanges),
+            render.sources_html(exchanges),
+            exchanges,
+            browser,
+            self._choices(browser),
+            self._export(found) if found else "",
+        )
+
+    def new(self, browser: dict[str, str] | None) -> SavedOutputs:
+        """Start a new conversation; the old one stays in the list."""
+        browser = {**_browser(browser), "active": ""}
+        return browser, self._choices(browser), ""
+
+    def rename(self, title: str, browser: dict[str, str] | None) -> tuple[Any, str, str]:
+        browser = _browser(browser)
+        if not self.saved.rename(browser["key"], browser["active"], title):
+            return (
+                self._choices(browser),
+                title,
+                render.notice_html(
+                    "Ask a question first, then give the conversation a title.", "info"
+                ),
+            )
+        found = self.saved.get(browser["key"], browser["active"])
+        return self._choices(browser), "", self._export(found) if found else ""
+
+    def delete(self, browser: dict[str, str] | None) -> SavedOutputs:
+        browser = _browser(browser)
+        self.saved.delete(browser["key"], browser["active"])
+        return self.new(browser)
+
+    def _choices(self, browser: dict[str, str]) -> Any:
+        saved = self.saved.all(browser["key"])
+        choices = [(f"{c.title} · {c.updated[:10]}", c.id) for c in saved]
+        active = browser["active"] if any(c.id == browser["active"] for c in saved) else None
+        return gradio().Dropdown(choices=choices, value=active)
+
+    @staticmethod
+    def _export(conversation: Conversation) -> str:
+        return conversation_markdown(conversation.title, conversation.answers)
 
     def session_settings(
         self, max_words: float, top_k: float, keyword_weight: float
@@ -138,6 +218,12 @@ class ChatHandlers:
         return replace(ctx, view=view) if view else ctx
 
 
+def _browser(value: dict[str, str] | None) -> dict[str, str]:
+    """This browser's key (made on its first visit) and its open conversation's id."""
+    value = dict(value or {})
+    return {"key": value.get("key") or new_key(), "active": value.get("active") or ""}
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -146,11 +232,24 @@ def _message(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
+def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks) -> None:
     gr = gradio()
     state = gr.State([])
+    browser = gr.BrowserState(
+        {"key": "", "active": ""}, storage_key="papertrail-chats", secret=h.saved.secret()
+    )
     with gr.Row(equal_height=False):
         with gr.Column(scale=7, min_width=520, elem_id="pt-chat-column"):
+            with gr.Row(equal_height=True, elem_id="pt-conversations"):
+                conversations = gr.Dropdown(
+                    choices=[],
+                    label="Conversations",
+                    show_label=False,
+                    container=False,
+                    scale=8,
+                    elem_id="pt-conversation-choice",
+                )
+                clear = gr.Button("New chat", size="md", min_width=110, scale=0, elem_id="pt-new")
             transcript = html_block(render.transcript_html([]), "pt-transcript", TRANSCRIPT_JS)
             with gr.Row(equal_height=True, elem_id="pt-ask-row"):
                 question = gr.Textbox(
@@ -163,9 +262,6 @@ def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
                     autofocus=True,
                 )
                 send = gr.Button("Ask", variant="primary", size="md", min_width=90, scale=0)
-                clear = gr.Button(
-                    "Clear chat", size="md", min_width=110, scale=0, elem_id="pt-clear"
-                )
             notice = html_block("", "pt-notice")
             with gr.Row(elem_id="pt-examples"):
                 examples = [
@@ -175,20 +271,55 @@ def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
                 with gr.Row():
                     sliders = _settings_sliders(defaults)
                 reset = gr.Button("Reset to defaults", size="sm", scale=0)
+            with gr.Accordion(
+                "Rename, delete or export this conversation", open=False, elem_id="pt-manage"
+            ):
+                with gr.Row(equal_height=True):
+                    title = gr.Textbox(
+                        placeholder="New title",
+                        show_label=False,
+                        container=False,
+                        scale=4,
+                        elem_id="pt-title-box",
+                        max_length=200,
+                    )
+                    rename = gr.Button("Rename", size="sm", scale=0, elem_id="pt-rename")
+                    delete = gr.Button(
+                        "Delete", size="sm", variant="stop", scale=0, elem_id="pt-delete"
+                    )
+                export = gr.Code(
+                    "",
+                    language="markdown",
+                    label="This conversation as Markdown",
+                    buttons=["copy", "download"],
+                    interactive=False,
+                    elem_id="pt-export",
+                    max_lines=16,
+                )
         with gr.Column(scale=5, min_width=380):
             sources = html_block(render.sources_html([]), "pt-sources", SOURCES_JS)
 
     outputs = [transcript, sources, state, question, notice]
+    saved = [browser, conversations, export]
     busy = {"show_progress_on": transcript}  # one spinner, not one per output
-    question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat", **busy)
-    send.click(h.chat, [question, state, *sliders], outputs, api_visibility="private", **busy)
+    private = {"api_visibility": "private"}
+    asked = [
+        question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat", **busy),
+        send.click(h.chat, [question, state, *sliders], outputs, **private, **busy),
+    ]
     for button, text in zip(examples, EXAMPLE_QUESTIONS, strict=True):
-        button.click(
-            _example(h, text), [state, *sliders], outputs, api_visibility="private", **busy
-        )
-    clear.click(h.clear, None, outputs, api_name="clear")
+        asked.append(button.click(_example(h, text), [state, *sliders], outputs, **private, **busy))
+    for event in asked:  # a separate step, so the /chat API keeps its inputs and outputs
+        event.then(h.save, [state, browser], saved, **private)
+    clear.click(h.clear, None, outputs, api_name="clear").then(h.new, browser, saved, **private)
+    restored = [transcript, sources, state, browser, conversations, export]
+    conversations.input(h.restore, [conversations, browser], restored, **private)
+    demo.load(lambda b: h.restore(None, b), browser, restored, **private)
+    rename.click(h.rename, [title, browser], [conversations, title, export], **private)
+    title.submit(h.rename, [title, browser], [conversations, title, export], **private)
+    delete.click(h.delete, browser, saved, **private).then(h.clear, None, outputs, **private)
     initial = [s.value for s in sliders]
-    reset.click(lambda: initial, None, sliders, api_visibility="private")
+    reset.click(lambda: initial, None, sliders, **private)
     gr.api(h.ask, api_name="ask")
 
 

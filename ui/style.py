@@ -37,7 +37,20 @@ const showSource = (turn, n) => {
     shown.scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 };
+const copyAnswer = async (button) => {
+  const text = button.parentElement.querySelector('.pt-md').value;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (error) {  // plain HTTP off loopback has no clipboard API
+    const box = button.parentElement.querySelector('.pt-md');
+    box.hidden = false; box.select(); document.execCommand('copy'); box.hidden = true;
+  }
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = 'Copy as Markdown'; }, 1500);
+};
 element.addEventListener('click', (event) => {
+  const copy = event.target.closest('.pt-copy');
+  if (copy && element.contains(copy)) { copyAnswer(copy); return; }
   const button = event.target.closest('.pt-cite, .pt-show-sources');
   if (!button || !element.contains(button)) return;
   event.preventDefault();
@@ -73,12 +86,12 @@ CSS = """
 
 /* Chat transcript */
 .pt-transcript {
-  position: relative; height: 430px; overflow-y: auto; padding: 12px;
+  position: relative; height: 380px; overflow-y: auto; padding: 12px;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   background: var(--background-fill-secondary);
 }
 /* Open settings take room from the transcript, so the page still fits 1280×800. */
-#pt-chat-column:has(#pt-settings .label-wrap.open) .pt-transcript { height: 290px; }
+#pt-chat-column:has(#pt-settings .label-wrap.open) .pt-transcript { height: 250px; }
 .pt-msg { display: flex; margin: 6px 0; }
 .pt-user { justify-content: flex-end; }
 .pt-bubble {
@@ -103,6 +116,13 @@ CSS = """
   border: 1px solid var(--border-color-primary); border-radius: 6px;
   background: var(--background-fill-secondary); color: var(--body-text-color);
 }
+.pt-tools { display: flex; justify-content: flex-start; margin: -2px 0 8px; }
+.pt-copy {
+  padding: 0 6px; font-size: 0.8em; cursor: pointer; border: none; background: none;
+  color: var(--body-text-color-subdued); text-decoration: underline dotted;
+}
+.pt-copy:hover, .pt-copy:focus-visible { color: var(--color-accent); }
+#pt-conversations { gap: 8px; }
 .pt-empty { color: var(--body-text-color-subdued); }
 .pt-transcript .pt-empty { padding: 24px 12px; }
 .pt-transcript .pt-empty p { margin: 0 0 8px; }

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from index.models import Answer, Citation
 from ui.render.common import count_of, esc, where
 from ui.render.context import Exchange
+from ui.render.markdown import answer_markdown
 
 __all__ = ["answer_html", "transcript_html"]
 
@@ -27,9 +28,16 @@ def _turn_html(turn: int, x: Exchange) -> str:
     question = (
         f'<div class="pt-msg pt-user"><div class="pt-bubble">{esc(x.answer.question)}</div></div>'
     )
+    # The answer as Markdown with its sources, for the copy button (style.TRANSCRIPT_JS).
+    copy = (
+        f'<div class="pt-tools"><button type="button" class="pt-copy" data-turn="{turn}" '
+        'aria-label="Copy this answer with its sources as Markdown">Copy as Markdown</button>'
+        f'<textarea class="pt-md" hidden readonly>{esc(answer_markdown(x.answer))}</textarea>'
+        "</div>"
+    )
     return (
         f'<div class="pt-turn" data-turn="{turn}">{question}'
-        f'<div class="pt-msg pt-bot">{answer_html(x.answer, turn)}</div></div>'
+        f'<div class="pt-msg pt-bot">{answer_html(x.answer, turn)}</div>{copy}</div>'
     )
 
 
