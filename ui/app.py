@@ -48,8 +48,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             "pt-header",
         )
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                chat_tab(ChatHandlers(engine), engine.settings, demo)
+            with gr.Tab("Chat", id="chat") as chat_tab_:
+                chat_tab(ChatHandlers(engine), engine.settings, demo, chat_tab_)
             with gr.Tab("Documents", id="documents") as documents_tab_:
                 documents = documents_tab(docs)
         demo.load(docs.documents, None, documents, api_name="documents")

@@ -6,7 +6,6 @@ events. The HTML comes from ui.render.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from index.settings import AnswerSettings, RetrievalSettings
 from rag import Answer, Engine, PaperTrailError, Settings
 from ui import render
 from ui.conversations import Conversation, ConversationStore, new_key, title_for
+from ui.examples import BUNDLED_EXAMPLES, example_questions
 from ui.render import Exchange
 from ui.render.markdown import conversation_markdown
 from ui.render.sources import SOURCE_TURNS
@@ -28,12 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
 
-EXAMPLE_QUESTIONS = (
-    "What are the barriers to MSC standardisation?",
-    "Where are MSCs obtained from?",
-    "How could MSCs help in systemic lupus erythematosus?",
-    "What legal and ethical issues affect MSC therapy?",
-)
+EXAMPLE_QUESTIONS = BUNDLED_EXAMPLES  # shown until other documents are indexed
 # Chat outputs: transcript, sources, session state, question box, notice.
 ChatOutputs = tuple[str, str, list[Exchange], str, str]
 # Saved-conversation outputs: the browser's state, the conversation list, the export.
@@ -49,6 +44,7 @@ class ChatHandlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.saved = ConversationStore(engine.settings.index_dir / "conversations")
+        self._documents: dict[tuple[str, str], Document | None] = {}  # for example questions
 
     def chat(
         self,
@@ -57,13 +53,22 @@ class ChatHandlers:
         max_words: float,
         top_k: float,
         keyword_weight: float,
+        scope: list[str] | None = None,
     ) -> ChatOutputs:
-        """Answer `question` in the context of the session's earlier exchanges."""
+        """Answer `question` in the context of the session's earlier exchanges; a non-empty
+        `scope` (document ids) limits the search to those documents."""
         exchanges = list(exchanges or [])
         try:
             retrieval, answer_settings = self.session_settings(max_words, top_k, keyword_weight)
             history = [(x.answer.question, x.answer.answer) for x in exchanges]
-            answer = self.engine.ask(question, history, retrieval=retrieval, answer=answer_settings)
+            answer = self.engine.ask(
+                question,
+                history,
+                retrieval=retrieval,
+                answer=answer_settings,
+                doc_ids=scope or None,
+            )
+            titles = self._titles(scope or [])
         except (PaperTrailError, ValidationError) as exc:
             return (
                 render.transcript_html(exchanges),
@@ -72,7 +77,8 @@ class ChatHandlers:
                 question,
                 render.notice_html(_message(exc)),
             )
-        exchanges = [*exchanges, Exchange(answer, self.contexts(answer))][-KEPT_EXCHANGES:]
+        turn = Exchange(answer, self.contexts(answer), scope=titles)
+        exchanges = [*exchanges, turn][-KEPT_EXCHANGES:]
         notice = ""
         if answer.abstained and not answer.passages and not self.engine.documents():
             notice = render.notice_html(
@@ -96,6 +102,37 @@ class ChatHandlers:
     def clear(self) -> ChatOutputs:
         return render.transcript_html([]), render.sources_html([]), [], "", ""
 
+    # -- scope and examples ---------------------------------------------------------
+    def refresh(self, scope: list[str] | None) -> list[Any]:
+        """The scope's choices and the example questions, for the documents indexed now."""
+        gr = gradio()
+        try:
+            docs = sorted(self.engine.documents(), key=lambda d: d.ingested_at, reverse=True)
+        except PaperTrailError:
+            return [gr.skip()] * (1 + len(BUNDLED_EXAMPLES))
+        ids = {d.doc_id for d in docs}
+        choices = [(d.title, d.doc_id) for d in docs]
+        picker = gr.Dropdown(choices=choices, value=[i for i in scope or [] if i in ids])
+        full = [self._document(d.doc_id, d.content_hash) for d in docs[:8]]
+        questions = example_questions([d for d in full if d], len(BUNDLED_EXAMPLES))
+        buttons = [
+            gr.Button(value=q, visible=True) if q else gr.Button(visible=False)
+            for q in questions + [""] * (len(BUNDLED_EXAMPLES) - len(questions))
+        ]
+        return [picker, *buttons]
+
+    def _document(self, doc_id: str, content_hash: str) -> Document | None:
+        key = (doc_id, content_hash)
+        if key not in self._documents:
+            self._documents[key] = self.engine.document(doc_id)
+        return self._documents[key]
+
+    def _titles(self, doc_ids: list[str]) -> list[str]:
+        if not doc_ids:
+            return []
+        titles = {d.doc_id: d.title for d in self.engine.documents()}
+        return [titles.get(i, i) for i in doc_ids]
+
     # -- saved conversations -----------------------------------------------------
     def save(
         self, exchanges: list[Exchange] | None, browser: dict[str, str] | None
@@ -110,6 +147,7 @@ class ChatHandlers:
             id=active,
             title=known.title if known else title_for(exchanges[0].answer.question),
             answers=[x.answer for x in exchanges],
+            scopes=[x.scope for x in exchanges],
         )
         self.saved.put(key, conversation)
         browser = {**browser, "active": active}
@@ -122,10 +160,16 @@ class ChatHandlers:
         browser = _browser(browser)
         found = self.saved.get(browser["key"], conversation_id or browser["active"])
         answers = found.answers if found else []
+        scopes = found.scopes if found else []
         last = len(answers) - SOURCE_TURNS
         # Page contexts only for the turns whose sources are shown (ui.render.sources).
         exchanges = [
-            Exchange(a, self.contexts(a) if t >= last else []) for t, a in enumerate(answers)
+            Exchange(
+                a,
+                self.contexts(a) if t >= last else [],
+                scope=scopes[t] if t < len(scopes) else [],
+            )
+            for t, a in enumerate(answers)
         ]
         browser = {**browser, "active": found.id if found else ""}
         return (
@@ -232,7 +276,7 @@ def _message(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks) -> None:
+def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr = gradio()
     state = gr.State([])
     browser = gr.BrowserState(
@@ -262,6 +306,14 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks) -> None:
                     autofocus=True,
                 )
                 send = gr.Button("Ask", variant="primary", size="md", min_width=90, scale=0)
+            scope = gr.Dropdown(
+                choices=[],
+                value=[],
+                multiselect=True,
+                label="Search in",
+                info="Leave empty to search all documents.",
+                elem_id="pt-scope",
+            )
             notice = html_block("", "pt-notice")
             with gr.Row(elem_id="pt-examples"):
                 examples = [
@@ -304,17 +356,23 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks) -> None:
     busy = {"show_progress_on": transcript}  # one spinner, not one per output
     private = {"api_visibility": "private"}
     asked = [
-        question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat", **busy),
-        send.click(h.chat, [question, state, *sliders], outputs, **private, **busy),
+        question.submit(
+            h.chat, [question, state, *sliders, scope], outputs, api_name="chat", **busy
+        ),
+        send.click(h.chat, [question, state, *sliders, scope], outputs, **private, **busy),
     ]
-    for button, text in zip(examples, EXAMPLE_QUESTIONS, strict=True):
-        asked.append(button.click(_example(h, text), [state, *sliders], outputs, **private, **busy))
+    for button in examples:  # a button's label is its question (they follow the documents)
+        asked.append(
+            button.click(h.chat, [button, state, *sliders, scope], outputs, **private, **busy)
+        )
     for event in asked:  # a separate step, so the /chat API keeps its inputs and outputs
         event.then(h.save, [state, browser], saved, **private)
     clear.click(h.clear, None, outputs, api_name="clear").then(h.new, browser, saved, **private)
     restored = [transcript, sources, state, browser, conversations, export]
     conversations.input(h.restore, [conversations, browser], restored, **private)
     demo.load(lambda b: h.restore(None, b), browser, restored, **private)
+    for trigger in (demo.load, tab.select):  # documents may have come or gone meanwhile
+        trigger(h.refresh, scope, [scope, *examples], **private)
     rename.click(h.rename, [title, browser], [conversations, title, export], **private)
     title.submit(h.rename, [title, browser], [conversations, title, export], **private)
     delete.click(h.delete, browser, saved, **private).then(h.clear, None, outputs, **private)
@@ -353,12 +411,3 @@ def _settings_sliders(defaults: Settings) -> list[gr.Slider]:
             info=f"Default {weight} (1 = keywords only).",
         ),
     ]
-
-
-def _example(h: ChatHandlers, text: str) -> Callable[..., ChatOutputs]:
-    def ask_example(
-        exchanges: list[Exchange] | None, max_words: float, top_k: float, keyword_weight: float
-    ) -> ChatOutputs:
-        return h.chat(text, exchanges, max_words, top_k, keyword_weight)
-
-    return ask_example

@@ -31,6 +31,9 @@ class Conversation(BaseModel):
     title: str
     updated: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     answers: list[Answer] = Field(default_factory=list)
+    scopes: list[list[str]] = Field(
+        default_factory=list, description="Titles each answer was limited to; [] for all."
+    )
 
 
 def new_key() -> str:

@@ -123,6 +123,10 @@ CSS = """
 }
 .pt-copy:hover, .pt-copy:focus-visible { color: var(--color-accent); }
 #pt-conversations { gap: 8px; }
+.pt-scope {
+  margin: 4px 0 0; font-size: 0.82em; color: var(--body-text-color-subdued);
+  overflow-wrap: anywhere;
+}
 .pt-empty { color: var(--body-text-color-subdued); }
 .pt-transcript .pt-empty { padding: 24px 12px; }
 .pt-transcript .pt-empty p { margin: 0 0 8px; }
