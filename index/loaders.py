@@ -147,10 +147,27 @@ def _decode(path: Path, data: bytes) -> str:
 def _load_text(path: Path, text: str, raw: RawDocument) -> None:
     # A form feed separates pages in text exported from PDFs (pdftotext convention).
     raw.pages = text.split("\f")
-    if path.suffix.lower() in (".md", ".markdown"):
-        m = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
-        if m:
-            raw.title, raw.title_from_file = m.group(1).strip(), False
+    title = _first_heading(text) if path.suffix.lower() in (".md", ".markdown") else None
+    title = title or _first_line(text)
+    if title:
+        raw.title, raw.title_from_file = title, False
+
+
+def _first_heading(markdown: str) -> str | None:
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
+def _first_line(text: str) -> str | None:
+    """The first line, when it reads as a title: short, not ending like a sentence, and
+    followed by more text (a one-line file is all body)."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    if len(lines) < 2:
+        return None
+    line = re.sub(r"^#+\s*|\s*#+$", "", lines[0])  # a Markdown heading's marks
+    if not 1 <= len(line.split()) <= 20 or len(line) > 200 or line.endswith((".", ",", ";")):
+        return None
+    return line
 
 
 def _load_pdf(path: Path, raw: RawDocument) -> None:
