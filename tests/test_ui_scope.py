@@ -69,3 +69,23 @@ def test_examples_follow_the_documents_and_a_scoped_question_searches_only_its_c
     expect(titles.first).to_be_visible()
     assert set(titles.all_inner_texts()) == {REEF}
     screenshot(page, "8-chat-scoped-question")
+
+
+def test_the_dark_mode_switch_darkens_the_page_and_is_remembered(page: Any) -> None:
+    def background() -> list[int]:
+        colour = page.locator(".pt-transcript").evaluate("e => getComputedStyle(e).backgroundColor")
+        return [int(x) for x in colour[colour.index("(") + 1 : -1].split(",")[:3]]
+
+    assert sum(background()) > 600  # Chromium's headless default is light
+    switch = page.locator("#pt-theme")
+    switch.click()
+    expect(switch).to_have_text("Light mode")
+    assert sum(background()) < 200
+    page.reload()
+    page.wait_for_selector("#pt-transcript .pt-transcript", timeout=TIMEOUT)
+    expect(page.locator("#pt-theme")).to_have_text("Light mode")
+    assert sum(background()) < 200
+    screenshot(page, "9-chat-dark-mode")
+    page.locator("#pt-theme").click()
+    expect(page.locator("#pt-theme")).to_have_text("Dark mode")
+    assert sum(background()) > 600

@@ -42,20 +42,36 @@ def build_app(engine: Engine) -> gr.Blocks:
     gr = gradio()
     docs = DocumentHandlers(engine)
     with gr.Blocks(title="PaperTrail", analytics_enabled=False) as demo:
-        html_block(
-            "<h1>PaperTrail</h1><span>Ask questions about scientific articles; every answer "
-            "cites the exact passage it comes from.</span>",
-            "pt-header",
-        )
+        with gr.Row(equal_height=True, elem_id="pt-top"):
+            html_block(
+                "<h1>PaperTrail</h1><span>Ask questions about scientific articles; every "
+                "answer cites the exact passage it comes from.</span>",
+                "pt-header",
+            )
+            theme = gr.Button("Dark mode", size="sm", scale=0, min_width=110, elem_id="pt-theme")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat") as chat_tab_:
                 chat_tab(ChatHandlers(engine), engine.settings, demo, chat_tab_)
             with gr.Tab("Documents", id="documents") as documents_tab_:
                 documents = documents_tab(docs)
         demo.load(docs.documents, None, documents, api_name="documents")
+        # Beside the system-driven theme: the reader's choice, kept in this browser.
+        theme.click(None, None, None, js=THEME_JS.replace("MODE", "toggle"))
+        demo.load(None, None, None, js=THEME_JS.replace("MODE", "restore"))
         # Another session may have added or removed documents meanwhile.
         documents_tab_.select(docs.documents, None, documents, api_visibility="private")
     return demo
+
+
+THEME_JS = """() => {
+  const saved = localStorage.getItem('papertrail-theme');
+  const dark = 'MODE' === 'toggle' ? !document.body.classList.contains('dark') : saved === 'dark';
+  if ('MODE' === 'toggle') localStorage.setItem('papertrail-theme', dark ? 'dark' : 'light');
+  if ('MODE' === 'toggle' || saved) document.body.classList.toggle('dark', dark);
+  const button = document.querySelector('#pt-theme');
+  const now = document.body.classList.contains('dark');
+  if (button) button.textContent = now ? 'Light mode' : 'Dark mode';
+}"""
 
 
 def launch(

@@ -81,6 +81,7 @@ element.addEventListener('toggle', (event) => {
 CSS = """
 .gradio-container { max-width: 1280px !important; }
 .pt-html .html-container { padding: 0 !important; }
+#pt-top { align-items: center; }
 #pt-header h1 { display: inline; font-size: 1.3rem; margin: 0 12px 0 0; line-height: 1.4; }
 #pt-header span { color: var(--body-text-color-subdued); font-size: 0.92rem; }
 
