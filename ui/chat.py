@@ -122,9 +122,12 @@ class ChatHandlers:
         return [picker, *buttons]
 
     def _document(self, doc_id: str, content_hash: str) -> Document | None:
+        """A document's headings and title, without its text (a cache of whole texts would
+        hold every indexed article in memory)."""
         key = (doc_id, content_hash)
         if key not in self._documents:
-            self._documents[key] = self.engine.document(doc_id)
+            doc = self.engine.document(doc_id)
+            self._documents[key] = doc.model_copy(update={"text": ""}) if doc else None
         return self._documents[key]
 
     def _titles(self, doc_ids: list[str]) -> list[str]:
