@@ -15,8 +15,36 @@ from eval.scoring import QuestionScore
 
 __all__ = ["format_table", "write_outputs"]
 
-_COLOURS = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#444444")
+# Okabe-Ito: told apart with any colour vision; each system also has its own marker and
+# dash, so curves that coincide (bm25 and papertrail at hit@10, say) both stay visible.
+_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+_MARKERS = ("circle", "square", "triangle", "diamond", "cross", "down", "plus")
+_DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4", "1 2", "10 4")
 _DECIMALS = {"ms": 1, "per_s": 1, "mb": 0}
+_LOWER_IS_BETTER = ("false_abstention_rate", "latency_", "retrieval_latency_", "peak_rss_mb")
+# Fewer questions than this and one question moves a share by more than 1/30: the report
+# says its figures cannot separate the systems (the seed set has 27).
+_SMALL_RUN = 30
+_DEFINITIONS = {
+    "hit@k": "share of answerable questions with a passage holding gold evidence in the top k",
+    "mrr@10": "mean of 1 / rank of the first relevant passage (0 if none in the top 10)",
+    "ndcg@10": "DCG / ideal DCG over the top 10, binary gains; rewards finding every chunk "
+    "that holds the evidence",
+    "answer_contains": "share of answers containing a reference answer as whole words",
+    "token_f1": "best token F1 of the answer against a reference (SQuAD normalisation)",
+    "token_recall": "best share of a reference's tokens that the answer holds",
+    "semantic_similarity": "best cosine between the answer's and a reference's embedding",
+    "citation_precision": "share of cited passages that hold gold evidence",
+    "citation_recall": "share of answerable questions citing a passage with gold evidence",
+    "quote_fidelity": "share of quotes found verbatim at their stated offsets",
+    "abstention_accuracy": "share of unanswerable questions the system abstained on",
+    "false_abstention_rate": "share of answerable questions the system abstained on (lower is "
+    "better)",
+    "latency": "wall time of one full answer (or of retrieval alone), warm, one at a time "
+    "(lower is better)",
+    "ingest": "chunks or characters indexed per second of ingestion, from an empty index",
+    "peak_rss_mb": "peak resident memory of the system's process (lower is better)",
+}
 
 
 def write_outputs(evaluation: Evaluation, out: Path) -> None:
@@ -58,7 +86,21 @@ def format_table(results: Results) -> str:
         f"{results.n_unanswerable} unanswerable, {results.n_documents} documents, "
         f"{results.n_chunks} chunks; (x.xx×) = value relative to {ref}"
     )
-    return "\n".join([title, "", *text])
+    note = _small_run_note(results)
+    return "\n".join([title, "", *text, *(["", note] if note else [])])
+
+
+def _small_run_note(results: Results) -> str:
+    n = results.n_questions
+    if n >= _SMALL_RUN:
+        return ""
+    margin = 1.96 * math.sqrt(0.25 / max(n, 1))
+    return (
+        f"Only {n} question{'' if n == 1 else 's'}: one question moves a share by "
+        f"{1 / max(n, 1):.2f}, and the 95% "
+        f"margin of a share is up to ±{margin:.2f}, so these figures cannot separate the "
+        "systems. Run covid-qa or pubmedqa to compare them."
+    )
 
 
 def _pad(row: list[str], widths: list[int]) -> list[str]:
@@ -95,9 +137,11 @@ def _cell(results: Results, name: str, ref: str, key: str) -> str:
 def _html(evaluation: Evaluation) -> str:
     results = evaluation.results
     title = f"PaperTrail evaluation: {results.dataset} ({results.split})"
+    note = _small_run_note(results)
     parts = [
         f"<h1>{escape(title)}</h1>",
-        f"<pre>{escape(format_table(results))}</pre>",
+        f"<p class='note' role='note'>{escape(note)}</p>" if note else "",
+        _metric_table(results),
         "<h2>hit@k</h2>",
         _hit_plot(results),
         "<h2>Full-answer latency</h2>",
@@ -106,9 +150,11 @@ def _html(evaluation: Evaluation) -> str:
         "at a time.</p>",
         "<h2>Questions</h2>",
         *(_question_table(name, rows) for name, rows in evaluation.rows.items()),
+        _definitions(),
     ]
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(parts)
         + "\n</body></html>\n"
@@ -119,8 +165,71 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
     "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px;"
     "vertical-align:top;text-align:left}.hit{color:#080}.miss{color:#b00}"
-    "pre{background:#f6f6f6;padding:1em;overflow-x:auto}svg{background:#fff}"
+    "pre{background:#f6f6f6;padding:1em;overflow-x:auto}svg{background:#fff;max-width:100%;"
+    "height:auto}.wide{overflow-x:auto}.metrics td.num{text-align:right;white-space:nowrap}"
+    ".metrics .best{font-weight:700;background:#e6f4ea}.ratio{color:#666;font-size:11px}"
+    ".note{background:#fff4e5;border-left:4px solid #E69F00;padding:8px 12px}"
+    "@media (max-width:640px){body{margin:0.8em}td,th{font-size:12px;padding:3px}}"
 )
+
+
+def _metric_table(results: Results) -> str:
+    """Metrics as rows, systems as columns; the best value per row marked, each metric
+    linked to its definition, each baseline with its ratio to the reference."""
+    names, ref = list(results.systems), _reference(results)
+    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    rows = []
+    for key in METRIC_KEYS:
+        values = {n: _value(results, n, key) for n in names}
+        known = [v for v in values.values() if v is not None]
+        low = key.startswith(_LOWER_IS_BETTER)
+        best = (min(known) if low else max(known)) if len(known) > 1 else None
+        cells = "".join(_metric_cell(key, n, ref, values, best) for n in names)
+        link = f"<a href='#def-{_anchor(key)}'>{escape(key)}</a>"
+        rows.append(f"<tr><th scope='row'>{link}</th>{cells}</tr>")
+    legend = (
+        f"<p>Best value per row in <b>bold</b>; (x.xx×) is a system's value relative to "
+        f"{escape(ref)}.</p>"
+    )
+    return (
+        f"{legend}<div class='wide'><table class='metrics'><thead><tr><th>metric</th>{head}"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _metric_cell(
+    key: str, name: str, ref: str, values: dict[str, float | None], best: float | None
+) -> str:
+    value, base = values[name], values[ref]
+    ratio = ""
+    if name != ref and value is not None and base:
+        ratio = f" <span class='ratio'>({value / base:.2f}×)</span>"
+    is_best = best is not None and value is not None and math.isclose(value, best)
+    cls = "num best" if is_best else "num"
+    mark = " <span aria-label='best'>★</span>" if is_best else ""
+    return f"<td class='{cls}'>{_fmt(key, value)}{mark}{ratio}</td>"
+
+
+def _anchor(key: str) -> str:
+    """The definition a metric key links to (hit@1..hit@10 share one)."""
+    if key.startswith("hit@"):
+        return "hit-k"
+    if "latency" in key:
+        return "latency"
+    if key.startswith("ingest_"):
+        return "ingest"
+    return key.replace("@", "-")
+
+
+def _definitions() -> str:
+    items = "".join(
+        f"<dt id='def-{name.replace('@', '-')}'>{escape(name)}</dt><dd>{escape(text)}</dd>"
+        for name, text in _DEFINITIONS.items()
+    )
+    return (
+        "<h2>Metric definitions</h2><dl>" + items + "</dl><p>Formulas: docs/evaluation.md, "
+        "section Metrics.</p>"
+    )
 
 
 def _hit_plot(results: Results, width: int = 520, height: int = 300) -> str:
@@ -142,14 +251,44 @@ def _hit_plot(results: Results, width: int = 520, height: int = 300) -> str:
         for v in (0, 0.25, 0.5, 0.75, 1.0)
     ]
     for i, (name, m) in enumerate(results.systems.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour, dash = _COLOURS[i % len(_COLOURS)], _DASHES[i % len(_DASHES)]
         if m.hit_curve:
             points = " ".join(xy(k, v) for k, v in enumerate(m.hit_curve, start=1))
             out.append(
-                f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{points}'/>"
+                f"<polyline fill='none' stroke='{colour}' stroke-width='2' "
+                f"stroke-dasharray='{dash}' points='{points}'/>"
             )
+            for k, v in enumerate(m.hit_curve, start=1):
+                x, y = (float(c) for c in xy(k, v).split(","))
+                out.append(_marker(i, x, y, colour))
         out.append(_legend(i, name, colour, left + pw + 10, top))
     return "".join(out) + "</svg>"
+
+
+def _marker(i: int, x: float, y: float, colour: str) -> str:
+    """Hollow, and larger for later systems, so markers on the same point nest visibly."""
+    r = 3.5 + 1.2 * i
+    shape = _MARKERS[i % len(_MARKERS)]
+    style = f"fill='none' stroke='{colour}' stroke-width='1.6'"
+    if shape == "circle":
+        return f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{r:.1f}' {style}/>"
+    if shape == "square":
+        side = f"width='{2 * r:.1f}' height='{2 * r:.1f}'"
+        return f"<rect x='{x - r:.1f}' y='{y - r:.1f}' {side} {style}/>"
+    corners = {
+        "triangle": [(0, -r), (r, r), (-r, r)],
+        "down": [(0, r), (r, -r), (-r, -r)],
+        "diamond": [(0, -r), (r, 0), (0, r), (-r, 0)],
+    }
+    if shape in corners:
+        pts = " ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in corners[shape])
+        return f"<polygon points='{pts}' {style}/>"
+    d = r if shape == "plus" else r * 0.7
+    a, b = ((0, d), (d, 0)) if shape == "plus" else ((d, d), (d, -d))
+    return (
+        f"<path d='M{x - a[0]:.1f},{y - a[1]:.1f}L{x + a[0]:.1f},{y + a[1]:.1f}"
+        f"M{x - b[0]:.1f},{y - b[1]:.1f}L{x + b[0]:.1f},{y + b[1]:.1f}' {style}/>"
+    )
 
 
 def _latency_plot(latencies: dict[str, list[float]], width: int = 620) -> str:
@@ -205,9 +344,11 @@ def _frame(width: int, height: int, left: int, top: int, pw: int, ph: int, xl: s
 
 def _legend(i: int, name: str, colour: str, x: int, y: int) -> str:
     y += 18 * i
+    dash = _DASHES[i % len(_DASHES)]
     return (
         f"<line x1='{x}' x2='{x + 18}' y1='{y + 6}' y2='{y + 6}' stroke='{colour}' "
-        f"stroke-width='3'/><text x='{x + 24}' y='{y + 10}' font-size='12'>{escape(name)}</text>"
+        f"stroke-width='2' stroke-dasharray='{dash}'/>{_marker(i, x + 9, y + 6, colour)}"
+        f"<text x='{x + 26}' y='{y + 10}' font-size='12'>{escape(name)}</text>"
     )
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Indexer", "ProgressCallback"]
 
-# Called with (chunks embedded so far, chunks to embed) while a batch is embedded.
+# Called with (passages embedded so far, passages to embed) while a batch is embedded.
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -78,7 +78,8 @@ class Indexer:
             if job:
                 pending.append(job)
         texts = [s.text for job in pending for s in job.sentences]
-        vectors = self._embed(texts, show_progress=show_progress, on_progress=on_progress)
+        passages = sum(len(job.chunks) for job in pending)
+        vectors = self._embed(texts, passages, show_progress=show_progress, on_progress=on_progress)
         offset = 0
         writes: list[tuple[_Pending, DocumentWrite]] = []
         for job in pending:
@@ -156,6 +157,7 @@ class Indexer:
     def _embed(
         self,
         texts: list[str],
+        passages: int,
         *,
         show_progress: bool,
         on_progress: ProgressCallback | None,
@@ -167,15 +169,18 @@ class Indexer:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batch = self.settings.embed_batch_size * 8
         parts: list[list[float]] = []
+        # Sentences are what the model embeds, but passages are what a user knows of (a
+        # chunk's vector is its sentences' mean): progress is told in passages.
         with tqdm(
-            total=len(texts), desc="Embedding", unit="sentence", disable=not show_progress
+            total=passages, desc="Embedding", unit="passage", disable=not show_progress
         ) as bar:
             for i in range(0, len(order), batch):
                 rows = order[i : i + batch]
                 parts += self.embedder.get_text_embedding_batch([texts[r] for r in rows])
-                bar.update(len(rows))
+                done = passages * len(parts) // len(texts)
+                bar.update(done - bar.n)
                 if on_progress:
-                    on_progress(len(parts), len(texts))
+                    on_progress(done, passages)
         vectors = np.empty((len(texts), len(parts[0])), dtype=np.float32)
         vectors[order] = np.asarray(parts, dtype=np.float32)
         return vectors

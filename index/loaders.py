@@ -5,9 +5,13 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import logging
 import re
+import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -76,7 +80,8 @@ def load_file(path: Path) -> RawDocument:
         pages=[],
     )
     if suffix == ".pdf":
-        _load_pdf(path, raw)
+        with _library_notes(raw):
+            _load_pdf(path, raw)
     elif suffix in (".html", ".htm"):
         _load_html(path, _decode(path, data), raw)
     else:
@@ -142,10 +147,27 @@ def _decode(path: Path, data: bytes) -> str:
 def _load_text(path: Path, text: str, raw: RawDocument) -> None:
     # A form feed separates pages in text exported from PDFs (pdftotext convention).
     raw.pages = text.split("\f")
-    if path.suffix.lower() in (".md", ".markdown"):
-        m = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
-        if m:
-            raw.title, raw.title_from_file = m.group(1).strip(), False
+    title = _first_heading(text) if path.suffix.lower() in (".md", ".markdown") else None
+    title = title or _first_line(text)
+    if title:
+        raw.title, raw.title_from_file = title, False
+
+
+def _first_heading(markdown: str) -> str | None:
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
+def _first_line(text: str) -> str | None:
+    """The first line, when it reads as a title: short, not ending like a sentence, and
+    followed by more text (a one-line file is all body)."""
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    if len(lines) < 2:
+        return None
+    line = re.sub(r"^#+\s*|\s*#+$", "", lines[0])  # a Markdown heading's marks
+    if not 1 <= len(line.split()) <= 20 or len(line) > 200 or line.endswith((".", ",", ";")):
+        return None
+    return line
 
 
 def _load_pdf(path: Path, raw: RawDocument) -> None:
@@ -195,6 +217,34 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
     title = meta_title.strip() if _good_title(meta_title) else layout_title
     if title:
         raw.title, raw.title_from_file = title, False
+
+
+class _Notes(logging.Handler):
+    """pypdf's log records from one thread, counted by message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.seen: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.seen[record.getMessage()] += 1
+
+
+@contextmanager
+def _library_notes(raw: RawDocument) -> Iterator[None]:
+    """pypdf's robustness notes ("EOF marker not found", "fontTools is required…": 203
+    stderr lines for nine PDFs) become one warning per message on this file's report."""
+    notes, logger = _Notes(), logging.getLogger("pypdf")
+    logger.addHandler(notes)  # a handler on the chain: Python's last-resort print is skipped
+    try:
+        yield
+    finally:
+        logger.removeHandler(notes)
+        for message, n in notes.seen.items():
+            times = f" ({n} times)" if n > 1 else ""
+            raw.warnings.append(FileWarning(message=f"PDF reader: {message}{times}"))
 
 
 def _page_labels(reader: PdfReader) -> list[str] | None:

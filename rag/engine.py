@@ -52,11 +52,18 @@ class Engine:
 
     # -- reading --------------------------------------------------------------
     def retrieve(
-        self, question: str, k: int | None = None, *, retrieval: RetrievalSettings | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        retrieval: RetrievalSettings | None = None,
+        doc_ids: Iterable[str] | None = None,
     ) -> list[Passage]:
         question = _check(question)
         with self._outage():
-            return self._retriever.retrieve(question, retrieval or self.settings.retrieval, k=k)
+            return self._retriever.retrieve(
+                question, retrieval or self.settings.retrieval, k=k, doc_ids=_scope(doc_ids)
+            )
 
     def ask(
         self,
@@ -65,14 +72,19 @@ class Engine:
         *,
         retrieval: RetrievalSettings | None = None,
         answer: AnswerSettings | None = None,
+        doc_ids: Iterable[str] | None = None,
     ) -> Answer:
-        """Answer with citations; `retrieval`/`answer` override the settings for one call."""
+        """Answer with citations; `retrieval`/`answer` override the settings for one call,
+        and `doc_ids` (when given) limits both retrieval sides to those documents."""
         question = _check(question)
         query = _with_context(question, history or [])
         query_vector = self._retriever.embed_query(query)
         with self._outage():
             passages = self._retriever.retrieve(
-                query, retrieval or self.settings.retrieval, query_vector=query_vector
+                query,
+                retrieval or self.settings.retrieval,
+                query_vector=query_vector,
+                doc_ids=_scope(doc_ids),
             )
         result = compose(
             query,
@@ -129,6 +141,16 @@ class Engine:
     def _outage(self) -> AbstractContextManager[None]:
         """A lost Chroma server: a PaperTrailError naming it, and the next call tries again."""
         return chroma_errors(self.settings.chroma_url)
+
+
+def _scope(doc_ids: Iterable[str] | None) -> frozenset[str] | None:
+    """None searches everything; an empty scope is refused rather than read as "all"."""
+    if doc_ids is None:
+        return None
+    scope = frozenset(doc_ids)
+    if not scope:
+        raise QuestionError("no documents chosen to search; choose at least one")
+    return scope
 
 
 def _check(question: str) -> str:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Retriever"]
 
+# With a scope, each side ranks every chunk and keeps the best `k` of the scope's: a top-k
+# taken first and filtered after could leave a small document with no candidate at all.
+_EVERY = 1 << 30
 _ASKS_FOR_REFERENCES = re.compile(r"(?i)\b(?:referenc|cite[sd]?\b|citation|bibliograph)")
 
 
@@ -30,24 +33,36 @@ class _SearchRetriever(BaseRetriever):
     """Keyword or sentence-vector hits as nodes, built alike so that fusion can match them."""
 
     def __init__(
-        self, search: SearchIndex, k: int, *, semantic: bool, exclude: frozenset[str] = frozenset()
+        self,
+        search: SearchIndex,
+        k: int,
+        *,
+        semantic: bool,
+        exclude: frozenset[str] = frozenset(),
+        doc_ids: frozenset[str] | None = None,
     ) -> None:
         super().__init__()
         self._search = search
         self._k = k
         self._semantic = semantic
         self._exclude = exclude
+        self._doc_ids = doc_ids
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        depth = self._k if self._doc_ids is None else _EVERY
         if self._semantic:
-            hits = self._search.semantic(query_bundle.embedding or [], self._k)
+            hits = self._search.semantic(query_bundle.embedding or [], depth)
         else:
-            hits = self._search.keyword(query_bundle.query_str, self._k)
-        out = []
+            hits = self._search.keyword(query_bundle.query_str, depth)
+        out: list[NodeWithScore] = []
         for row, score in hits:
             record = self._search.chunk(row)
             if record.metadata.get("kind", "body") in self._exclude:
                 continue
+            if self._doc_ids is not None and record.metadata.get("doc_id") not in self._doc_ids:
+                continue
+            if len(out) == self._k:
+                break
             node = metadata_dict_to_node(record.metadata, text=record.text)
             out.append(NodeWithScore(node=node, score=score))
         return out
@@ -70,8 +85,9 @@ class Retriever:
         *,
         k: int | None = None,
         query_vector: list[float] | None = None,
+        doc_ids: frozenset[str] | None = None,
     ) -> list[Passage]:
-        """The k best passages for `question`, best first."""
+        """The k best passages for `question`, best first; only from `doc_ids` when given."""
         k = k or settings.top_k
         self._search.refresh()
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
@@ -81,8 +97,12 @@ class Retriever:
         depth = settings.candidates
         fusion = QueryFusionRetriever(
             [
-                _SearchRetriever(self._search, depth, semantic=False, exclude=exclude),
-                _SearchRetriever(self._search, depth, semantic=True, exclude=exclude),
+                _SearchRetriever(
+                    self._search, depth, semantic=False, exclude=exclude, doc_ids=doc_ids
+                ),
+                _SearchRetriever(
+                    self._search, depth, semantic=True, exclude=exclude, doc_ids=doc_ids
+                ),
             ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],

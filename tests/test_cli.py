@@ -123,22 +123,13 @@ def test_ask_on_a_fresh_index_answers_from_the_bundled_article(tmp_path: Path) -
     assert "standardized evaluation system" in result.stdout
 
 
-def test_ask_on_an_empty_index_without_the_bundled_article_says_how_to_add_documents(
-    tmp_path: Path,
-) -> None:
-    empty = str(tmp_path / "empty")
-    result = runner.invoke(app, ["ask", "What is R0?", "--no-bundled", "--index-dir", empty])
-    assert result.exit_code == 0, result.output
-    assert "papertrail ingest" in result.stdout
-
-
 def test_ingest_summary_counts_only_what_was_stored(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.txt", tmp_path / "bad.pdf"
     good.write_text("Coral polyps host photosynthetic algae.")
     bad.write_bytes(b"not a pdf at all")
     result = runner.invoke(app, ["ingest", str(good), str(bad), "--index-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert "1 chunks of 1 document stored; 1 file(s) failed" in result.stdout
+    assert "1 chunk of 1 document stored; 1 file failed" in result.stdout
 
 
 def test_doctor_finds_and_clears_records_no_document_owns(index_dir: str) -> None:
@@ -154,7 +145,7 @@ def test_doctor_finds_and_clears_records_no_document_owns(index_dir: str) -> Non
     cleared = runner.invoke(app, ["doctor", "--index-dir", index_dir])
     assert cleared.exit_code == 0 and cleared.stdout.startswith("cleared ")
     again = runner.invoke(app, ["doctor", "--index-dir", index_dir])
-    assert again.stdout.strip() == "ok: 0 document(s), no orphaned records"
+    assert again.stdout.strip() == "ok: 0 documents, no orphaned records"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])

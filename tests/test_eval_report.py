@@ -1,6 +1,7 @@
 """The report files: results.json keeps the documented keys, HTML escapes every text."""
 
 import json
+import re
 from pathlib import Path
 
 from eval.evaluate import Evaluation
@@ -68,3 +69,46 @@ def test_table_gives_each_baseline_a_ratio_to_papertrail() -> None:
     assert "0.800" in hit1 and "0.400 (0.50×)" in hit1
     mrr = next(line for line in table.splitlines() if line.startswith("mrr@10"))
     assert "–" in mrr  # not applicable: no value and no ratio
+
+
+def _report(tmp_path: Path, evaluation: Evaluation | None = None) -> str:
+    write_outputs(evaluation or _evaluation(), tmp_path)
+    return (tmp_path / "report.html").read_text()
+
+
+def test_html_table_marks_the_best_value_per_row_and_links_each_metric(tmp_path: Path) -> None:
+    evaluation = _evaluation()
+    evaluation.results.systems["papertrail"].false_abstention_rate = 0.2
+    evaluation.results.systems["bm25"].false_abstention_rate = 0.1
+    html = _report(tmp_path, evaluation)
+    row = re.search(r"<tr><th scope='row'><a href='#def-hit-k'>hit@1</a></th>(.*?)</tr>", html)
+    assert row, "hit@1 row missing or not linked"
+    papertrail, bm25 = re.findall(r"<td class='([^']*)'>(.*?)</td>", row.group(1))
+    assert papertrail[0] == "num best" and bm25[0] == "num"
+    assert "(0.50×)" in bm25[1]
+    lower = re.search(r"false_abstention_rate</a></th>(.*?)</tr>", html)
+    assert lower and re.findall(r"<td class='([^']*)'>", lower.group(1)) == ["num", "num best"]
+    for target in set(re.findall(r"href='#(def-[^']+)'", html)):
+        assert f"id='{target}'" in html, target
+
+
+def test_systems_differ_by_colour_marker_and_dash_so_equal_curves_stay_visible(
+    tmp_path: Path,
+) -> None:
+    html = _report(tmp_path)  # both systems' curves are flat: 0.8 and 0.4
+    lines = re.findall(r"<polyline fill='none' stroke='([^']+)' [^>]*dasharray='([^']*)'", html)
+    assert len(lines) == 2 and len(set(lines)) == 2
+    assert "<circle" in html and "<rect x=" in html  # one marker shape per system
+
+
+def test_report_has_a_mobile_viewport(tmp_path: Path) -> None:
+    html = _report(tmp_path)
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
+
+
+def test_a_small_run_says_its_figures_cannot_separate_the_systems(tmp_path: Path) -> None:
+    small = _evaluation()
+    assert "cannot separate the systems" in _report(tmp_path, small)
+    assert "cannot separate the systems" in format_table(small.results)
+    small.results.n_questions = 500
+    assert "cannot separate" not in _report(tmp_path, small)

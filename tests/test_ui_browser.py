@@ -6,6 +6,7 @@ starts), never from this file. Screenshots land in artifacts/screenshots/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,17 @@ def assert_clean_layout(page: Any) -> None:
     sources = page.locator("#pt-sources").bounding_box()
     if chat and sources:
         assert chat["x"] + chat["width"] <= sources["x"], (chat, sources)
+
+
+def test_serve_banner_names_the_url_and_never_suggests_a_public_link(
+    server: str, workdir: Path
+) -> None:
+    log = workdir / "serve.log"
+    deadline = time.monotonic() + 10  # printed once launch returns; HTTP may answer first
+    while f"PaperTrail: serving {server}" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"PaperTrail: serving {server}" in log.read_text()
+    assert "share=True" not in log.read_text()
 
 
 def test_clicking_a_marker_shows_the_quoted_sentence_highlighted(
@@ -267,6 +279,6 @@ def test_off_topic_question_abstains_and_shows_closest_passages(page: Any) -> No
     assert "question is empty" in notice.inner_text()
     screenshot(page, "5-chat-empty-question")
 
-    page.get_by_role("button", name="Clear chat").click()
+    page.get_by_role("button", name="New chat").click()
     page.locator("#pt-transcript .pt-empty").wait_for(timeout=TIMEOUT)
     assert page.locator("#pt-transcript .pt-turn").count() == 0

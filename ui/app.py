@@ -9,11 +9,13 @@ index and stays cheap for the CLI.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import Engine, PaperTrailError, Settings
+from ui import render
 from ui.chat import EXAMPLE_QUESTIONS, ChatHandlers, chat_tab
 from ui.documents import UPLOAD_TYPES, DocumentHandlers, documents_tab
 from ui.style import CSS
@@ -27,6 +29,7 @@ __all__ = [
     "UPLOAD_TYPES",
     "build_app",
     "check_bind",
+    "check_port",
     "is_loopback",
     "launch",
     "open_engine",
@@ -39,20 +42,36 @@ def build_app(engine: Engine) -> gr.Blocks:
     gr = gradio()
     docs = DocumentHandlers(engine)
     with gr.Blocks(title="PaperTrail", analytics_enabled=False) as demo:
-        html_block(
-            "<h1>PaperTrail</h1><span>Ask questions about scientific articles; every answer "
-            "cites the exact passage it comes from.</span>",
-            "pt-header",
-        )
+        with gr.Row(equal_height=True, elem_id="pt-top"):
+            html_block(
+                "<h1>PaperTrail</h1><span>Ask questions about scientific articles; every "
+                "answer cites the exact passage it comes from.</span>",
+                "pt-header",
+            )
+            theme = gr.Button("Dark mode", size="sm", scale=0, min_width=110, elem_id="pt-theme")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                chat_tab(ChatHandlers(engine), engine.settings)
+            with gr.Tab("Chat", id="chat") as chat_tab_:
+                chat_tab(ChatHandlers(engine), engine.settings, demo, chat_tab_)
             with gr.Tab("Documents", id="documents") as documents_tab_:
                 documents = documents_tab(docs)
         demo.load(docs.documents, None, documents, api_name="documents")
+        # Beside the system-driven theme: the reader's choice, kept in this browser.
+        theme.click(None, None, None, js=THEME_JS.replace("MODE", "toggle"))
+        demo.load(None, None, None, js=THEME_JS.replace("MODE", "restore"))
         # Another session may have added or removed documents meanwhile.
         documents_tab_.select(docs.documents, None, documents, api_visibility="private")
     return demo
+
+
+THEME_JS = """() => {
+  const saved = localStorage.getItem('papertrail-theme');
+  const dark = 'MODE' === 'toggle' ? !document.body.classList.contains('dark') : saved === 'dark';
+  if ('MODE' === 'toggle') localStorage.setItem('papertrail-theme', dark ? 'dark' : 'light');
+  if ('MODE' === 'toggle' || saved) document.body.classList.toggle('dark', dark);
+  const button = document.querySelector('#pt-theme');
+  const now = document.body.classList.contains('dark');
+  if (button) button.textContent = now ? 'Light mode' : 'Dark mode';
+}"""
 
 
 def launch(
@@ -73,24 +92,34 @@ def launch(
     check_bind(host, auth)
     gr = gradio()
     demo.queue(default_concurrency_limit=4)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth or None,
-        auth_message="PaperTrail: sign in with the user name and password you were given.",
-        max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
-        prevent_thread_lock=not block,
-        # Rendered PDF pages of cited sources; nothing else on disk is served.
-        allowed_paths=[str(pages_dir)] if pages_dir else None,
-        share=False,
-        inbrowser=False,
-        ssr_mode=False,
-        show_error=False,
-        quiet=not block,
-        footer_links=["api"],
-        theme=_theme(gr),
-        css=CSS,
-    )
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth or None,
+            auth_message="PaperTrail: sign in with the user name and password you were given.",
+            max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
+            prevent_thread_lock=True,  # `launch` blocks, after its banner
+            # Rendered PDF pages of cited sources; nothing else on disk is served.
+            allowed_paths=[str(pages_dir)] if pages_dir else None,
+            share=False,
+            inbrowser=False,
+            ssr_mode=False,
+            show_error=False,
+            quiet=True,
+            footer_links=["api"],
+            theme=_theme(gr),
+            css=CSS,
+        )
+    except OSError as exc:  # taken between check_port and here
+        raise PaperTrailError(_port_taken(host, port)) from exc
+    if block:
+        # Our own banner: Gradio's suggests `share=True`, which PaperTrail never does.
+        print(
+            f"PaperTrail: serving http://{_url_host(host)}:{port}/ (Ctrl+C to stop)",
+            file=sys.stderr,
+        )
+        demo.block_thread()
 
 
 def check_bind(host: str, auth: list[tuple[str, str]] | None) -> None:
@@ -101,6 +130,25 @@ def check_bind(host: str, auth: list[tuple[str, str]] | None) -> None:
             "and change the index); set PAPERTRAIL_AUTH=user:password or @FILE, or serve on "
             "127.0.0.1 behind a reverse proxy"
         )
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before the model loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise PaperTrailError(_port_taken(host, port)) from exc
+
+
+def _port_taken(host: str, port: int) -> str:
+    return f"port {port} on {host} is in use (another papertrail serve?); choose one with --port"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:
@@ -138,9 +186,11 @@ def serve(
     """`papertrail serve`: one engine for the process, then the web UI until interrupted."""
     auth = settings.credentials()
     check_bind(host, auth)  # before the model loads
+    check_port(host, port)
     engine = open_engine(settings, bundled=bundled)
     print(
-        f"PaperTrail: {len(engine.documents())} document(s) in {settings.index_dir}",
+        f"PaperTrail: {render.count_of(len(engine.documents()), 'document')} in "
+        f"{settings.index_dir}",
         file=sys.stderr,
     )
     launch(

@@ -6,7 +6,6 @@ events. The HTML comes from ui.render.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,11 @@ from index.models import Document
 from index.settings import AnswerSettings, RetrievalSettings
 from rag import Answer, Engine, PaperTrailError, Settings
 from ui import render
+from ui.conversations import Conversation, ConversationStore, new_key, title_for
+from ui.examples import BUNDLED_EXAMPLES, example_questions
 from ui.render import Exchange
+from ui.render.markdown import conversation_markdown
+from ui.render.sources import SOURCE_TURNS
 from ui.style import SOURCES_JS, TRANSCRIPT_JS
 from ui.widgets import gradio, html_block
 
@@ -25,14 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
 
-EXAMPLE_QUESTIONS = (
-    "What are the barriers to MSC standardisation?",
-    "Where are MSCs obtained from?",
-    "How could MSCs help in systemic lupus erythematosus?",
-    "What legal and ethical issues affect MSC therapy?",
-)
+EXAMPLE_QUESTIONS = BUNDLED_EXAMPLES  # shown until other documents are indexed
 # Chat outputs: transcript, sources, session state, question box, notice.
 ChatOutputs = tuple[str, str, list[Exchange], str, str]
+# Saved-conversation outputs: the browser's state, the conversation list, the export.
+SavedOutputs = tuple[dict[str, str], Any, str]
 # Exchanges a session keeps and shows. Every answer re-sends the transcript and sources, so
 # without a cap the response grew from 38 KB on the first turn to 1.4 MB on the 50th.
 KEPT_EXCHANGES = 20
@@ -43,6 +43,8 @@ class ChatHandlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.saved = ConversationStore(engine.settings.index_dir / "conversations")
+        self._documents: dict[tuple[str, str], Document | None] = {}  # for example questions
 
     def chat(
         self,
@@ -51,13 +53,22 @@ class ChatHandlers:
         max_words: float,
         top_k: float,
         keyword_weight: float,
+        scope: list[str] | None = None,
     ) -> ChatOutputs:
-        """Answer `question` in the context of the session's earlier exchanges."""
+        """Answer `question` in the context of the session's earlier exchanges; a non-empty
+        `scope` (document ids) limits the search to those documents."""
         exchanges = list(exchanges or [])
         try:
             retrieval, answer_settings = self.session_settings(max_words, top_k, keyword_weight)
             history = [(x.answer.question, x.answer.answer) for x in exchanges]
-            answer = self.engine.ask(question, history, retrieval=retrieval, answer=answer_settings)
+            answer = self.engine.ask(
+                question,
+                history,
+                retrieval=retrieval,
+                answer=answer_settings,
+                doc_ids=scope or None,
+            )
+            titles = self._titles(scope or [])
         except (PaperTrailError, ValidationError) as exc:
             return (
                 render.transcript_html(exchanges),
@@ -66,7 +77,8 @@ class ChatHandlers:
                 question,
                 render.notice_html(_message(exc)),
             )
-        exchanges = [*exchanges, Exchange(answer, self.contexts(answer))][-KEPT_EXCHANGES:]
+        turn = Exchange(answer, self.contexts(answer), scope=titles)
+        exchanges = [*exchanges, turn][-KEPT_EXCHANGES:]
         notice = ""
         if answer.abstained and not answer.passages and not self.engine.documents():
             notice = render.notice_html(
@@ -89,6 +101,121 @@ class ChatHandlers:
 
     def clear(self) -> ChatOutputs:
         return render.transcript_html([]), render.sources_html([]), [], "", ""
+
+    # -- scope and examples ---------------------------------------------------------
+    def refresh(self, scope: list[str] | None) -> list[Any]:
+        """The scope's choices and the example questions, for the documents indexed now."""
+        gr = gradio()
+        try:
+            docs = sorted(self.engine.documents(), key=lambda d: d.ingested_at, reverse=True)
+        except PaperTrailError:
+            return [gr.skip()] * (1 + len(BUNDLED_EXAMPLES))
+        ids = {d.doc_id for d in docs}
+        choices = [(d.title, d.doc_id) for d in docs]
+        picker = gr.Dropdown(choices=choices, value=[i for i in scope or [] if i in ids])
+        full = [self._document(d.doc_id, d.content_hash) for d in docs[:8]]
+        questions = example_questions([d for d in full if d], len(BUNDLED_EXAMPLES))
+        buttons = [
+            gr.Button(value=q, visible=True) if q else gr.Button(visible=False)
+            for q in questions + [""] * (len(BUNDLED_EXAMPLES) - len(questions))
+        ]
+        return [picker, *buttons]
+
+    def _document(self, doc_id: str, content_hash: str) -> Document | None:
+        """A document's headings and title, without its text (a cache of whole texts would
+        hold every indexed article in memory)."""
+        key = (doc_id, content_hash)
+        if key not in self._documents:
+            doc = self.engine.document(doc_id)
+            self._documents[key] = doc.model_copy(update={"text": ""}) if doc else None
+        return self._documents[key]
+
+    def _titles(self, doc_ids: list[str]) -> list[str]:
+        if not doc_ids:
+            return []
+        titles = {d.doc_id: d.title for d in self.engine.documents()}
+        return [titles.get(i, i) for i in doc_ids]
+
+    # -- saved conversations -----------------------------------------------------
+    def save(
+        self, exchanges: list[Exchange] | None, browser: dict[str, str] | None
+    ) -> SavedOutputs:
+        """Keep the open conversation on the server under this browser's key."""
+        browser = _browser(browser)
+        if not exchanges:
+            return browser, self._choices(browser), ""
+        key, active = browser["key"], browser["active"] or new_key()
+        known = self.saved.get(key, active)
+        conversation = Conversation(
+            id=active,
+            title=known.title if known else title_for(exchanges[0].answer.question),
+            answers=[x.answer for x in exchanges],
+            scopes=[x.scope for x in exchanges],
+        )
+        self.saved.put(key, conversation)
+        browser = {**browser, "active": active}
+        return browser, self._choices(browser), self._export(conversation)
+
+    def restore(
+        self, conversation_id: str | None, browser: dict[str, str] | None
+    ) -> tuple[str, str, list[Exchange], dict[str, str], Any, str]:
+        """Show a saved conversation (the browser's open one after a reload)."""
+        browser = _browser(browser)
+        found = self.saved.get(browser["key"], conversation_id or browser["active"])
+        answers = found.answers if found else []
+        scopes = found.scopes if found else []
+        last = len(answers) - SOURCE_TURNS
+        # Page contexts only for the turns whose sources are shown (ui.render.sources).
+        exchanges = [
+            Exchange(
+                a,
+                self.contexts(a) if t >= last else [],
+                scope=scopes[t] if t < len(scopes) else [],
+            )
+            for t, a in enumerate(answers)
+        ]
+        browser = {**browser, "active": found.id if found else ""}
+        return (
+            render.transcript_html(exchanges),
+            render.sources_html(exchanges),
+            exchanges,
+            browser,
+            self._choices(browser),
+            self._export(found) if found else "",
+        )
+
+    def new(self, browser: dict[str, str] | None) -> SavedOutputs:
+        """Start a new conversation; the old one stays in the list."""
+        browser = {**_browser(browser), "active": ""}
+        return browser, self._choices(browser), ""
+
+    def rename(self, title: str, browser: dict[str, str] | None) -> tuple[Any, str, str]:
+        browser = _browser(browser)
+        if not self.saved.rename(browser["key"], browser["active"], title):
+            return (
+                self._choices(browser),
+                title,
+                render.notice_html(
+                    "Ask a question first, then give the conversation a title.", "info"
+                ),
+            )
+        found = self.saved.get(browser["key"], browser["active"])
+        return self._choices(browser), "", self._export(found) if found else ""
+
+    def delete(self, browser: dict[str, str] | None) -> SavedOutputs:
+        browser = _browser(browser)
+        self.saved.delete(browser["key"], browser["active"])
+        return self.new(browser)
+
+    def _choices(self, browser: dict[str, str]) -> Any:
+        saved = self.saved.all(browser["key"])
+        choices = [(f"{c.title} · {c.updated[:10]}", c.id) for c in saved]
+        active = browser["active"] if any(c.id == browser["active"] for c in saved) else None
+        return gradio().Dropdown(choices=choices, value=active)
+
+    @staticmethod
+    def _export(conversation: Conversation) -> str:
+        return conversation_markdown(conversation.title, conversation.answers)
 
     def session_settings(
         self, max_words: float, top_k: float, keyword_weight: float
@@ -138,6 +265,12 @@ class ChatHandlers:
         return replace(ctx, view=view) if view else ctx
 
 
+def _browser(value: dict[str, str] | None) -> dict[str, str]:
+    """This browser's key (made on its first visit) and its open conversation's id."""
+    value = dict(value or {})
+    return {"key": value.get("key") or new_key(), "active": value.get("active") or ""}
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -146,11 +279,24 @@ def _message(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
+def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr = gradio()
     state = gr.State([])
+    browser = gr.BrowserState(
+        {"key": "", "active": ""}, storage_key="papertrail-chats", secret=h.saved.secret()
+    )
     with gr.Row(equal_height=False):
         with gr.Column(scale=7, min_width=520, elem_id="pt-chat-column"):
+            with gr.Row(equal_height=True, elem_id="pt-conversations"):
+                conversations = gr.Dropdown(
+                    choices=[],
+                    label="Conversations",
+                    show_label=False,
+                    container=False,
+                    scale=8,
+                    elem_id="pt-conversation-choice",
+                )
+                clear = gr.Button("New chat", size="md", min_width=110, scale=0, elem_id="pt-new")
             transcript = html_block(render.transcript_html([]), "pt-transcript", TRANSCRIPT_JS)
             with gr.Row(equal_height=True, elem_id="pt-ask-row"):
                 question = gr.Textbox(
@@ -163,9 +309,14 @@ def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
                     autofocus=True,
                 )
                 send = gr.Button("Ask", variant="primary", size="md", min_width=90, scale=0)
-                clear = gr.Button(
-                    "Clear chat", size="md", min_width=110, scale=0, elem_id="pt-clear"
-                )
+            scope = gr.Dropdown(
+                choices=[],
+                value=[],
+                multiselect=True,
+                label="Search in",
+                info="Leave empty to search all documents.",
+                elem_id="pt-scope",
+            )
             notice = html_block("", "pt-notice")
             with gr.Row(elem_id="pt-examples"):
                 examples = [
@@ -175,20 +326,61 @@ def chat_tab(h: ChatHandlers, defaults: Settings) -> None:
                 with gr.Row():
                     sliders = _settings_sliders(defaults)
                 reset = gr.Button("Reset to defaults", size="sm", scale=0)
+            with gr.Accordion(
+                "Rename, delete or export this conversation", open=False, elem_id="pt-manage"
+            ):
+                with gr.Row(equal_height=True):
+                    title = gr.Textbox(
+                        placeholder="New title",
+                        show_label=False,
+                        container=False,
+                        scale=4,
+                        elem_id="pt-title-box",
+                        max_length=200,
+                    )
+                    rename = gr.Button("Rename", size="sm", scale=0, elem_id="pt-rename")
+                    delete = gr.Button(
+                        "Delete", size="sm", variant="stop", scale=0, elem_id="pt-delete"
+                    )
+                export = gr.Code(
+                    "",
+                    language="markdown",
+                    label="This conversation as Markdown",
+                    buttons=["copy", "download"],
+                    interactive=False,
+                    elem_id="pt-export",
+                    max_lines=16,
+                )
         with gr.Column(scale=5, min_width=380):
             sources = html_block(render.sources_html([]), "pt-sources", SOURCES_JS)
 
     outputs = [transcript, sources, state, question, notice]
+    saved = [browser, conversations, export]
     busy = {"show_progress_on": transcript}  # one spinner, not one per output
-    question.submit(h.chat, [question, state, *sliders], outputs, api_name="chat", **busy)
-    send.click(h.chat, [question, state, *sliders], outputs, api_visibility="private", **busy)
-    for button, text in zip(examples, EXAMPLE_QUESTIONS, strict=True):
-        button.click(
-            _example(h, text), [state, *sliders], outputs, api_visibility="private", **busy
+    private = {"api_visibility": "private"}
+    asked = [
+        question.submit(
+            h.chat, [question, state, *sliders, scope], outputs, api_name="chat", **busy
+        ),
+        send.click(h.chat, [question, state, *sliders, scope], outputs, **private, **busy),
+    ]
+    for button in examples:  # a button's label is its question (they follow the documents)
+        asked.append(
+            button.click(h.chat, [button, state, *sliders, scope], outputs, **private, **busy)
         )
-    clear.click(h.clear, None, outputs, api_name="clear")
+    for event in asked:  # a separate step, so the /chat API keeps its inputs and outputs
+        event.then(h.save, [state, browser], saved, **private)
+    clear.click(h.clear, None, outputs, api_name="clear").then(h.new, browser, saved, **private)
+    restored = [transcript, sources, state, browser, conversations, export]
+    conversations.input(h.restore, [conversations, browser], restored, **private)
+    demo.load(lambda b: h.restore(None, b), browser, restored, **private)
+    for trigger in (demo.load, tab.select):  # documents may have come or gone meanwhile
+        trigger(h.refresh, scope, [scope, *examples], **private)
+    rename.click(h.rename, [title, browser], [conversations, title, export], **private)
+    title.submit(h.rename, [title, browser], [conversations, title, export], **private)
+    delete.click(h.delete, browser, saved, **private).then(h.clear, None, outputs, **private)
     initial = [s.value for s in sliders]
-    reset.click(lambda: initial, None, sliders, api_visibility="private")
+    reset.click(lambda: initial, None, sliders, **private)
     gr.api(h.ask, api_name="ask")
 
 
@@ -222,12 +414,3 @@ def _settings_sliders(defaults: Settings) -> list[gr.Slider]:
             info=f"Default {weight} (1 = keywords only).",
         ),
     ]
-
-
-def _example(h: ChatHandlers, text: str) -> Callable[..., ChatOutputs]:
-    def ask_example(
-        exchanges: list[Exchange] | None, max_words: float, top_k: float, keyword_weight: float
-    ) -> ChatOutputs:
-        return h.chat(text, exchanges, max_words, top_k, keyword_weight)
-
-    return ask_example

@@ -12,8 +12,10 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
+from index.loaders import SUPPORTED_SUFFIXES
 from index.settings import RetrievalSettings
 from rag import Answer, Engine, IngestReport, PaperTrailError, Settings
+from ui.render.common import count_of
 
 __all__ = ["app"]
 
@@ -23,25 +25,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # Rich markup ate "[env: ...]" and "[default: ...]" in help texts
 )
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
+def _help(text: str, name: str, section: type[BaseModel] = Settings) -> str:
+    """Help text with the setting's default and variable; the flag's own default is None
+    (unset means "from the environment"), so Click cannot show the real one."""
+    default = section.model_fields[name].default
+    prefix = "PAPERTRAIL_" + ("" if section is Settings else "RETRIEVAL__")
+    shown = "unset" if default is None else str(default)
+    return f"{text} [default: {shown}; env: {prefix}{name.upper()}]"
+
+
 IndexDir = Annotated[
-    Path | None, typer.Option("--index-dir", help="Index folder [env: PAPERTRAIL_INDEX_DIR].")
+    Path | None, typer.Option("--index-dir", help=_help("Index folder.", "index_dir"))
 ]
 ChromaUrl = Annotated[
-    str | None, typer.Option("--chroma-url", help="Chroma server URL [env: PAPERTRAIL_CHROMA_URL].")
+    str | None,
+    typer.Option(
+        "--chroma-url", help=_help("Chroma server URL (unset: embedded store).", "chroma_url")
+    ),
 ]
 Collection = Annotated[
-    str | None, typer.Option("--collection", help="Collection name [env: PAPERTRAIL_COLLECTION].")
+    str | None, typer.Option("--collection", help=_help("Collection name.", "collection"))
 ]
 EmbedModel = Annotated[
     str | None,
-    typer.Option(
-        "--embed-model", help="sentence-transformers model [env: PAPERTRAIL_EMBED_MODEL]."
-    ),
+    typer.Option("--embed-model", help=_help("sentence-transformers model.", "embed_model")),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -103,6 +117,13 @@ def ingest(
         _print_json(report)
     else:
         _print_report(report)
+        skipped = _unsupported_in(paths)
+        if skipped:
+            typer.echo(
+                f"skipped {count_of(len(skipped), 'file')} of an unsupported type "
+                f"({' '.join(SUPPORTED_SUFFIXES)} are read): " + ", ".join(map(str, skipped)),
+                err=True,
+            )
     if report.failed:
         raise typer.Exit(1)
 
@@ -113,7 +134,7 @@ def _print_report(report: IngestReport) -> None:
             typer.echo(f"failed     {f.error}", err=True)
             continue
         typer.echo(
-            f"{f.status:<10} {f.path} ({f.chunks} chunks)"
+            f"{f.status:<10} {f.path} ({count_of(f.chunks, 'chunk')})"
             if f.chunks
             else f"{f.status:<10} {f.path}"
         )
@@ -121,17 +142,34 @@ def _print_report(report: IngestReport) -> None:
             typer.echo(f"  warning: {f.path}: {w.message}", err=True)
     stored = sum(f.status in ("indexed", "replaced") for f in report.files)
     typer.echo(
-        f"{report.embedded_sentences} sentences embedded; {report.stored_chunks} chunks of "
-        f"{stored} document{'s' if stored != 1 else ''} stored"
-        + (f"; {len(report.failed)} file(s) failed" if report.failed else "")
+        f"{count_of(report.stored_chunks, 'chunk')} of {count_of(stored, 'document')} stored"
+        + (f"; {count_of(len(report.failed), 'file')} failed" if report.failed else "")
     )
+
+
+def _unsupported_in(paths: list[Path]) -> list[Path]:
+    """Files inside the given folders that ingest passes over (index.loaders.expand_paths
+    reads only supported types); named here so that a .png does not vanish without a word."""
+    return [
+        f
+        for p in paths
+        if p.is_dir()
+        for f in sorted(p.rglob("*"))
+        if f.is_file()
+        and f.suffix.lower() not in SUPPORTED_SUFFIXES
+        and not f.name.endswith(".meta.json")  # a title sidecar, read with its document
+        and not any(part.startswith(".") for part in f.relative_to(p).parts)
+    ]
 
 
 @app.command()
 @_domain_errors
 def ask(
     question: Annotated[str, typer.Argument(help="A question about the indexed documents.")],
-    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve.")] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", help=_help("Passages to retrieve.", "top_k", RetrievalSettings)),
+    ] = None,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
@@ -152,6 +190,8 @@ def ask(
     engine = Engine.open(settings)
     if bundled:  # as `serve` does: a fresh install answers about the bundled article
         engine.ensure_bundled_corpus()
+    if not engine.documents():
+        raise PaperTrailError("nothing is indexed; add documents with `papertrail ingest PATH`")
     answer = engine.ask(question)
     if as_json:
         _print_json(answer)
@@ -170,8 +210,6 @@ def format_answer(answer: Answer) -> str:
                 if x
             )
             lines.append(f"[{c.n}] {where}\n    “{c.quote}”")
-    elif not answer.passages:
-        lines.append("No documents are indexed; add some with `papertrail ingest PATH`.")
     else:
         lines.append("Closest passages (not sufficient to answer):")
         for i, p in enumerate(answer.passages, start=1):
@@ -198,8 +236,14 @@ def list_documents(
         return
     if not docs:
         typer.echo("No documents indexed yet. Add some with: papertrail ingest PATH")
-    for d in docs:
-        typer.echo(f"{d.doc_id}\t{d.title}\t{d.pages} pages\t{d.chunks} chunks\t{d.ingested_at}")
+        return
+    rows = [("ID", "TITLE", "PAGES", "CHUNKS", "ADDED")]
+    rows += [(d.doc_id, d.title, str(d.pages), str(d.chunks), d.ingested_at) for d in docs]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
+        typer.echo("  ".join(cells))
 
 
 @app.command()
@@ -239,12 +283,13 @@ def doctor(
         _print_json(report)
         return
     if not report.orphaned_documents:
-        typer.echo(f"ok: {report.documents} document(s), no orphaned records")
+        typer.echo(f"ok: {count_of(report.documents, 'document')}, no orphaned records")
     else:
         verb = "cleared" if report.repaired else "found (not cleared: --dry-run)"
         typer.echo(
-            f"{verb} {report.orphaned_chunks} chunk(s) and {report.orphaned_sentence_records} "
-            f"sentence record(s) of {len(report.orphaned_documents)} unregistered document(s): "
+            f"{verb} {count_of(report.orphaned_chunks, 'chunk')} and "
+            f"{count_of(report.orphaned_sentence_records, 'sentence record')} of "
+            f"{count_of(len(report.orphaned_documents), 'unregistered document')}: "
             + ", ".join(report.orphaned_documents)
         )
     if report.writes_in_progress:

@@ -62,12 +62,14 @@ class DocumentHandlers:
         if not paths:
             return (render.report_html(refused), *self.documents(), None)
 
+        files = render.count_of(len(paths), "file")
+
         def on_progress(done: int, total: int) -> None:
             if progress is not None:
-                progress((done, total), desc="Embedding passages", unit="chunks")
+                progress((done, total), desc=f"Embedding the passages of {files}", unit="passages")
 
         if progress is not None:
-            progress(0, desc=f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}")
+            progress(0, desc=f"Reading {files}")
         try:
             with self._writes:
                 report = self.engine.ingest(paths, on_progress=on_progress)

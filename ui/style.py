@@ -30,8 +30,27 @@ const showSource = (turn, n) => {
   const first = section && section.querySelector('.pt-source');
   const goal = target && target !== first ? target : section;
   if (scroller && goal) scroller.scrollTop = Math.max(goal.offsetTop - 8, 0);
+  // On a phone the panel sits below the chat, out of sight: bring the source to the reader.
+  const shown = target || section || panel;
+  const top = shown.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) {
+    shown.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
+};
+const copyAnswer = async (button) => {
+  const text = button.parentElement.querySelector('.pt-md').value;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (error) {  // plain HTTP off loopback has no clipboard API
+    const box = button.parentElement.querySelector('.pt-md');
+    box.hidden = false; box.select(); document.execCommand('copy'); box.hidden = true;
+  }
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = 'Copy as Markdown'; }, 1500);
 };
 element.addEventListener('click', (event) => {
+  const copy = event.target.closest('.pt-copy');
+  if (copy && element.contains(copy)) { copyAnswer(copy); return; }
   const button = event.target.closest('.pt-cite, .pt-show-sources');
   if (!button || !element.contains(button)) return;
   event.preventDefault();
@@ -62,17 +81,18 @@ element.addEventListener('toggle', (event) => {
 CSS = """
 .gradio-container { max-width: 1280px !important; }
 .pt-html .html-container { padding: 0 !important; }
+#pt-top { align-items: center; }
 #pt-header h1 { display: inline; font-size: 1.3rem; margin: 0 12px 0 0; line-height: 1.4; }
 #pt-header span { color: var(--body-text-color-subdued); font-size: 0.92rem; }
 
 /* Chat transcript */
 .pt-transcript {
-  position: relative; height: 430px; overflow-y: auto; padding: 12px;
+  position: relative; height: 380px; overflow-y: auto; padding: 12px;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   background: var(--background-fill-secondary);
 }
 /* Open settings take room from the transcript, so the page still fits 1280×800. */
-#pt-chat-column:has(#pt-settings .label-wrap.open) .pt-transcript { height: 290px; }
+#pt-chat-column:has(#pt-settings .label-wrap.open) .pt-transcript { height: 250px; }
 .pt-msg { display: flex; margin: 6px 0; }
 .pt-user { justify-content: flex-end; }
 .pt-bubble {
@@ -96,6 +116,17 @@ CSS = """
   display: inline-block; margin-top: 6px; padding: 2px 8px; cursor: pointer;
   border: 1px solid var(--border-color-primary); border-radius: 6px;
   background: var(--background-fill-secondary); color: var(--body-text-color);
+}
+.pt-tools { display: flex; justify-content: flex-start; margin: -2px 0 8px; }
+.pt-copy {
+  padding: 0 6px; font-size: 0.8em; cursor: pointer; border: none; background: none;
+  color: var(--body-text-color-subdued); text-decoration: underline dotted;
+}
+.pt-copy:hover, .pt-copy:focus-visible { color: var(--color-accent); }
+#pt-conversations { gap: 8px; }
+.pt-scope {
+  margin: 4px 0 0; font-size: 0.82em; color: var(--body-text-color-subdued);
+  overflow-wrap: anywhere;
 }
 .pt-empty { color: var(--body-text-color-subdued); }
 .pt-transcript .pt-empty { padding: 24px 12px; }
@@ -168,8 +199,12 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-docs { width: 100%; border-collapse: collapse; table-layout: auto; }
 .pt-docs th, .pt-docs td {
   text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border-color-primary);
-  vertical-align: top; overflow-wrap: anywhere;
+  vertical-align: top;
 }
+/* break-word, not anywhere: "anywhere" lets the table squeeze a title to one letter wide
+   and split words ("movement|s"); a file name has no spaces, so it may break anywhere. */
+.pt-docs .pt-doc-title { overflow-wrap: break-word; hyphens: auto; }
+.pt-docs .pt-file { overflow-wrap: anywhere; }
 .pt-docs th, .pt-docs td:not(.pt-doc-title) { white-space: nowrap; }
 .pt-docs th { position: sticky; top: 0; background: var(--background-fill-primary); }
 .pt-docs .pt-num { text-align: right; width: 5em; }
@@ -184,6 +219,15 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-pdfpage { position: relative; width: 100%; margin: 0.5em 0;
   border: 1px solid var(--border-color-primary); }
 .pt-pdfpage img { position: absolute; inset: 0; width: 100%; height: 100%; }
+
+/* Phone: the question box gets its own line, so its placeholder is not cut off, and the
+   date wraps between day and time instead of pushing the table sideways. */
+@media (max-width: 640px) {
+  #pt-ask-row { flex-wrap: wrap; }
+  #pt-question { flex: 1 1 100% !important; min-width: 100% !important; }
+  .pt-docs td.pt-added { white-space: normal; }
+  .pt-docs th, .pt-docs td { padding: 6px 4px; }
+}
 .pt-hl { position: absolute; background: rgba(255, 213, 0, 0.38);
   outline: 2px solid rgba(230, 150, 0, 0.9); border-radius: 2px; pointer-events: none; }
 """

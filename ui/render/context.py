@@ -45,6 +45,7 @@ class Exchange:
 
     answer: Answer
     contexts: list[PageContext | None] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)  # titles searched; [] for all documents
 
 
 def page_context(

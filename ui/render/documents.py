@@ -21,7 +21,8 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
     rows = "".join(
         f'<tr data-doc-id="{esc(d.doc_id)}"><td class="pt-doc-title">{esc(d.title)}'
         f'<div class="pt-file">{esc(d.doc_id)}</div></td><td class="pt-num">{d.pages}</td>'
-        f'<td class="pt-num">{d.chunks}</td><td>{esc(_date(d.ingested_at))}</td></tr>'
+        f'<td class="pt-num">{d.chunks}</td><td class="pt-added">{esc(_date(d.ingested_at))}</td>'
+        "</tr>"
         for d in docs
     )
     count = f"{count_of(len(docs), 'document')} indexed"
@@ -64,10 +65,9 @@ def report_html(files: Sequence[FileResult]) -> str:
             f'<li class="pt-ok"><strong>{esc(name)}</strong>: {_STATUS[f.status]}{chunks}</li>'
         )
         for w in f.warnings:
-            items.append(
-                f'<li class="pt-warn"><strong>Note</strong> {esc(name)}: {esc(w.message)}; '
-                "that page cannot be searched or cited.</li>"
-            )
+            lost = "; that page cannot be searched or cited" if w.page is not None else ""
+            note = f"{esc(name)}: {esc(w.message)}{lost}"
+            items.append(f'<li class="pt-warn"><strong>Note</strong> {note}.</li>')
     ok = sum(f.status != "failed" for f in files)
     failed = len(files) - ok
     parts = [f"{count_of(ok, 'file')} ready to search"] if ok else []

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from index.models import Answer, Citation
 from ui.render.common import count_of, esc, where
 from ui.render.context import Exchange
+from ui.render.markdown import answer_markdown
+from ui.render.sources import SOURCE_TURNS
 
 __all__ = ["answer_html", "transcript_html"]
 
@@ -19,17 +21,30 @@ def transcript_html(exchanges: Sequence[Exchange]) -> str:
             'ends with a marker like <span class="pt-cite-demo">[1]</span>; click it to see '
             "the source passage with the quoted sentence highlighted.</p></div></div>"
         )
-    turns = [_turn_html(t, x) for t, x in enumerate(exchanges)]
+    # Only recent turns carry their Markdown, as only they carry their sources: every answer
+    # re-sends the transcript (ui.chat.KEPT_EXCHANGES); the export holds every turn.
+    recent = len(exchanges) - SOURCE_TURNS
+    turns = [_turn_html(t, x, copy=t >= recent) for t, x in enumerate(exchanges)]
     return f'<div class="pt-transcript">{"".join(turns)}</div>'
 
 
-def _turn_html(turn: int, x: Exchange) -> str:
+def _turn_html(turn: int, x: Exchange, *, copy: bool) -> str:
     question = (
         f'<div class="pt-msg pt-user"><div class="pt-bubble">{esc(x.answer.question)}</div></div>'
     )
+    # The answer as Markdown with its sources, for the copy button (style.TRANSCRIPT_JS).
+    tools = (
+        f'<div class="pt-tools"><button type="button" class="pt-copy" data-turn="{turn}" '
+        'aria-label="Copy this answer with its sources as Markdown">Copy as Markdown</button>'
+        f'<textarea class="pt-md" hidden readonly>{esc(answer_markdown(x.answer))}</textarea>'
+        "</div>"
+        if copy
+        else ""
+    )
+    scope = f'<p class="pt-scope">Searched only: {esc("; ".join(x.scope))}</p>' if x.scope else ""
     return (
-        f'<div class="pt-turn" data-turn="{turn}">{question}'
-        f'<div class="pt-msg pt-bot">{answer_html(x.answer, turn)}</div></div>'
+        f'<div class="pt-turn" data-turn="{turn}">{question}{scope}'
+        f'<div class="pt-msg pt-bot">{answer_html(x.answer, turn)}</div>{tools}</div>'
     )
 
 

@@ -1,0 +1,53 @@
+"""Markdown of an answer or a conversation, citations included, for copying and export.
+
+Plain text, not HTML: the text goes into a clipboard or a .md file, never into the page
+unescaped (the transcript embeds it through `esc`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from index.models import Answer, Citation, Passage
+from ui.render.common import page_name
+
+__all__ = ["answer_markdown", "conversation_markdown"]
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The question, the answer with its [n] markers, and each source with its quote."""
+    lines = [f"**Q:** {answer.question}", "", answer.answer, ""]
+    if answer.citations:
+        lines.append("**Sources**")
+        lines.append("")
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {_where(c)}")
+            lines.append(f"> “{_one_line(c.quote)}”")
+            lines.append("")
+    elif answer.passages:
+        lines.append("**Closest passages** (not sufficient to answer)")
+        lines.append("")
+        for i, p in enumerate(answer.passages, start=1):
+            lines.append(f"({i}) {_where(p)}")
+            lines.append(f"> {_one_line(p.text)[:300]}…")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def conversation_markdown(title: str, answers: Sequence[Answer]) -> str:
+    """Every exchange of a conversation, in order, under its title."""
+    if not answers:
+        return ""
+    parts = [f"# {title}\n"] + [answer_markdown(a) for a in answers]
+    return "\n---\n\n".join(parts)
+
+
+def _where(c: Citation | Passage) -> str:
+    bits = [f"*{c.title}*", page_name(c.page, c.page_label)]
+    if c.section:
+        bits.append(f"§ {c.section}")
+    return ", ".join(bits) + f" ({c.doc_id})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
