@@ -177,7 +177,7 @@ def _mark_headings(text: str) -> tuple[str, list[SectionSpan]]:
 
 
 # Word starts that keep their hyphen at a line break when the rest is a word: "co-citation".
-_PREFIXES = frozenset("co non self semi anti multi pre post cross well inter intra sub".split())
+_PREFIXES = frozenset("co non self semi anti multi cross well".split())
 _LIGATURES = str.maketrans(
     {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
 )

@@ -87,6 +87,7 @@ class _Char:
     index: int  # PDFium's character index, for highlighting a quote later
     font: str = ""
     turned: bool = False  # set sideways; its coordinates are in its own frame
+    spaced: bool = False  # PDFium saw a word break before it
 
 
 @dataclass
@@ -166,14 +167,20 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
     left, bottom, right, top = (ctypes.c_double() for _ in range(4))
     loose = raw.FS_RECTF()
     sideways: set[int] = set()
+    spaced = False  # PDFium put a word break before the next character
     in_figures: set[int] = set()
     matrix = raw.FS_MATRIX()
     size_buf = ctypes.c_float()
     name_buf = ctypes.create_string_buffer(128)
     for i in range(textpage.count_chars()):
         code = raw.FPDFText_GetUnicode(textpage, i)
-        if code in (0, 10, 13) or raw.FPDFText_IsGenerated(textpage, i):
-            continue  # generated spaces and breaks: ours come from geometry
+        if raw.FPDFText_IsGenerated(textpage, i):
+            # PDFium's own word break is a hint (it sees the font's space width); ours comes
+            # from geometry, and either one makes a space. Its line breaks are not used.
+            spaced = spaced or code == 32
+            continue
+        if code in (0, 10, 13):
+            continue
         if code in (2, 0xFFFE):
             code = 0x2D  # PDFium's mark for a line-end hyphen; the join decides its fate
         obj = raw.FPDFText_GetTextObject(textpage, i)
@@ -216,7 +223,8 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
             figures, (loose.left + loose.right) / 2, (bottom.value + top.value) / 2
         ):
             in_figures.add(i)
-        chars.append(_Char(text, x0, x1, y0, y1, size, bold, i, font, turned))
+        chars.append(_Char(text, x0, x1, y0, y1, size, bold, i, font, turned, spaced))
+        spaced = False
     textpage.close()
     if 0 < len(in_figures) < _FIGURE_LABEL_CHARS:
         # Labels drawn inside a figure are not prose; a "figure" full of text is a page
@@ -363,7 +371,8 @@ def _build_line(chars: list[_Char]) -> _Line:
             gap = c.x0 - prev.x1
             if gap > 1.5 * size and out and out[-1] != " ":
                 cells += 1
-            if gap > word_gap * min(1.0, max(c.size, prev.size) / size) and out and out[-1] != " ":
+            wide = gap > word_gap * min(1.0, max(c.size, prev.size) / size)
+            if (wide or (c.spaced and gap > 0.03 * size)) and out and out[-1] != " ":
                 if not (kind and kind == script) and not (
                     c.text in _COMBINING or prev.text in _COMBINING
                 ):
@@ -682,6 +691,8 @@ def _continues_block(block: list[_Line], ln: _Line, pitch: float) -> bool:
         return False  # a short bold line over a longer one: two headings, not one wrapped
     if abs(ln.x0 - prev.x0) > 12 * size:
         return False
+    if (prev.cells >= 3) != (ln.cells >= 3):
+        return False  # a table row (cells apart) next to a line of prose
     if _CAPTION.match(ln.text) and ln.x0 <= prev.x0 + size:
         return False
     return True
@@ -700,6 +711,8 @@ def _join_block(lines: list[_Line]) -> Block:
             ):
                 text += "\x00"  # a line-end hyphen: resolved once the whole document is known
                 index.append(-1)
+            elif text.endswith(("–", "—")) and ln.text[:1].isalpha():
+                pass  # a dash closes up to the next word ("mention–mention", "school—and")
             else:
                 text += " "
                 index.append(-1)
@@ -821,6 +834,8 @@ def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
                 b.kind = "front"
             elif b.size < 0.9 * body:
                 b.kind = "footnote"
+            elif b.words <= 8 and not any(w[:1].islower() for w in text.split()):
+                b.kind = "table"  # a row of labels ("Field Precision Recall F1"), not prose
             else:
                 b.kind = "body"
                 table_mode = front_page = False
