@@ -312,3 +312,27 @@ def test_command_names_an_unknown_pdf():
     app.command()(run)
     result = CliRunner().invoke(app, ["--only", "no-such-paper"])
     assert result.exit_code == 1 and "no-such-paper" in result.output
+
+
+def test_pdf_answers_counts_what_answers_quote(tmp_path, monkeypatch) -> None:
+    """eval.pdf_answers on one vendored PDF and two of its questions, in a temporary index."""
+    import json as _json
+    import shutil
+
+    from eval import pdf_answers
+
+    source = pdf_answers.PDF_DIR
+    data = tmp_path / "pdfs"
+    data.mkdir()
+    shutil.copy(source / "acl-2020-specter.pdf", data)
+    lines = [
+        line
+        for line in (source / "questions.jsonl").read_text().splitlines()
+        if _json.loads(line)["gold"]["doc_id"] == "acl-2020-specter.pdf"
+    ][:2]
+    (data / "questions.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(pdf_answers, "PDF_DIR", data)
+    figures = pdf_answers.measure(tmp_path / "index")
+    assert figures["questions"] == 2
+    assert figures["quoted_sentences"] >= 1 and figures["quoted_nonbody"] == 0
+    assert sum(figures["top5_passages_by_kind"].values()) >= 5
