@@ -237,13 +237,23 @@ def list_documents(
     if not docs:
         typer.echo("No documents indexed yet. Add some with: papertrail ingest PATH")
         return
-    rows = [("ID", "TITLE", "PAGES", "CHUNKS", "ADDED")]
-    rows += [(d.doc_id, d.title, str(d.pages), str(d.chunks), d.ingested_at) for d in docs]
+    rows = [("ID", "TITLE", "PAGES", "CHUNKS", "ADDED", "")]
+    rows += [
+        (
+            d.doc_id,
+            d.title,
+            str(d.pages),
+            str(d.chunks),
+            d.ingested_at,
+            f"duplicate of {d.duplicate_of}" if d.duplicate_of else "",
+        )
+        for d in docs
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
         cells += [r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
-        typer.echo("  ".join(cells))
+        typer.echo("  ".join(cells + ([r[5]] if r[5] else [])))
 
 
 @app.command()
