@@ -158,10 +158,16 @@ class Engine:
         k = k or settings.top_k
         with self._outage():
             copies = self._duplicate_groups()
-            # Twice as deep when copies exist: each collapsed passage leaves a gap to fill.
-            depth = 2 * k if copies else k
+            # One copy of a duplicated document is searched (the preferred, or the first):
+            # a second copy must not change what is retrieved, cited or abstained on.
+            skip = frozenset(d for d, (_, cited) in copies.items() if d != cited)
             found = self._retriever.retrieve(
-                question, settings, k=depth, query_vector=query_vector, doc_ids=doc_ids
+                question,
+                settings,
+                k=k,
+                query_vector=query_vector,
+                doc_ids=doc_ids,
+                skip_docs=skip,
             )
         return _collapse(found, copies)[:k]
 

@@ -80,3 +80,23 @@ def test_the_copy_the_user_prefers_is_the_one_cited(twice: Engine) -> None:
     plasma = {p.doc_id for p in passages if "wound" in p.text.lower()}
     assert plasma == {"cap-review-2025.pdf"}
     assert not twice.prefer("no-such-document.pdf")
+
+
+def test_the_command_line_names_the_copy_at_ingest_and_marks_it_in_the_list(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    runner = CliRunner()
+    copy = tmp_path / "cap-review-2025.pdf"
+    shutil.copy(PLASMA, copy)
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["ingest", str(PLASMA), "--index-dir", index]).exit_code == 0
+    second = runner.invoke(app, ["ingest", str(copy), "--index-dir", index])
+    assert second.exit_code == 0
+    assert "same text as" in second.output and "cold-plasma-wound-healing.pdf" in second.output
+    listed = runner.invoke(app, ["list", "--index-dir", index]).output
+    line = next(x for x in listed.splitlines() if x.startswith("cap-review-2025.pdf"))
+    assert line.endswith("duplicate of cold-plasma-wound-healing.pdf")
