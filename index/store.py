@@ -475,10 +475,50 @@ class Store:
         """Every visible chunk's id, text and metadata (for the keyword index)."""
         return self._chunks_in(self._visible()[0])
 
+    def generations(self) -> dict[str, str]:
+        """Each registered document's visible version: what a derived cache is keyed by."""
+        got = self.registry.get(include=["metadatas"])
+        return {
+            i: str((m or {}).get("generation"))
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+
+    def parts(
+        self, doc_ids: Sequence[str]
+    ) -> tuple[
+        list[tuple[str, str, dict[str, Any]]],
+        list[tuple[str, int, int, np.ndarray]],
+        dict[str, str],
+    ]:
+        """The visible chunks (id, text, metadata), sentences (doc, start, end, vector) and
+        texts of some documents: a derived cache reads only what changed."""
+        chunks: list[tuple[str, str, dict[str, Any]]] = []
+        sentences: list[tuple[str, int, int, np.ndarray]] = []
+        texts: dict[str, str] = {}
+        for batch in _batches(list(doc_ids), _WRITE_GROUP):
+            got = self.registry.get(ids=batch, include=["metadatas", "documents"])
+            generations = {
+                i: (m or {}).get("generation")
+                for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            }
+            texts.update(zip(got["ids"], got["documents"] or [], strict=True))
+            where = {"doc_id": {"$in": batch}}
+            ids, docs, metas = self._chunks_in(generations, where)
+            chunks += zip(ids, docs, metas, strict=True)
+            metas_s, vectors = self._sentences_in(generations, texts, where)
+            sentences += [
+                (m["doc_id"], m["start"], m["end"], v)
+                for m, v in zip(metas_s, vectors, strict=True)
+            ]
+        return chunks, sentences, texts
+
     def _sentences_in(
-        self, generations: dict[str, str | None], texts: dict[str, str]
+        self,
+        generations: dict[str, str | None],
+        texts: dict[str, str],
+        where: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], Any]:
-        got = self.sentences.get(include=["metadatas"])
+        got = self.sentences.get(where=where, include=["metadatas"])
         metas: list[dict[str, Any]] = []
         blocks = []
         for pack in got["metadatas"] or []:
@@ -497,9 +537,9 @@ class Store:
         return metas, np.concatenate(blocks).astype(np.float32)
 
     def _chunks_in(
-        self, generations: dict[str, str | None]
+        self, generations: dict[str, str | None], where: dict[str, Any] | None = None
     ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        got = self.chunks.get(include=["documents", "metadatas"])
+        got = self.chunks.get(where=where, include=["documents", "metadatas"])
         out: tuple[list[str], list[str], list[dict[str, Any]]] = ([], [], [])
         for chunk_id, text, m in zip(
             got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
