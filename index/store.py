@@ -1,10 +1,11 @@
 """Chroma, the single source of truth: chunks with embeddings, and a document registry.
 
 Three collections: `<name>` holds the chunks (via LlamaIndex's ChromaVectorStore);
-`<name>-sentences` holds every sentence's offsets and vector, packed in one record per
-document (the dense side scores a chunk by its best sentence, in memory, so sentences are
-never searched by Chroma); `<name>-docs` holds one record per document: its cleaned text,
-content hash, page and section spans. The chunk collection's metadata
+`<name>-sentences` holds every sentence's offsets, packed in one record per document, and
+their vectors: in a float32 .npy file beside Chroma named by the record's id (embedded), or
+in the record (server). The dense side scores a chunk by its best sentence, in memory, so
+sentences are never searched by Chroma. `<name>-docs` holds one record per document: its
+cleaned text, content hash, page and section spans. The chunk collection's metadata
 records what shaped the vectors and a revision that changes on every write, so derived
 caches can tell when they are stale.
 
@@ -130,6 +131,12 @@ class Store:
         self._client = client
         self._url = settings.chroma_url
         self._name = settings.collection
+        # Embedded: sentence vectors in .npy files beside Chroma, not base64 in its metadata,
+        # which SQLite kept three times (value, string index, write-ahead log): 40 of the
+        # index's 73 bytes per source character. A server has no such folder: packs keep them.
+        self._vector_dir = (
+            None if settings.chroma_url else settings.index_dir / "sentences" / settings.collection
+        )
         self._fingerprint = {
             **settings.index_fingerprint(),
             "embed_weights": weights_digest(settings.embed_model),
@@ -301,11 +308,17 @@ class Store:
     def _add_parts(self, writes: Sequence[DocumentWrite], generation: str) -> None:
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-        packs = [
-            (f"{w.document.doc_id}@{generation}/{k}", pack)
-            for w in writes
-            for k, pack in enumerate(_sentence_packs(w, generation))
-        ]
+        packs = []
+        for w in writes:
+            for k, (pack, vectors) in enumerate(_sentence_packs(w, generation)):
+                part_id = f"{w.document.doc_id}@{generation}/{k}"
+                if self._vector_dir is None:
+                    pack["vectors_b64"] = base64.b64encode(vectors.tobytes()).decode("ascii")
+                else:
+                    self._vector_dir.mkdir(parents=True, exist_ok=True)
+                    np.save(self._vector_file(part_id), vectors)
+                    pack["vectors_file"] = self._vector_file(part_id).name
+                packs.append((part_id, pack))
         for batch in _batches(packs, self._batch):
             self.sentences.add(
                 ids=[i for i, _ in batch],
@@ -357,9 +370,26 @@ class Store:
         """Undo a failed write's parts; if that fails too, the next open clears them."""
         try:
             self._drop_stale(doc_ids, ignore={generation})
+            self._drop_vector_files(doc_ids, generation)
             self.pending.delete(ids=[_pending_id(d, generation) for d in doc_ids])
         except Exception:
             pass
+
+    def _drop_vector_files(self, doc_ids: Sequence[str], generation: str) -> None:
+        """A failed write's vector files, also those saved before their record was added."""
+        if self._vector_dir is None:
+            return
+        got = self.registry.get(ids=list(doc_ids), include=["metadatas"])
+        committed = {
+            i
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if (m or {}).get("generation") == generation
+        }
+        for doc_id in set(doc_ids) - committed:  # a write that committed keeps its files
+            k = 0
+            while (path := self._vector_file(f"{doc_id}@{generation}/{k}")).exists():
+                path.unlink(missing_ok=True)
+                k += 1
 
     def _recover(self) -> None:
         """Clear what writers that died mid-write left: their parts are never visible."""
@@ -371,6 +401,7 @@ class Store:
         ]
         for pending_id, m in dead:
             self._drop_stale([str(m["doc_id"])], ignore={str(m["generation"])})
+            self._drop_vector_files([str(m["doc_id"])], str(m["generation"]))
             self.pending.delete(ids=[pending_id])
         if dead:
             self._touch()
@@ -410,6 +441,15 @@ class Store:
             ids = [i for c, i in parts if c is collection]
             for batch in _batches(ids, self._batch):
                 collection.delete(ids=batch)
+        if self._vector_dir is not None:
+            for c, part_id in parts:
+                if c is self.sentences:
+                    self._vector_file(part_id).unlink(missing_ok=True)
+
+    def _vector_file(self, part_id: str) -> Path:
+        """A sentence record's vectors, named by its id (which may hold any character)."""
+        assert self._vector_dir is not None
+        return self._vector_dir / f"{sha256(part_id.encode()).hexdigest()[:32]}.npy"
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document, or the leftover records of one that has no registry entry."""
@@ -530,8 +570,11 @@ class Store:
                 continue
             text = texts.get(doc_id) or ""
             metas += [{"doc_id": doc_id, "start": a, "end": b, "text": text[a:b]} for a, b in spans]
-            raw = base64.b64decode(str(pack["vectors_b64"]))
-            blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
+            if "vectors_file" in pack and self._vector_dir is not None:
+                blocks.append(np.load(self._vector_dir / str(pack["vectors_file"])))
+            else:
+                raw = base64.b64decode(str(pack["vectors_b64"]))
+                blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
         if not blocks:
             return [], np.zeros((0, 0), dtype=np.float32)
         return metas, np.concatenate(blocks).astype(np.float32)
@@ -672,16 +715,19 @@ class DocumentWrite:
     sentence_vectors: np.ndarray
 
 
-def _sentence_packs(w: DocumentWrite, generation: str) -> Iterator[dict[str, Any]]:
+def _sentence_packs(
+    w: DocumentWrite, generation: str
+) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """Each record's metadata (offsets) and its block of vectors, stored by the caller."""
     vectors = np.ascontiguousarray(w.sentence_vectors, dtype=_VECTOR_DTYPE)
     for start in range(0, len(w.sentences), _SENTENCES_PER_RECORD):
         end = start + _SENTENCES_PER_RECORD
-        yield {
+        pack = {
             "doc_id": w.document.doc_id,
             "generation": generation,
             "spans_json": json.dumps([[s.start, s.end] for s in w.sentences[start:end]]),
-            "vectors_b64": base64.b64encode(vectors[start:end].tobytes()).decode("ascii"),
         }
+        yield pack, vectors[start:end]
 
 
 def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
