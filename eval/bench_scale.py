@@ -53,7 +53,10 @@ _COLUMNS = (
     ("disk_mb", "index on disk MB", "{:,.0f}"),
     ("bytes_per_char", "bytes/char", "{:.0f}"),
     ("serve_rss_gb", "serve peak RSS GB", "{:.2f}"),
+    ("concurrent_max_s", "answer max s while another process ingests", "{:.2f}"),
+    ("concurrent_seen_s", "its documents searchable after s", "{:.1f}"),
 )
+_CONCURRENT_DOCS = 5
 
 
 # -- the library ------------------------------------------------------------------
@@ -83,6 +86,11 @@ def _write_library(folder: Path, k: int) -> tuple[list[Path], Path, int]:
     extra = folder.parent / "extra" / f"covid-qa-{articles[0]['document_id']}-r{k}.txt"
     extra.parent.mkdir(parents=True, exist_ok=True)
     extra.write_text(_rotated(articles[0]["context"], k + 1), encoding="utf-8")
+    later = folder.parent / "later"  # what another process adds while questions are asked
+    later.mkdir(parents=True, exist_ok=True)
+    for a in articles[1 : 1 + _CONCURRENT_DOCS]:
+        path = later / f"covid-qa-{a['document_id']}-r{k}.txt"
+        path.write_text(_rotated(a["context"], k + 1), encoding="utf-8")
     return paths, extra, chars
 
 
@@ -139,6 +147,7 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
     engine.ask(questions[1])
     add_answer = time.perf_counter() - t
     return {
+        **_concurrent(engine, work, questions),
         "first_answer_s": first,
         "p50_ms": 1000 * times[len(times) // 2],
         "p95_ms": 1000 * times[min(int(len(times) * 0.95), len(times) - 1)],
@@ -147,6 +156,29 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
         "add_answer_s": add_answer,
         "serve_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
     }
+
+
+def _concurrent(engine: Any, work: Path, questions: list[str]) -> dict[str, float]:
+    """Answer in a loop while another process ingests; when do its documents show?"""
+    later = sorted((work / "later").glob("*.txt"))
+    code = (
+        "import sys; from pathlib import Path; from rag import Engine, Settings; "
+        "Engine.open(Settings(index_dir=Path(sys.argv[1]))).ingest(sys.argv[2:])"
+    )
+    args = [sys.executable, "-c", code, str(work / "index"), *map(str, later)]
+    t0 = time.perf_counter()
+    writer = subprocess.Popen(args, env=os.environ.copy(), stderr=subprocess.PIPE, text=True)
+    slowest, seen, i = 0.0, None, 0
+    while seen is None and time.perf_counter() - t0 < 600:
+        t = time.perf_counter()
+        engine.ask(questions[i % len(questions)])
+        slowest = max(slowest, time.perf_counter() - t)
+        i += 1
+        if all(engine.search.sentences(p.name, 0, 10**9) for p in later):
+            seen = time.perf_counter() - t0
+    if writer.wait() != 0:
+        raise RuntimeError(f"the concurrent ingest failed: {writer.stderr.read()[-2000:]}")
+    return {"concurrent_max_s": slowest, "concurrent_seen_s": seen if seen is not None else -1.0}
 
 
 def _embedding_time(engine: Any, path: Path) -> float:
