@@ -49,6 +49,8 @@ _K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
 _MAX_SEGMENTS = 8  # more than this and the small ones are merged
 _STEP = 25  # documents a question may wait for when another process added many
 _DEAD_SHARE = 0.3  # a segment with more replaced chunks than this is compacted by a merge
+# LlamaIndex's record bookkeeping (a JSON copy of the node): a third of the cache's size.
+_NODE_KEYS = frozenset({"_node_content", "_node_type", "document_id", "ref_doc_id"})
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,9 @@ class SearchIndex:
         chunks, sentences, texts = self._store.parts(doc_ids)
         docs = {d: generations[d] for d in doc_ids}
         by_doc: dict[str, list[ChunkRecord]] = {d: [] for d in doc_ids}
-        for c in chunks:
-            by_doc[str(c[2].get("doc_id"))].append(ChunkRecord(*c))
+        for chunk_id, text, meta in chunks:
+            own = {k: v for k, v in meta.items() if k not in _NODE_KEYS}
+            by_doc[str(meta.get("doc_id"))].append(ChunkRecord(chunk_id, text, own))
         defs: dict[str, list[list[list[str]]]] = {}
         for d, records in by_doc.items():
             found: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -462,7 +465,8 @@ def _write(folder: Path, s: _Segment) -> None:
     )
     np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))  # cosines move by < 1e-3
     data = {
-        "chunks": [[c.chunk_id, c.text, c.metadata] for c in s.chunks],
+        # A chunk's text is its document's text at its offsets; kept only where it is not.
+        "chunks": [[c.chunk_id, _text_unless_sliced(c, s.texts), c.metadata] for c in s.chunks],
         "vocab": list(s.vocab),
         "texts": s.texts,
         "sent_doc": s.sent_doc,
@@ -473,6 +477,16 @@ def _write(folder: Path, s: _Segment) -> None:
     tmp.rename(folder / s.name)
 
 
+def _text_unless_sliced(chunk: ChunkRecord, texts: dict[str, str]) -> str | None:
+    return None if _sliced(texts, chunk.metadata) == chunk.text else chunk.text
+
+
+def _sliced(texts: dict[str, str], meta: dict[str, Any]) -> str:
+    return texts.get(str(meta.get("doc_id")), "")[
+        int(meta.get("start", 0)) : int(meta.get("end", 0))
+    ]
+
+
 def _read(path: Path) -> _Segment | None:
     try:
         manifest = json.loads((path / "manifest.json").read_text())
@@ -480,7 +494,10 @@ def _read(path: Path) -> _Segment | None:
             return None
         data = json.loads((path / "data.json").read_text())
         arrays = np.load(path / "arrays.npz")
-        records = [ChunkRecord(i, t, m) for i, t, m in data["chunks"]]
+        texts = data["texts"]
+        records = [
+            ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in data["chunks"]
+        ]
         return _Segment(
             name=path.name,
             docs=manifest["docs"],
@@ -492,7 +509,7 @@ def _read(path: Path) -> _Segment | None:
             rows=arrays["rows"],
             tf=arrays["tf"],
             lengths=arrays["lengths"],
-            texts=data["texts"],
+            texts=texts,
             sent_doc=data["sent_doc"],
             sent_span=arrays["sent_span"],
             vectors=np.load(path / "vectors.npy").astype(np.float32),
