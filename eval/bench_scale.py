@@ -161,6 +161,8 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
 def _concurrent(engine: Any, work: Path, questions: list[str]) -> dict[str, float]:
     """Answer in a loop while another process ingests; when do its documents show?"""
     later = sorted((work / "later").glob("*.txt"))
+    if not later:
+        raise RuntimeError(f"no documents to add in {work / 'later'}")
     code = (
         "import sys; from pathlib import Path; from rag import Engine, Settings; "
         "Engine.open(Settings(index_dir=Path(sys.argv[1]))).ingest(sys.argv[2:])"
