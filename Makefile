@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench bench-scale install browser clean
 
 run: $(VENV)/.installed
 	$(BIN)/papertrail serve
@@ -44,6 +44,12 @@ browser:
 # The README's benchmark table: COVID-QA test and PubMedQA test, every system (long).
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m eval.bench --out eval-out/bench
+
+# The README's scale table: k x 98 COVID-QA articles, k = 1, 4, 10 (about an hour with a
+# baseline). BASELINE=DIR runs another source tree side by side (git worktree add DIR main).
+bench-scale: $(VENV)/.installed-test
+	$(BIN)/python -m eval.bench_scale --k 1 4 10 --out eval-out/scale --readme README.md \
+	  $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf $(VENV) .papertrail artifacts

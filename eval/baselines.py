@@ -323,12 +323,18 @@ class LlamaIndexDefaultBaseline(System):
 
 # -- shared helpers ---------------------------------------------------------------------------
 def _stored_passages(chunks: tuple[list[str], list[str], Sequence[Any]]) -> list[Passage]:
+    from llama_index.core.schema import TextNode
     from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    def node(chunk_id: str, text: str, m: dict[str, Any]) -> BaseNode:
+        if "_node_content" in m:  # LlamaIndex's record format (the llamaindex-default baseline)
+            return metadata_dict_to_node(m, text=text)
+        start, end = int(m.get("start", 0)), int(m.get("end", 0))  # PaperTrail's flat records
+        return TextNode(id_=chunk_id, text=text, metadata=m, start_char_idx=start, end_char_idx=end)
 
     ids, texts, metas = chunks
     return [
-        _node_passage(metadata_dict_to_node(dict(m), text=t), 0.0)
-        for _, t, m in zip(ids, texts, metas, strict=True)
+        _node_passage(node(i, t, dict(m)), 0.0) for i, t, m in zip(ids, texts, metas, strict=True)
     ]
 
 

@@ -116,9 +116,10 @@ def _row(engine: Engine, q: EvalQuestion, dataset: str, *, heldout: bool) -> dic
 def _term_documents(engine: Engine) -> dict[str, set[str]]:
     """The documents holding each term, once per engine."""
     out: dict[str, set[str]] = {}
-    for c in engine.search._current().chunks:
-        for t in set(terms(c.metadata.get("title", "") + "\n" + c.text)):
-            out.setdefault(t, set()).add(str(c.metadata["doc_id"]))
+    _, texts, metas = engine.store.all_chunks()
+    for text, meta in zip(texts, metas, strict=True):
+        for t in set(terms(meta.get("title", "") + "\n" + text)):
+            out.setdefault(t, set()).add(str(meta["doc_id"]))
     return out
 
 

@@ -1,13 +1,22 @@
 """What retrieval searches, derived from the Chroma collections and cached on disk.
 
-- Keyword: bm25s over each chunk's title and text (terms plus bigrams, and both forms of
-  each abbreviation: index/abbreviations.py). Chroma's own sparse index is refused in
-  local and single-server mode (chromadb 1.5.9).
-- Semantic: every sentence's vector in one matrix; a chunk scores its best sentence
-  (max-sim), which beats embedding the whole chunk: MiniLM reads only 256 word pieces
-  and one vector blurs a chunk's several points (docs/retrieval.md).
-The cache is rebuilt whenever the collection's revision differs from the one it was
-built at, so it can never disagree with Chroma for long; a broken cache is rebuilt.
+- Keyword: BM25 (Lucene variant, k1 1.5, b 0.75, as bm25s scores it) over each chunk's
+  title and text (terms plus bigrams, and both forms of each abbreviation:
+  index/abbreviations.py). Chroma's own sparse index is refused in local and single-server
+  mode (chromadb 1.5.9).
+- Semantic: a chunk scores its best sentence (max-sim), which beats embedding the whole
+  chunk: MiniLM reads only 256 word pieces and one vector blurs a chunk's several points
+  (docs/retrieval.md).
+
+The cache is a set of segments, each built once for a batch of documents and never
+changed: chunks, per-term postings (chunk, tf), sentence spans and float16 vectors. A
+segment's content is valid per document version (doc id @ generation): a document
+replaced or removed is masked where it lies, a new one gets a new segment, and small
+segments are merged. So adding a document costs work in proportion to it, and opening an
+index loads what is on disk without re-deriving it. BM25's corpus statistics (chunk
+count, mean length, document frequencies) are summed over the live chunks at query time,
+so scores equal a single index's. A broken segment is dropped and its documents rebuilt.
+bm25s itself cannot do this: its index stores scores with the corpus's idf baked in.
 """
 
 from __future__ import annotations
@@ -16,13 +25,17 @@ import json
 import math
 import shutil
 import threading
+import time
+import uuid
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.abbreviations import Abbreviations, initialisms
+from index.abbreviations import Abbreviations, definitions, initialisms
 from index.keyword import index_terms, terms, with_bigrams
 from index.sentences import Sentence
 from index.settings import Settings
@@ -30,8 +43,14 @@ from index.store import Store
 
 __all__ = ["ChunkRecord", "SearchIndex"]
 
-# Bumped when what the cache holds is derived differently; an older cache is rebuilt.
-_CACHE_FORMAT = 2  # 2: abbreviations expanded in the keyword index
+# Bumped when what a segment holds is derived differently; older segments are rebuilt.
+_CACHE_FORMAT = 3  # 3: segments per batch of documents
+_K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
+_MAX_SEGMENTS = 8  # more than this and the small ones are merged
+_STEP = 25  # documents a question may wait for when another process added many
+_DEAD_SHARE = 0.3  # a segment with more replaced chunks than this is compacted by a merge
+# LlamaIndex's record bookkeeping (a JSON copy of the node): a third of the cache's size.
+_NODE_KEYS = frozenset({"_node_content", "_node_type", "document_id", "ref_doc_id"})
 
 
 @dataclass(frozen=True)
@@ -42,14 +61,47 @@ class ChunkRecord:
 
 
 @dataclass
-class _Built:
-    revision: str
+class _Segment:
+    """One immutable batch of documents' derived data; `alive` masks replaced versions."""
+
+    name: str
+    docs: dict[str, str]  # doc id -> generation
+    defs: dict[str, list[list[list[str]]]]  # doc id -> [[short terms], [long terms]]
     chunks: list[ChunkRecord]
-    bm25: Any
-    sentences: list[dict[str, Any]]  # doc_id, start, end
-    vectors: np.ndarray  # one row per sentence
-    members: list[np.ndarray]  # sentence rows inside each chunk
-    by_doc: dict[str, np.ndarray]  # sentence rows of each document, by start
+    chunk_doc: list[str]
+    vocab: dict[str, int]
+    indptr: np.ndarray  # postings of term t: rows/tf[indptr[t]:indptr[t + 1]]
+    rows: np.ndarray
+    tf: np.ndarray
+    lengths: np.ndarray  # terms per chunk
+    texts: dict[str, str]  # doc id -> cleaned text, for sentence texts
+    sent_doc: list[str]  # per sentence row, sorted by (doc, start)
+    sent_span: np.ndarray  # (n, 2) start, end
+    vectors: np.ndarray  # (n, dim) float32 in memory, float16 on disk
+    member_rows: np.ndarray  # sentence rows of all chunks, concatenated
+    member_ptr: np.ndarray  # chunk c's rows: member_rows[member_ptr[c]:member_ptr[c + 1]]
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    live_docs: set[str] = field(default_factory=set)  # set with `alive` by each view
+    doc_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.alive = np.ones(len(self.chunks), dtype=bool)
+        self.live_docs = set(self.docs)
+        for row, doc in enumerate(self.sent_doc):
+            lo, _ = self.doc_rows.get(doc, (row, row))
+            self.doc_rows[doc] = (lo, row + 1)
+
+
+@dataclass
+class _View:
+    """The segments in search order, with the live corpus's BM25 statistics."""
+
+    revision: str
+    segments: list[_Segment]
+    offsets: np.ndarray  # first global row of each segment, and the total at the end
+    owner: dict[str, _Segment]  # live doc id -> the segment holding its visible version
+    n: int
+    avgdl: float
 
 
 class SearchIndex:
@@ -58,167 +110,411 @@ class SearchIndex:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._dir = settings.index_dir / "cache" / settings.collection
-        self._built: _Built | None = None
+        self._view: _View | None = None
+        self._loaded: dict[str, _Segment] = {}
         self._lock = threading.Lock()
 
     def chunk(self, row: int) -> ChunkRecord:
-        return self._current().chunks[row]
+        view = self._current()
+        i = int(np.searchsorted(view.offsets, row, side="right")) - 1
+        return view.segments[i].chunks[row - int(view.offsets[i])]
 
     def keyword(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k (chunk row, BM25 score), best first; only positive scores."""
-        built = self._current()
-        if not built.chunks:
+        view = self._current()
+        if not view.n:
             return []
         asked = index_terms(query)
         asked += [t for t in dict.fromkeys(initialisms(query)) if t not in asked]
-        query_terms = [t for t in asked if t in built.bm25.vocab_dict]
-        if not query_terms:
-            return []
-        scores = built.bm25.get_scores(query_terms)
+        scores = np.zeros(int(view.offsets[-1]), dtype=np.float32)
+        for term in asked:  # a repeated term counts again, as in bm25s
+            postings = _postings(view, term)
+            df = sum(len(r) for _, r, _ in postings)
+            if not df:
+                continue
+            idf = math.log(1 + (view.n - df + 0.5) / (df + 0.5))
+            for base, rows, tf in postings:
+                lengths = view.segments[base].lengths[rows]
+                norm = _K1 * ((1 - _B) + _B * lengths / view.avgdl)
+                scores[view.offsets[base] + rows] += idf * tf / (norm + tf)
         return _top(scores, k, positive=True)
 
     def semantic(self, query_vector: Sequence[float], k: int) -> list[tuple[int, float]]:
         """Top-k (chunk row, cosine of the chunk's best sentence), best first."""
-        built = self._current()
-        if not built.chunks or not len(built.vectors):
+        view = self._current()
+        if not view.n:
             return []
-        sims = built.vectors @ np.asarray(query_vector, dtype=np.float32)
-        best = np.array([sims[m].max() if len(m) else -1.0 for m in built.members])
+        q = np.asarray(query_vector, dtype=np.float32)
+        best = np.concatenate([_best_sentences(s, q) for s in view.segments])
         return _top(best, k, positive=False)
 
     def sentences(self, doc_id: str, start: int, end: int) -> list[tuple[Sentence, np.ndarray]]:
         """Sentences lying wholly in [start, end) of a document, with their vectors."""
-        built = self._current()
+        segment = self._current().owner.get(doc_id)
+        if segment is None or doc_id not in segment.doc_rows:
+            return []
+        lo, hi = segment.doc_rows[doc_id]
+        text = segment.texts.get(doc_id, "")
         out = []
-        for row in built.by_doc.get(doc_id, np.zeros(0, dtype=int)):
-            meta = built.sentences[row]
-            if meta["start"] >= start and meta["end"] <= end:
-                out.append((Sentence(meta["start"], meta["end"], meta["text"]), built.vectors[row]))
+        for row in range(lo, hi):
+            a, b = (int(x) for x in segment.sent_span[row])
+            if a >= start and b <= end:
+                out.append((Sentence(a, b, text[a:b]), segment.vectors[row]))
         return out
 
     def idf(self, words: list[str]) -> dict[str, float]:
         """BM25 idf of each term; a term the corpus lacks gets the highest idf."""
-        built = self._current()
-        n = len(built.chunks)
-        vocab = built.bm25.vocab_dict if n else {}
-        indptr = built.bm25.scores["indptr"] if n else None
+        view = self._current()
         out = {}
         for word in set(words):
-            tid = vocab.get(word)
-            df = 0 if tid is None or indptr is None else int(indptr[tid + 1] - indptr[tid])
-            out[word] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            df = sum(len(r) for _, r, _ in _postings(view, word))
+            out[word] = math.log(1 + (view.n - df + 0.5) / (df + 0.5))
         return out
 
     def unseen(self, words: list[str]) -> set[str]:
         """The terms no chunk contains."""
-        built = self._current()
-        vocab = built.bm25.vocab_dict if built.chunks else {}
-        return {w for w in words if w not in vocab}
+        view = self._current()
+        return {w for w in words if not _postings(view, w)}
 
     # -- the cache --------------------------------------------------------------
-    def refresh(self) -> None:
-        """Rebuild if the store changed since; one Chroma round trip, so once per question."""
+    def refresh(self, *, complete: bool = False) -> None:
+        """Catch up with the store; one Chroma round trip when nothing changed.
+
+        Documents another process added are picked up from its segments on disk, or
+        derived here, at most _STEP documents per call unless `complete` (or nothing is
+        loaded yet), so that a question never waits for a whole batch.
+        """
         revision = self._store.revision()
         with self._lock:
-            if self._built is None or self._built.revision != revision:
-                self._built = self._load(revision) or self._build(revision)
-
-    def _current(self) -> _Built:
-        if self._built is None:
-            self.refresh()
-        assert self._built is not None
-        return self._built
-
-    def _build(self, revision: str) -> _Built:
-        import bm25s
-
-        # One registry read for both: chunks and sentences of the same committed versions.
-        (ids, texts, metas), (sentences, vectors) = self._store.snapshot()
-        bm25 = bm25s.BM25()
-        if ids:
-            abbreviations = Abbreviations.from_texts(
-                (str(m.get("doc_id")), t) for t, m in zip(texts, metas, strict=True)
+            view = self._view
+            if view is not None and view.revision == revision:
+                return
+            generations = self._store.generations()
+            self._load_new()
+            missing = _missing(generations, self._loaded.values())
+            limit = None if complete or view is None else _STEP
+            if missing:
+                self._add(self._build(missing[:limit], generations))
+            self._merge_small(generations)
+            self._view = _view(
+                revision if len(missing) <= (limit or len(missing)) else "",
+                self._loaded,
+                generations,
             )
-            corpus = []
-            for t, m in zip(texts, metas, strict=True):
-                unigrams = terms(f"{m.get('title', '')}\n{t}")
-                corpus.append(
-                    with_bigrams(unigrams) + abbreviations.expand(str(m.get("doc_id")), unigrams)
-                )
-            bm25.index(corpus, show_progress=False)
-        chunks = [ChunkRecord(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)]
-        built = _assemble(revision, chunks, bm25, sentences, vectors)
-        if ids:
-            self._save(built)
-        return built
 
-    def _save(self, built: _Built) -> None:
-        tmp = self._dir.with_name(self._dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "bm25").mkdir(parents=True)
-        built.bm25.save(str(tmp / "bm25"), show_progress=False)
-        np.save(tmp / "vectors.npy", built.vectors)
-        meta = {
-            "format": _CACHE_FORMAT,
-            "revision": built.revision,
-            "chunks": [[c.chunk_id, c.text, c.metadata] for c in built.chunks],
-            "sentences": built.sentences,
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        shutil.rmtree(self._dir, ignore_errors=True)
-        tmp.rename(self._dir)
+    def _current(self) -> _View:
+        if self._view is None:
+            self.refresh(complete=True)
+        assert self._view is not None
+        return self._view
 
-    def _load(self, revision: str) -> _Built | None:
-        meta_path = self._dir / "meta.json"
-        if not meta_path.is_file():
-            return None
-        try:
-            import bm25s
+    def _load_new(self) -> None:
+        """Segments other processes wrote since; drop those a merge replaced."""
+        # The single-file cache that came before segments.
+        for legacy in ("meta.json", "vectors.npy"):
+            (self._dir / legacy).unlink(missing_ok=True)
+        shutil.rmtree(self._dir / "bm25", ignore_errors=True)
+        on_disk = {p.name for p in self._dir.glob("seg-*") if (p / "manifest.json").is_file()}
+        for name in set(self._loaded) - on_disk:
+            del self._loaded[name]
+        for name in sorted(on_disk - set(self._loaded)):
+            segment = _read(self._dir / name)
+            if segment is None:  # a broken segment: its documents are derived again
+                shutil.rmtree(self._dir / name, ignore_errors=True)
+            else:
+                self._loaded[name] = segment
 
-            meta = json.loads(meta_path.read_text())
-            if meta.get("revision") != revision or meta.get("format") != _CACHE_FORMAT:
-                return None
-            bm25 = bm25s.BM25.load(str(self._dir / "bm25"), show_progress=False)
-            vectors = np.load(self._dir / "vectors.npy")
-            chunks = [ChunkRecord(i, t, m) for i, t, m in meta["chunks"]]
-            return _assemble(revision, chunks, bm25, meta["sentences"], vectors)
-        except Exception:  # a broken cache is rebuilt, never trusted
-            return None
+    def _add(self, segment: _Segment) -> None:
+        _write(self._dir, segment)
+        self._loaded[segment.name] = segment
+
+    def _build(self, doc_ids: list[str], generations: dict[str, str]) -> _Segment:
+        chunks, sentences, texts = self._store.parts(doc_ids)
+        docs = {d: generations[d] for d in doc_ids}
+        by_doc: dict[str, list[ChunkRecord]] = {d: [] for d in doc_ids}
+        for chunk_id, text, meta in chunks:
+            own = {k: v for k, v in meta.items() if k not in _NODE_KEYS}
+            by_doc[str(meta.get("doc_id"))].append(ChunkRecord(chunk_id, text, own))
+        defs: dict[str, list[list[list[str]]]] = {}
+        for d, records in by_doc.items():
+            found: dict[tuple[str, ...], tuple[str, ...]] = {}
+            for r in records:
+                found.update(definitions(r.text))
+            defs[d] = [[list(s), list(lf)] for s, lf in found.items()]
+        # The corpus vote includes every live document, as one index built at once would.
+        votes = {d: defs_ for s in self._loaded.values() for d, defs_ in s.defs.items()}
+        votes = {d: v for d, v in votes.items() if d in generations} | defs
+        abbreviations = Abbreviations(
+            {d: {tuple(s): tuple(lf) for s, lf in v} for d, v in votes.items()}
+        )
+        records = [r for d in doc_ids for r in by_doc[d]]
+        tokens = []
+        for r in records:
+            unigrams = terms(f"{r.metadata.get('title', '')}\n{r.text}")
+            doc = str(r.metadata.get("doc_id"))
+            tokens.append(with_bigrams(unigrams) + abbreviations.expand(doc, unigrams))
+        return _segment(_new_name(), docs, defs, records, tokens, sentences, texts)
+
+    def _merge_small(self, generations: dict[str, str]) -> None:
+        """Keep few segments: merge all but the largest healthy one when there are many."""
+        segments = sorted(self._loaded.values(), key=lambda s: len(s.chunks))
+        if len(segments) <= _MAX_SEGMENTS:
+            return
+        _view("", self._loaded, generations)  # sets each segment's live mask
+        keep = segments[-1]
+        if len(keep.chunks) and (~keep.alive).mean() > _DEAD_SHARE:
+            keep = None
+        merged = _merge([s for s in segments if s is not keep])
+        self._add(merged)
+        for s in segments:
+            if s is not keep:
+                del self._loaded[s.name]
+                shutil.rmtree(self._dir / s.name, ignore_errors=True)
 
 
-def _assemble(
-    revision: str,
-    chunks: list[ChunkRecord],
-    bm25: Any,
-    sentences: list[dict[str, Any]],
-    vectors: np.ndarray,
-) -> _Built:
-    """Index sentences by document and find the sentences inside each chunk."""
-    by_doc: dict[str, list[int]] = {}
-    for row, s in enumerate(sentences):
-        by_doc.setdefault(s["doc_id"], []).append(row)
-    ordered = {
-        d: np.array(sorted(rows, key=lambda r: sentences[r]["start"]), dtype=int)
-        for d, rows in by_doc.items()
-    }
-    starts = {d: np.array([sentences[r]["start"] for r in rows]) for d, rows in ordered.items()}
-    ends = {d: np.array([sentences[r]["end"] for r in rows]) for d, rows in ordered.items()}
-    members = []
-    for c in chunks:
-        doc = str(c.metadata.get("doc_id"))
-        lo, hi = int(c.metadata.get("start", 0)), int(c.metadata.get("end", 0))
-        rows, s, e = ordered.get(doc), starts.get(doc), ends.get(doc)
-        if rows is None or s is None or e is None:
-            members.append(np.zeros(0, dtype=int))
+# -- scoring ---------------------------------------------------------------------
+def _postings(view: _View, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(segment index, live chunk rows in it, their tf) of every live chunk holding `term`."""
+    out = []
+    for i, s in enumerate(view.segments):
+        tid = s.vocab.get(term)
+        if tid is None:
             continue
-        inside = rows[(s >= lo) & (e <= hi)]
-        # A chunk cut inside one long sentence still scores by the sentences it touches.
-        members.append(inside if len(inside) else rows[(s < hi) & (e > lo)])
-    return _Built(revision, chunks, bm25, sentences, vectors, members, ordered)
+        lo, hi = s.indptr[tid], s.indptr[tid + 1]
+        rows, tf = s.rows[lo:hi], s.tf[lo:hi]
+        live = s.alive[rows]
+        if live.any():
+            out.append((i, rows[live], tf[live]))
+    return out
+
+
+def _best_sentences(segment: _Segment, q: np.ndarray) -> np.ndarray:
+    """Each chunk's best sentence cosine; -1 for a chunk without one, -inf for a dead one."""
+    best = np.full(len(segment.chunks), -1.0, dtype=np.float32)
+    if len(segment.member_rows) and len(segment.vectors):
+        sims = segment.vectors @ q
+        counts = np.diff(segment.member_ptr)
+        some = counts > 0
+        best[some] = np.maximum.reduceat(sims[segment.member_rows], segment.member_ptr[:-1][some])
+    best[~segment.alive] = -np.inf
+    return best
 
 
 def _top(scores: np.ndarray, k: int, *, positive: bool) -> list[tuple[int, float]]:
     k = min(k, len(scores))
     rows = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)
     rows = rows[np.argsort(-scores[rows], kind="stable")]
-    return [(int(r), float(scores[r])) for r in rows if not positive or scores[r] > 0]
+    floor = 0.0 if positive else -np.inf
+    return [(int(r), float(scores[r])) for r in rows if scores[r] > floor]
+
+
+# -- segments --------------------------------------------------------------------
+def _missing(generations: dict[str, str], segments: Any) -> list[str]:
+    held = {(d, g) for s in segments for d, g in s.docs.items()}
+    return sorted(d for d, g in generations.items() if (d, g) not in held)
+
+
+def _view(revision: str, loaded: dict[str, _Segment], generations: dict[str, str]) -> _View:
+    """Mark each visible document version live in exactly one segment (the newest)."""
+    segments = sorted(loaded.values(), key=lambda s: s.name)
+    owner: dict[str, _Segment] = {}
+    for s in reversed(segments):
+        for d, g in s.docs.items():
+            if generations.get(d) == g and d not in owner:
+                owner[d] = s
+    for s in segments:
+        s.alive = np.array([owner.get(d) is s for d in s.chunk_doc], dtype=bool)
+        s.live_docs = {d for d in s.docs if owner.get(d) is s}
+    offsets = np.cumsum([0] + [len(s.chunks) for s in segments])
+    n = int(sum(s.alive.sum() for s in segments))
+    total = float(sum(s.lengths[s.alive].sum() for s in segments))
+    return _View(revision, segments, offsets, owner, n, total / n if n else 1.0)
+
+
+def _new_name() -> str:
+    return f"seg-{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+
+
+def _segment(
+    name: str,
+    docs: dict[str, str],
+    defs: dict[str, list[list[list[str]]]],
+    records: list[ChunkRecord],
+    tokens: list[list[str]],
+    sentences: list[tuple[str, int, int, np.ndarray]],
+    texts: dict[str, str],
+) -> _Segment:
+    """Postings and chunk members from chunks' tokens and (doc, start, end, vector)."""
+    vocab: dict[str, int] = {}
+    t_ids, t_rows, t_tf = [], [], []
+    for row, toks in enumerate(tokens):
+        for term, count in Counter(toks).items():
+            t_ids.append(vocab.setdefault(term, len(vocab)))
+            t_rows.append(row)
+            t_tf.append(count)
+    ids = np.asarray(t_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(vocab)))])
+    sentences = sorted(sentences, key=lambda s: (s[0], s[1]))
+    dim = len(sentences[0][3]) if sentences else 0
+    vectors = (
+        np.stack([s[3] for s in sentences]).astype(np.float16).astype(np.float32)
+        if sentences
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    sent_doc = [s[0] for s in sentences]
+    span = np.array([[s[1], s[2]] for s in sentences], dtype=np.int64).reshape(-1, 2)
+    member_rows, member_ptr = _members(records, sent_doc, span)
+    return _Segment(
+        name=name,
+        docs=docs,
+        defs=defs,
+        chunks=records,
+        chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
+        vocab=vocab,
+        indptr=indptr.astype(np.int64),
+        rows=np.asarray(t_rows, dtype=np.int32)[order],
+        tf=np.asarray(t_tf, dtype=np.float32)[order],
+        lengths=np.array([len(t) for t in tokens], dtype=np.float32),
+        texts=texts,
+        sent_doc=sent_doc,
+        sent_span=span,
+        vectors=vectors,
+        member_rows=member_rows,
+        member_ptr=member_ptr,
+    )
+
+
+def _members(
+    records: list[ChunkRecord], sent_doc: list[str], span: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence rows inside each chunk (rows are sorted by document, then start)."""
+    ranges: dict[str, tuple[int, int]] = {}
+    for row, doc in enumerate(sent_doc):
+        ranges[doc] = (ranges.get(doc, (row, row))[0], row + 1)
+    parts, ptr = [], [0]
+    for c in records:
+        lo, hi = ranges.get(str(c.metadata.get("doc_id")), (0, 0))
+        a, b = int(c.metadata.get("start", 0)), int(c.metadata.get("end", 0))
+        s, e = span[lo:hi, 0], span[lo:hi, 1]
+        inside = np.flatnonzero((s >= a) & (e <= b))
+        # A chunk cut inside one long sentence still scores by the sentences it touches.
+        if not len(inside):
+            inside = np.flatnonzero((s < b) & (e > a))
+        parts.append(inside + lo)
+        ptr.append(ptr[-1] + len(inside))
+    rows = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    return rows, np.asarray(ptr, dtype=np.int64)
+
+
+def _merge(segments: list[_Segment]) -> _Segment:
+    """One segment holding the live documents of `segments`, postings remapped, not re-derived."""
+    docs: dict[str, str] = {}
+    defs: dict[str, list[list[list[str]]]] = {}
+    texts: dict[str, str] = {}
+    records: list[ChunkRecord] = []
+    sentences: list[tuple[str, int, int, np.ndarray]] = []
+    vocab: dict[str, int] = {}
+    ids, rows, tfs, lengths = [], [], [], []
+    for s in segments:
+        live_docs = s.live_docs
+        docs.update({d: s.docs[d] for d in live_docs})
+        defs.update({d: s.defs.get(d, []) for d in live_docs})
+        texts.update({d: s.texts.get(d, "") for d in live_docs})
+        keep = np.flatnonzero(s.alive)
+        new_row = np.full(len(s.chunks), -1, dtype=np.int64)
+        new_row[keep] = np.arange(len(records), len(records) + len(keep))
+        records += [s.chunks[i] for i in keep]
+        lengths.append(s.lengths[keep])
+        remap = np.array([vocab.setdefault(t, len(vocab)) for t in s.vocab], dtype=np.int64)
+        term_of = np.repeat(np.arange(len(s.vocab)), np.diff(s.indptr))
+        live = s.alive[s.rows]
+        ids.append(remap[term_of[live]] if len(remap) else np.zeros(0, dtype=np.int64))
+        rows.append(new_row[s.rows[live]])
+        tfs.append(s.tf[live])
+        sentences += [
+            (d, int(s.sent_span[r, 0]), int(s.sent_span[r, 1]), s.vectors[r])
+            for r, d in enumerate(s.sent_doc)
+            if d in live_docs
+        ]
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_ids, kind="stable")
+    merged = _segment(_new_name(), docs, defs, records, [], sentences, texts)
+    merged.vocab = vocab
+    merged.indptr = np.concatenate([[0], np.cumsum(np.bincount(all_ids, minlength=len(vocab)))])
+    merged.rows = np.concatenate(rows).astype(np.int32)[order] if rows else merged.rows
+    merged.tf = np.concatenate(tfs)[order] if tfs else merged.tf
+    merged.lengths = np.concatenate(lengths) if lengths else merged.lengths
+    return merged
+
+
+def _write(folder: Path, s: _Segment) -> None:
+    """Write to a temporary folder and rename: readers see a whole segment or none."""
+    tmp = folder / f".{s.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.savez(
+        tmp / "arrays.npz",
+        indptr=s.indptr,
+        rows=s.rows,
+        tf=s.tf,
+        lengths=s.lengths,
+        sent_span=s.sent_span,
+        member_rows=s.member_rows,
+        member_ptr=s.member_ptr,
+    )
+    np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))  # cosines move by < 1e-3
+    data = {
+        # A chunk's text is its document's text at its offsets; kept only where it is not.
+        "chunks": [[c.chunk_id, _text_unless_sliced(c, s.texts), c.metadata] for c in s.chunks],
+        "vocab": list(s.vocab),
+        "texts": s.texts,
+        "sent_doc": s.sent_doc,
+    }
+    (tmp / "data.json").write_text(json.dumps(data))
+    manifest = {"format": _CACHE_FORMAT, "docs": s.docs, "defs": s.defs}
+    (tmp / "manifest.json").write_text(json.dumps(manifest))  # written last: complete
+    tmp.rename(folder / s.name)
+
+
+def _text_unless_sliced(chunk: ChunkRecord, texts: dict[str, str]) -> str | None:
+    return None if _sliced(texts, chunk.metadata) == chunk.text else chunk.text
+
+
+def _sliced(texts: dict[str, str], meta: dict[str, Any]) -> str:
+    return texts.get(str(meta.get("doc_id")), "")[
+        int(meta.get("start", 0)) : int(meta.get("end", 0))
+    ]
+
+
+def _read(path: Path) -> _Segment | None:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        if manifest.get("format") != _CACHE_FORMAT:
+            return None
+        data = json.loads((path / "data.json").read_text())
+        arrays = np.load(path / "arrays.npz")
+        texts = data["texts"]
+        records = [
+            ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in data["chunks"]
+        ]
+        return _Segment(
+            name=path.name,
+            docs=manifest["docs"],
+            defs=manifest["defs"],
+            chunks=records,
+            chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
+            vocab={t: i for i, t in enumerate(data["vocab"])},
+            indptr=arrays["indptr"],
+            rows=arrays["rows"],
+            tf=arrays["tf"],
+            lengths=arrays["lengths"],
+            texts=texts,
+            sent_doc=data["sent_doc"],
+            sent_span=arrays["sent_span"],
+            vectors=np.load(path / "vectors.npy").astype(np.float32),
+            member_rows=arrays["member_rows"],
+            member_ptr=arrays["member_ptr"],
+        )
+    except Exception:  # a broken segment is derived again, never trusted
+        return None

@@ -1,10 +1,11 @@
 """Chroma, the single source of truth: chunks with embeddings, and a document registry.
 
-Three collections: `<name>` holds the chunks (via LlamaIndex's ChromaVectorStore);
-`<name>-sentences` holds every sentence's offsets and vector, packed in one record per
-document (the dense side scores a chunk by its best sentence, in memory, so sentences are
-never searched by Chroma); `<name>-docs` holds one record per document: its cleaned text,
-content hash, page and section spans. The chunk collection's metadata
+Three collections: `<name>` holds the chunks (vector and flat metadata, no text);
+`<name>-sentences` holds every sentence's offsets, packed in one record per document, and
+their vectors: in a float32 .npy file beside Chroma named by the record's id (embedded), or
+in the record (server). The dense side scores a chunk by its best sentence, in memory, so
+sentences are never searched by Chroma. `<name>-docs` holds one record per document: its
+cleaned text, content hash, page and section spans. The chunk collection's metadata
 records what shaped the vectors and a revision that changes on every write, so derived
 caches can tell when they are stale.
 
@@ -131,6 +132,12 @@ class Store:
         self._client = client
         self._url = settings.chroma_url
         self._name = settings.collection
+        # Embedded: sentence vectors in .npy files beside Chroma, not base64 in its metadata,
+        # which SQLite kept three times (value, string index, write-ahead log): 40 of the
+        # index's 73 bytes per source character. A server has no such folder: packs keep them.
+        self._vector_dir = (
+            None if settings.chroma_url else settings.index_dir / "sentences" / settings.collection
+        )
         self._fingerprint = {
             **settings.index_fingerprint(),
             "embed_weights": weights_digest(settings.embed_model),
@@ -337,13 +344,17 @@ class Store:
             self._drop_stale(ids)
 
     def _add_parts(self, writes: Sequence[DocumentWrite], generation: str) -> None:
-        from llama_index.core.vector_stores.utils import node_to_metadata_dict
-
-        packs = [
-            (f"{w.document.doc_id}@{generation}/{k}", pack)
-            for w in writes
-            for k, pack in enumerate(_sentence_packs(w, generation))
-        ]
+        packs = []
+        for w in writes:
+            for k, (pack, vectors) in enumerate(_sentence_packs(w, generation)):
+                part_id = f"{w.document.doc_id}@{generation}/{k}"
+                if self._vector_dir is None:
+                    pack["vectors_b64"] = base64.b64encode(vectors.tobytes()).decode("ascii")
+                else:
+                    self._vector_dir.mkdir(parents=True, exist_ok=True)
+                    np.save(self._vector_file(part_id), vectors)
+                    pack["vectors_file"] = self._vector_file(part_id).name
+                packs.append((part_id, pack))
         for batch in _batches(packs, self._batch):
             self.sentences.add(
                 ids=[i for i, _ in batch],
@@ -356,15 +367,15 @@ class Store:
             for c, v in zip(w.chunks, w.chunk_vectors, strict=True)
         ]
         for batch in _batches(nodes, self._batch):
-            # LlamaIndex's own record format (as ChromaVectorStore.add writes it), but the
-            # Chroma id carries the generation while the node keeps its chunk id.
+            # The node's own flat metadata, no text: a chunk's text is its document's text at
+            # its offsets. LlamaIndex's record format (a JSON copy of the node, the text as a
+            # Chroma document, which Chroma also indexes for full-text search) made up 44 % of
+            # chroma.sqlite3 at 392 papers, and nothing searched it. The Chroma id carries the
+            # generation while the node keeps its chunk id.
             self.chunks.add(
                 ids=[f"{n.node_id}@{generation}" for n in batch],
                 embeddings=[n.get_embedding() for n in batch],
-                metadatas=[
-                    node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch
-                ],
-                documents=[n.get_content() for n in batch],
+                metadatas=[n.metadata for n in batch],
             )
 
     def _check_owners(self, writes: Sequence[DocumentWrite]) -> None:
@@ -400,9 +411,26 @@ class Store:
         """Undo a failed write's parts; if that fails too, the next open clears them."""
         try:
             self._drop_stale(doc_ids, ignore={generation})
+            self._drop_vector_files(doc_ids, generation)
             self.pending.delete(ids=[_pending_id(d, generation) for d in doc_ids])
         except Exception:
             pass
+
+    def _drop_vector_files(self, doc_ids: Sequence[str], generation: str) -> None:
+        """A failed write's vector files, also those saved before their record was added."""
+        if self._vector_dir is None:
+            return
+        got = self.registry.get(ids=list(doc_ids), include=["metadatas"])
+        committed = {
+            i
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if (m or {}).get("generation") == generation
+        }
+        for doc_id in set(doc_ids) - committed:  # a write that committed keeps its files
+            k = 0
+            while (path := self._vector_file(f"{doc_id}@{generation}/{k}")).exists():
+                path.unlink(missing_ok=True)
+                k += 1
 
     def _recover(self) -> None:
         """Clear what writers that died mid-write left: their parts are never visible."""
@@ -414,6 +442,7 @@ class Store:
         ]
         for pending_id, m in dead:
             self._drop_stale([str(m["doc_id"])], ignore={str(m["generation"])})
+            self._drop_vector_files([str(m["doc_id"])], str(m["generation"]))
             self.pending.delete(ids=[pending_id])
         if dead:
             self._touch()
@@ -455,6 +484,15 @@ class Store:
             ids = [i for c, i in parts if c is collection]
             for batch in _batches(ids, self._batch):
                 collection.delete(ids=batch)
+        if self._vector_dir is not None:
+            for c, part_id in parts:
+                if c is self.sentences:
+                    self._vector_file(part_id).unlink(missing_ok=True)
+
+    def _vector_file(self, part_id: str) -> Path:
+        """A sentence record's vectors, named by its id (which may hold any character)."""
+        assert self._vector_dir is not None
+        return self._vector_dir / f"{sha256(part_id.encode()).hexdigest()[:32]}.npy"
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document, or the leftover records of one that has no registry entry."""
@@ -510,7 +548,7 @@ class Store:
     ) -> tuple[tuple[list[str], list[str], list[dict[str, Any]]], tuple[list[dict[str, Any]], Any]]:
         """all_chunks() and all_sentences() as of one registry read."""
         generations, texts = self._visible()
-        return self._chunks_in(generations), self._sentences_in(generations, texts)
+        return self._chunks_in(generations, texts), self._sentences_in(generations, texts)
 
     def all_sentences(self) -> tuple[list[dict[str, Any]], Any]:
         """Every visible sentence (doc_id, start, end, text) and the matrix of their vectors."""
@@ -518,12 +556,52 @@ class Store:
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every visible chunk's id, text and metadata (for the keyword index)."""
-        return self._chunks_in(self._visible()[0])
+        return self._chunks_in(*self._visible())
+
+    def generations(self) -> dict[str, str]:
+        """Each registered document's visible version: what a derived cache is keyed by."""
+        got = self.registry.get(include=["metadatas"])
+        return {
+            i: str((m or {}).get("generation"))
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+
+    def parts(
+        self, doc_ids: Sequence[str]
+    ) -> tuple[
+        list[tuple[str, str, dict[str, Any]]],
+        list[tuple[str, int, int, np.ndarray]],
+        dict[str, str],
+    ]:
+        """The visible chunks (id, text, metadata), sentences (doc, start, end, vector) and
+        texts of some documents: a derived cache reads only what changed."""
+        chunks: list[tuple[str, str, dict[str, Any]]] = []
+        sentences: list[tuple[str, int, int, np.ndarray]] = []
+        texts: dict[str, str] = {}
+        for batch in _batches(list(doc_ids), _WRITE_GROUP):
+            got = self.registry.get(ids=batch, include=["metadatas", "documents"])
+            generations = {
+                i: (m or {}).get("generation")
+                for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            }
+            texts.update(zip(got["ids"], got["documents"] or [], strict=True))
+            where = {"doc_id": {"$in": batch}}
+            ids, docs, metas = self._chunks_in(generations, texts, where)
+            chunks += zip(ids, docs, metas, strict=True)
+            metas_s, vectors = self._sentences_in(generations, texts, where)
+            sentences += [
+                (m["doc_id"], m["start"], m["end"], v)
+                for m, v in zip(metas_s, vectors, strict=True)
+            ]
+        return chunks, sentences, texts
 
     def _sentences_in(
-        self, generations: dict[str, str | None], texts: dict[str, str]
+        self,
+        generations: dict[str, str | None],
+        texts: dict[str, str],
+        where: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], Any]:
-        got = self.sentences.get(include=["metadatas"])
+        got = self.sentences.get(where=where, include=["metadatas"])
         metas: list[dict[str, Any]] = []
         blocks = []
         for pack in got["metadatas"] or []:
@@ -535,16 +613,22 @@ class Store:
                 continue
             text = texts.get(doc_id) or ""
             metas += [{"doc_id": doc_id, "start": a, "end": b, "text": text[a:b]} for a, b in spans]
-            raw = base64.b64decode(str(pack["vectors_b64"]))
-            blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
+            if "vectors_file" in pack and self._vector_dir is not None:
+                blocks.append(np.load(self._vector_dir / str(pack["vectors_file"])))
+            else:
+                raw = base64.b64decode(str(pack["vectors_b64"]))
+                blocks.append(np.frombuffer(raw, dtype=_VECTOR_DTYPE).reshape(len(spans), -1))
         if not blocks:
             return [], np.zeros((0, 0), dtype=np.float32)
         return metas, np.concatenate(blocks).astype(np.float32)
 
     def _chunks_in(
-        self, generations: dict[str, str | None]
+        self,
+        generations: dict[str, str | None],
+        texts: dict[str, str],
+        where: dict[str, Any] | None = None,
     ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        got = self.chunks.get(include=["documents", "metadatas"])
+        got = self.chunks.get(where=where, include=["documents", "metadatas"])
         out: tuple[list[str], list[str], list[dict[str, Any]]] = ([], [], [])
         for chunk_id, text, m in zip(
             got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
@@ -553,7 +637,9 @@ class Store:
             if doc_id not in generations or m.get("generation") != generations[doc_id]:
                 continue
             out[0].append(str(m.get("chunk_id") or chunk_id))
-            out[1].append(text or "")
+            # Records written before texts were left out still carry theirs.
+            whole = texts.get(doc_id) or ""
+            out[1].append(text or whole[int(m.get("start", 0)) : int(m.get("end", 0))])
             out[2].append(dict(m))
         return out
 
@@ -679,16 +765,19 @@ class DocumentWrite:
     duplicate_of: str | None = None
 
 
-def _sentence_packs(w: DocumentWrite, generation: str) -> Iterator[dict[str, Any]]:
+def _sentence_packs(
+    w: DocumentWrite, generation: str
+) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """Each record's metadata (offsets) and its block of vectors, stored by the caller."""
     vectors = np.ascontiguousarray(w.sentence_vectors, dtype=_VECTOR_DTYPE)
     for start in range(0, len(w.sentences), _SENTENCES_PER_RECORD):
         end = start + _SENTENCES_PER_RECORD
-        yield {
+        pack = {
             "doc_id": w.document.doc_id,
             "generation": generation,
             "spans_json": json.dumps([[s.start, s.end] for s in w.sentences[start:end]]),
-            "vectors_b64": base64.b64encode(vectors[start:end].tobytes()).decode("ascii"),
         }
+        yield pack, vectors[start:end]
 
 
 def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:

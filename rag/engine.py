@@ -107,7 +107,12 @@ class Engine:
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
         with self._outage():
-            return self._indexer.ingest(paths, show_progress=show_progress, on_progress=on_progress)
+            report = self._indexer.ingest(
+                paths, show_progress=show_progress, on_progress=on_progress
+            )
+            # The new documents' search segment is derived now, not by the next question.
+            self.search.refresh(complete=True)
+            return report
 
     def ensure_bundled_corpus(self, *, show_progress: bool = False) -> IngestReport | None:
         """Index the bundled MSC article when the index is empty."""

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from index.models import PageSpan, Passage, SectionSpan, SpanIndex
 from index.search import SearchIndex
@@ -67,7 +66,14 @@ class _SearchRetriever(BaseRetriever):
                 continue
             if len(out) == self._k:
                 break
-            node = metadata_dict_to_node(record.metadata, text=record.text)
+            meta = record.metadata
+            node = TextNode(
+                id_=record.chunk_id,
+                text=record.text,
+                metadata=meta,
+                start_char_idx=int(meta.get("start", 0)),
+                end_char_idx=int(meta.get("end", 0)),
+            )
             out.append(NodeWithScore(node=node, score=score))
         return out
 

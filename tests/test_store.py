@@ -77,11 +77,13 @@ def test_search_cache_derived_by_older_code_is_rebuilt(settings: Settings, tmp_p
     note.write_text("Axolotl limbs regrow after amputation.")
     engine.ingest([note])
     engine.search.refresh()
-    meta_path = settings.index_dir / "cache" / settings.collection / "meta.json"
+    cache = settings.index_dir / "cache" / settings.collection
+    meta_path = next(cache.glob("seg-*/manifest.json"))
     meta = json.loads(meta_path.read_text())
     stale = {k: v for k, v in meta.items() if k != "format"}  # as the first cache layout had
     meta_path.write_text(json.dumps(stale))
     assert _keyword_docs(Engine.open(settings), "axolotl limbs") == ["axolotl.txt"]
+    meta_path = next(cache.glob("seg-*/manifest.json"))
     assert json.loads(meta_path.read_text())["format"] == meta["format"]  # rewritten
 
 
