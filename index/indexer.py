@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 
 from index.chunking import chunk_document
 from index.cleaning import clean
+from index.duplicates import Signature, best_match, signature
 from index.embedding import load_embedder
 from index.errors import LoadError, PaperTrailError
 from index.loaders import RawDocument, expand_paths, load_file
-from index.models import Chunk, Document, FileResult, IngestReport
+from index.models import Chunk, Document, FileResult, FileWarning, IngestReport
 from index.sentences import Sentence, split_sentences
 from index.settings import Settings
 from index.store import DocumentWrite, Identities, Store, open_store, source_key
@@ -39,6 +40,7 @@ class _Pending:
     document: Document
     chunks: list[Chunk]
     sentences: list[Sentence]
+    signature: Signature | None = None
 
 
 class Indexer:
@@ -77,6 +79,8 @@ class Indexer:
             report.files.append(result)
             if job:
                 pending.append(job)
+        if pending:
+            self._find_duplicates(pending)
         texts = [s.text for job in pending for s in job.sentences]
         vectors = self._embed(texts, show_progress=show_progress, on_progress=on_progress)
         offset = 0
@@ -90,7 +94,15 @@ class Indexer:
             except Exception as exc:  # keep the rest of the batch going
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
                 continue
-            write = DocumentWrite(job.document, job.chunks, chunk_vectors, job.sentences, own)
+            write = DocumentWrite(
+                job.document,
+                job.chunks,
+                chunk_vectors,
+                job.sentences,
+                own,
+                signature=job.signature,
+                duplicate_of=job.result.duplicate_of,
+            )
             writes.append((job, write))
         failures = self.store.replace_many([w for _, w in writes])
         for job, _ in writes:
@@ -104,6 +116,34 @@ class Indexer:
 
     def remove(self, doc_id: str) -> bool:
         return self.store.remove(doc_id)
+
+    def _find_duplicates(self, pending: list[_Pending]) -> None:
+        """Name the indexed document (or earlier file of the batch) each file repeats.
+
+        The duplicate is kept, since the user may want both; retrieval shows one copy of
+        each passage (rag.engine)."""
+        known = {d: (sig, dup) for d, sig, dup in self.store.signatures()}
+        titles = {d.doc_id: d.title for d in self.store.documents()}
+        for job in pending:
+            doc = job.document
+            job.signature = signature(doc.text)
+            others = [(d, sig) for d, (sig, _) in known.items() if d != doc.doc_id]
+            match = best_match(job.signature, others)
+            root = None
+            if match:  # point at the first copy, not at a copy of it
+                first = known[match[0]][1]
+                root = first if first in known else match[0]
+            if match and root and root != doc.doc_id:  # a re-ingested first copy stays first
+                job.result.duplicate_of = root
+                job.result.warnings.append(
+                    FileWarning(
+                        message=f"same text as “{titles.get(root, root)}” ({root}): "
+                        f"{match[1]:.0%} of its word 5-grams shared; kept, and answers cite "
+                        "one copy"
+                    )
+                )
+            known[doc.doc_id] = (job.signature, job.result.duplicate_of)
+            titles[doc.doc_id] = doc.title
 
     def _prepare(self, path: Path, identities: Identities) -> tuple[FileResult, _Pending | None]:
         try:

@@ -176,6 +176,10 @@ class DocumentInfo(BaseModel):
     chunks: int
     content_hash: str
     ingested_at: str
+    duplicate_of: str | None = Field(
+        None, description="The indexed document this one repeats (>= 90 % shared text)."
+    )
+    preferred: bool = Field(False, description="The copy answers cite among its duplicates.")
 
 
 class FileResult(BaseModel):
@@ -184,6 +188,7 @@ class FileResult(BaseModel):
     doc_id: str | None = None
     chunks: int = 0
     error: str | None = None
+    duplicate_of: str | None = None
     warnings: list[FileWarning] = Field(default_factory=list)
 
 

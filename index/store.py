@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from index.duplicates import Signature
 from index.embedding import weights_digest
 from index.errors import IndexMismatchError, PaperTrailError
 from index.models import (
@@ -218,10 +219,37 @@ class Store:
                 chunks=int(m["chunks"]),
                 content_hash=str(m["content_hash"]),
                 ingested_at=str(m["ingested_at"]),
+                duplicate_of=str(m.get("duplicate_of") or "") or None,
+                preferred=bool(m.get("preferred", False)),
             )
             for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
         ]
         return sorted(infos, key=lambda d: d.title.lower())
+
+    def signatures(self) -> list[tuple[str, Signature, str | None]]:
+        """(doc id, shingle signature, the document it duplicates) of each indexed document;
+        records written before signatures were kept have none and are left out."""
+        got = self.registry.get(include=["metadatas"])
+        return [
+            (
+                doc_id,
+                Signature.decode(str(m["minhash"]), int(m.get("shingles") or 0)),
+                str(m.get("duplicate_of") or "") or None,
+            )
+            for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if m.get("minhash")
+        ]
+
+    def prefer(self, doc_id: str) -> bool:
+        """Mark `doc_id` as the copy that answers cite among its duplicates; False if unknown."""
+        infos = {d.doc_id: d for d in self.documents()}
+        if doc_id not in infos:
+            return False
+        root = infos[doc_id].duplicate_of or doc_id
+        group = [d for d, i in infos.items() if d == root or i.duplicate_of == root]
+        self.registry.update(ids=group, metadatas=[{"preferred": d == doc_id} for d in group])
+        self._touch()
+        return True
 
     def document(self, doc_id: str) -> Document | None:
         """The cleaned document with its page and section spans."""
@@ -630,6 +658,8 @@ class DocumentWrite:
     chunk_vectors: list[list[float]]
     sentences: list[Sentence]
     sentence_vectors: np.ndarray
+    signature: Signature | None = None
+    duplicate_of: str | None = None
 
 
 def _sentence_packs(w: DocumentWrite, generation: str) -> Iterator[dict[str, Any]]:
@@ -658,4 +688,7 @@ def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
         "pages_json": json.dumps([p.model_dump() for p in d.pages]),
         "sections_json": json.dumps([s.model_dump() for s in d.sections]),
         "elements_json": json.dumps([e.model_dump() for e in d.elements]),
+        "minhash": w.signature.encode() if w.signature else "",
+        "shingles": w.signature.shingles if w.signature else 0,
+        "duplicate_of": w.duplicate_of or "",
     }

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.duplicates import passage_key
 from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
@@ -27,6 +28,7 @@ __all__ = ["Engine", "Turn"]
 
 Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 _MAX_QUESTION_CHARS = 2000
+_SAME_PASSAGE = 0.5  # shingle Jaccard above which two copies' passages are one passage
 _FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|these|those|that|he|she|such)\b", re.I)
 
 
@@ -42,6 +44,7 @@ class Engine:
         if settings.retrieval.cross_encoder:  # a missing model is an error now, not mid-chat
             load_cross_encoder(settings.retrieval.cross_encoder)
         self._indexer = Indexer(settings, store=store, embedder=embedder)
+        self._copies: tuple[str, dict[str, tuple[str, str]]] = ("", {})
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:
@@ -54,8 +57,7 @@ class Engine:
         self, question: str, k: int | None = None, *, retrieval: RetrievalSettings | None = None
     ) -> list[Passage]:
         question = _check(question)
-        with self._outage():
-            return self._retriever.retrieve(question, retrieval or self.settings.retrieval, k=k)
+        return self._retrieve(question, retrieval or self.settings.retrieval, k=k)
 
     def ask(
         self,
@@ -69,10 +71,9 @@ class Engine:
         question = _check(question)
         query = _with_context(question, history or [])
         query_vector = self._retriever.embed_query(query)
-        with self._outage():
-            passages = self._retriever.retrieve(
-                query, retrieval or self.settings.retrieval, query_vector=query_vector
-            )
+        passages = self._retrieve(
+            query, retrieval or self.settings.retrieval, query_vector=query_vector
+        )
         result = compose(
             query,
             passages,
@@ -113,9 +114,84 @@ class Engine:
         with self._outage():
             return self._indexer.remove(doc_id)
 
+    def prefer(self, doc_id: str) -> bool:
+        """Cite `doc_id` rather than its duplicates; False when there is no such document."""
+        with self._outage():
+            return self.store.prefer(doc_id)
+
+    def _retrieve(
+        self,
+        question: str,
+        settings: RetrievalSettings,
+        *,
+        k: int | None = None,
+        query_vector: list[float] | None = None,
+    ) -> list[Passage]:
+        """Retrieval with each passage of duplicate documents shown once."""
+        k = k or settings.top_k
+        with self._outage():
+            copies = self._duplicate_groups()
+            # Twice as deep when copies exist: each collapsed passage leaves a gap to fill.
+            depth = 2 * k if copies else k
+            found = self._retriever.retrieve(question, settings, k=depth, query_vector=query_vector)
+        return _collapse(found, copies)[:k]
+
+    def _duplicate_groups(self) -> dict[str, tuple[str, str]]:
+        """doc id -> (its group's first copy, the copy to cite) for documents with copies."""
+        revision = self.store.revision()
+        if self._copies[0] != revision:
+            self._copies = (revision, _groups(self.store.documents()))
+        return self._copies[1]
+
     def _outage(self) -> AbstractContextManager[None]:
         """A lost Chroma server: a PaperTrailError naming it, and the next call tries again."""
         return chroma_errors(self.settings.chroma_url)
+
+
+def _groups(documents: Sequence[DocumentInfo]) -> dict[str, tuple[str, str]]:
+    ids = {d.doc_id for d in documents}
+    root = {d.doc_id: d.duplicate_of if d.duplicate_of in ids else d.doc_id for d in documents}
+    members: dict[str, list[DocumentInfo]] = {}
+    for d in documents:
+        members.setdefault(root[d.doc_id], []).append(d)
+    out: dict[str, tuple[str, str]] = {}
+    for first, group in members.items():
+        if len(group) < 2:
+            continue
+        cited = next((d.doc_id for d in group if d.preferred), first)  # the user's mark wins
+        out.update({d.doc_id: (first, cited) for d in group})
+    return out
+
+
+def _collapse(passages: list[Passage], copies: dict[str, tuple[str, str]]) -> list[Passage]:
+    """One passage for each passage that duplicate documents share, from the copy to cite,
+    at the best rank any copy reached."""
+    if not copies:
+        return passages
+    kept: list[tuple[Passage, frozenset[int]]] = []
+    for p in passages:
+        group = copies.get(p.doc_id)
+        key = passage_key(p.text) if group else frozenset()
+        twin = next(
+            (
+                i
+                for i, (q, q_key) in enumerate(kept)
+                if group
+                and q.doc_id != p.doc_id
+                and copies.get(q.doc_id, ("", ""))[0] == group[0]
+                and _jaccard(key, q_key) >= _SAME_PASSAGE
+            ),
+            None,
+        )
+        if twin is None:
+            kept.append((p, key))
+        elif group and p.doc_id == group[1]:  # the copy to cite takes its twin's place
+            kept[twin] = (p.model_copy(update={"score": kept[twin][0].score}), key)
+    return [p for p, _ in kept]
+
+
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def _check(question: str) -> str:

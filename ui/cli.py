@@ -199,7 +199,10 @@ def list_documents(
     if not docs:
         typer.echo("No documents indexed yet. Add some with: papertrail ingest PATH")
     for d in docs:
-        typer.echo(f"{d.doc_id}\t{d.title}\t{d.pages} pages\t{d.chunks} chunks\t{d.ingested_at}")
+        copy = f"\tduplicate of {d.duplicate_of}" if d.duplicate_of else ""
+        typer.echo(
+            f"{d.doc_id}\t{d.title}\t{d.pages} pages\t{d.chunks} chunks\t{d.ingested_at}{copy}"
+        )
 
 
 @app.command()

@@ -20,7 +20,8 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
         )
     rows = "".join(
         f'<tr data-doc-id="{esc(d.doc_id)}"><td class="pt-doc-title">{esc(d.title)}'
-        f'<div class="pt-file">{esc(d.doc_id)}</div></td><td class="pt-num">{d.pages}</td>'
+        f'<div class="pt-file">{esc(d.doc_id)}{_copy_of(d)}</div></td>'
+        f'<td class="pt-num">{d.pages}</td>'
         f'<td class="pt-num">{d.chunks}</td><td>{esc(_date(d.ingested_at))}</td></tr>'
         for d in docs
     )
@@ -30,6 +31,11 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
         "<thead><tr><th>Document</th><th>Pages</th><th>Chunks</th><th>Added</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div>"
     )
+
+
+def _copy_of(d: DocumentInfo) -> str:
+    """The duplicate marker: answers cite one copy of the same text."""
+    return f" · duplicate of {esc(d.duplicate_of)}" if d.duplicate_of else ""
 
 
 def _date(iso: str) -> str:
