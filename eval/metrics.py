@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
 
 __all__ = [
     "contains_answer",
@@ -17,6 +20,7 @@ __all__ = [
     "normalize_answer",
     "percentile",
     "reciprocal_rank",
+    "reliability",
     "strip_citation_marks",
     "token_f1",
     "token_recall",
@@ -108,3 +112,25 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     pos = (len(ordered) - 1) * q / 100
     lo, hi = math.floor(pos), math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def reliability(
+    scores: Sequence[float], answerable: Sequence[bool], bins: int = 10
+) -> list[dict[str, float | int | str]]:
+    """A reliability curve: per score bin (width 1/bins), how many questions, their mean score
+    and the share of them that the documents answer. A calibrated score tracks that share."""
+    out: list[dict[str, float | int | str]] = []
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    s, a = np.asarray(scores, dtype=float), np.asarray(answerable, dtype=float)
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        inside = (s >= lo) & ((s < hi) if i < bins - 1 else (s <= hi))
+        if inside.any():
+            out.append(
+                {
+                    "bin": f"{lo:.1f}-{hi:.1f}",
+                    "n": int(inside.sum()),
+                    "mean_score": float(s[inside].mean()),
+                    "answerable": float(a[inside].mean()),
+                }
+            )
+    return out

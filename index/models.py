@@ -164,6 +164,10 @@ class Answer(BaseModel):
         description="How well the passages support an answer (rag.answer.support); "
         "abstains below answer.min_evidence.",
     )
+    support_features: dict[str, float] = Field(
+        default_factory=dict,
+        description="What the support score was computed from (cosine, term coverage).",
+    )
 
 
 class DocumentInfo(BaseModel):

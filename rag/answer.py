@@ -30,7 +30,9 @@ __all__ = [
     "compose",
     "states_quantity",
     "support",
+    "support_features",
     "support_of",
+    "support_score",
 ]
 
 ABSTAIN_MESSAGE = (
@@ -40,6 +42,9 @@ ABSTAIN_MESSAGE = (
 _SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
 _SUPPORT_COSINE = 0.5  # the rest of the support score is the question's term coverage
 _UNSEEN_WEIGHT = 0.25  # share of its idf that a term no document contains keeps in coverage
+# Logistic regression over support_features, fitted on dev (python -m eval.calibrate).
+# Fitted on 2026-12-01 (PubMedQA dev with 100 abstracts held out, COVID-QA dev, trust dev).
+_CALIBRATION = {"bias": -8.321, "cosine": 6.294, "coverage_paraphrase": 7.562}
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
 _PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
@@ -89,6 +94,7 @@ class _Candidate:
     vector: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+_QUESTION_WORD = re.compile(r"\w+")
 _ABOUT_FIGURES = re.compile(r"(?i)\b(?:fig(?:ure)?s?|tables?|panels?|plots?|charts?|graphs?)\b")
 
 
@@ -101,6 +107,7 @@ def compose(
     idf: Idf,
     unseen: Unseen,
     settings: AnswerSettings,
+    vocabulary: Collection[str] = frozenset(),
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first)."""
     shown = passages[: settings.passages]
@@ -113,11 +120,18 @@ def compose(
     query = np.asarray(query_vector)
     weights = question_weights(question, idf)
     _score(candidates, query, weights)
-    cosine = max(c.similarity for c in candidates)
-    strength = support(shown, cosine, weights, unseen(list(weights)))
     eligible = _eligible(question, candidates)
+    # Support is judged on the document the answer would quote, so that an unrelated
+    # document (or two copies of one) can neither lend nor take away support (issue #14).
+    home = max(eligible or candidates, key=lambda c: c.score).passage.doc_id
+    cosine = max(c.similarity for c in candidates if c.passage.doc_id == home)
+    own = [p for p in shown if p.doc_id == home]
+    features = support_features(
+        own, cosine, weights, _paraphrasable(question, weights, vocabulary, unseen)
+    )
+    strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
-        return _abstain(question, passages, strength)
+        return _abstain(question, passages, strength, features)
     chosen = _select(eligible, candidates, settings.max_words)
     citations = [cite(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
     return Answer(
@@ -127,23 +141,44 @@ def compose(
         citations=citations,
         passages=list(passages),
         evidence_score=round(strength, 4),
+        support_features={k: round(v, 4) for k, v in features.items()},
     )
 
 
 def support(
     passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
 ) -> float:
-    """Whether the passages answer at all: the best sentence's cosine to the question,
-    averaged with how much of the question one document's passages cover.
+    """Whether the passages answer at all: a calibrated probability from the best
+    sentence's cosine to the question and how much of the question one document covers."""
+    return support_score(support_features(passages, cosine, weights, unseen))
+
+
+def support_features(
+    passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
+) -> dict[str, float]:
+    """The support score's inputs, from the document whose passages cover most.
 
     A related text can be close in meaning yet lack what the question is about (the drug,
-    the cohort); the rare terms it misses catch that. A term no document has counts at a
-    discount: it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on
-    PubMedQA dev with abstracts held out (python -m experiments.probe_answer; docs/retrieval.md)."""
+    the cohort); the rare terms it misses catch that. `unseen` terms may be the user's
+    paraphrase ("barriers" for "challenges") and count at a discount in `coverage_paraphrase`.
+    """
     by_doc: dict[str, set[str]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
-    return support_of(cosine, list(by_doc.values()), weights, unseen)
+    discounted = {t: w * (_UNSEEN_WEIGHT if t in unseen else 1.0) for t, w in weights.items()}
+    best = max(by_doc.values(), key=lambda d: weighted_share(d, discounted), default=set())
+    return {
+        "cosine": cosine,
+        "coverage": weighted_share(best, weights),
+        "coverage_paraphrase": weighted_share(best, discounted),
+    }
+
+
+def support_score(features: dict[str, float]) -> float:
+    """The calibrated probability that the passages answer (logistic regression fitted on
+    dev questions, answerable and not: python -m eval.calibrate; docs/retrieval.md)."""
+    z = _CALIBRATION["bias"] + sum(w * features[k] for k, w in _CALIBRATION.items() if k != "bias")
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def support_of(
@@ -155,19 +190,43 @@ def support_of(
     cosine_weight: float = _SUPPORT_COSINE,
     unseen_weight: float = _UNSEEN_WEIGHT,
 ) -> float:
-    """`support` from each document's terms; the weights are open for experiments.probe_answer."""
+    """The earlier hand-set support (cosine averaged with discounted coverage); kept for
+    experiments.probe_answer, which measured it."""
     weights = {t: w * (unseen_weight if t in unseen else 1.0) for t, w in weights.items()}
     covered = max((weighted_share(d, weights) for d in documents), default=0.0)
     return cosine_weight * cosine + (1 - cosine_weight) * covered
 
 
-def _abstain(question: str, passages: Sequence[Passage], strength: float) -> Answer:
+def _paraphrasable(
+    question: str, weights: dict[str, float], vocabulary: Collection[str], unseen: Unseen
+) -> set[str]:
+    """The question's terms that may be the user's own word for what the text says.
+
+    Everyday words (whole words of the model's vocabulary: "barriers" for "challenging")
+    count at a discount when the answer lacks them; a name the tokenizer splits (a drug, a
+    gene) counts in full, since lacking it means the text is about something else. This
+    does not depend on the other indexed documents; a model without a vocabulary falls back
+    to the terms no indexed document has."""
+    if not vocabulary:
+        return unseen(list(weights))
+    return {
+        t for w in _QUESTION_WORD.findall(question.lower()) if w in vocabulary for t in terms(w)
+    }
+
+
+def _abstain(
+    question: str,
+    passages: Sequence[Passage],
+    strength: float,
+    features: dict[str, float] | None = None,
+) -> Answer:
     return Answer(
         question=question,
         answer=ABSTAIN_MESSAGE,
         abstained=True,
         passages=list(passages),
         evidence_score=round(strength, 4),
+        support_features={k: round(v, 4) for k, v in (features or {}).items()},
     )
 
 
@@ -238,7 +297,11 @@ def states_quantity(text: str) -> bool:
 def _select(
     eligible: list[_Candidate], candidates: list[_Candidate], max_words: int
 ) -> list[_Candidate]:
-    """Best sentences within the budget, each with its continuation; in reading order."""
+    """Best sentences within the budget, each with the sentences that continue it.
+
+    The best-supported sentence leads (after its antecedent, when it opens by referring back);
+    the other chosen sentences follow in reading order.
+    """
     ranked = sorted(eligible, key=lambda c: -c.score)
     floor = _KEEP_RATIO * ranked[0].score
     elsewhere = _OTHER_PASSAGE_RATIO * ranked[0].score
@@ -248,25 +311,52 @@ def _select(
     for c in ranked:
         if c.score < floor:
             break
+        if c.passage.doc_id != home.doc_id:
+            continue  # one document per answer: another one indexed must not change it
         if not _inside(c, home) and c.score < elsewhere:
             continue
         if c in chosen or c.words > budget or _repeats(c, chosen):
             continue
-        # The answer's lead sentence must make sense alone: "This limits ..." needs the
-        # sentence saying what limits.
-        lead = _antecedents(c, candidates) if not chosen else []
-        for o in [*lead, c]:
-            if o is c or o.words + c.words <= budget:
-                chosen.append(o)
-                budget -= o.words
+        # The lead must make sense alone ("This limits ..." needs what limits); later
+        # sentences follow what came before them in the answer.
+        antecedents = [] if chosen else _antecedents(c, candidates)
+        if sum(o.words for o in antecedents) + c.words > budget:
+            antecedents = []  # the sentence alone, rather than nothing
+        for o in [*antecedents, c]:
+            chosen.append(o)
+            budget -= o.words
     for c in list(chosen):
         for follower in _continuation(c, candidates):
             if follower in chosen or follower.words > budget or _repeats(follower, chosen):
                 break
             chosen.append(follower)
             budget -= follower.words
+    return _lead_first(ranked[0], chosen)
+
+
+def _lead_first(best: _Candidate, chosen: list[_Candidate]) -> list[_Candidate]:
+    """The best sentence first (after its antecedents), with the sentences continuing it;
+    then the rest by document, in reading order."""
     first = {c.passage.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
-    return sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
+    reading = sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
+    at = reading.index(best)
+    start, end = at, at + 1
+    while (
+        start > 0
+        and _REFERS_BACK.match(reading[start].sentence.text)
+        and _adjacent(reading[start - 1], reading[start])
+    ):
+        start -= 1
+    while end < len(reading) and _adjacent(reading[end - 1], reading[end]):
+        end += 1
+    lead = reading[start:end]
+    return lead + [c for c in reading if c not in lead]
+
+
+def _adjacent(a: _Candidate, b: _Candidate) -> bool:
+    """Whether `b` follows `a` directly in the same document (a continuation or antecedent)."""
+    gap = b.offset - (a.offset + len(a.sentence.text))
+    return a.passage.doc_id == b.passage.doc_id and 0 <= gap <= 2
 
 
 def _inside(c: _Candidate, passage: Passage) -> bool:

@@ -10,6 +10,7 @@ from index.sentences import Sentence
 __all__ = ["cite", "is_heading"]
 
 _HEADING_LIKE = re.compile(r"^\d+(\.\d+)*\s")
+_MAX_HEADING_WORDS = 20
 
 
 def cite(n: int, passage: Passage, sentence: Sentence) -> Citation:
@@ -34,10 +35,23 @@ def cite(n: int, passage: Passage, sentence: Sentence) -> Citation:
 
 
 def is_heading(sentence: Sentence, passage: Passage) -> bool:
-    """True when the sentence is a heading line (kept out of answers)."""
+    """True when the sentence is a title or heading line (kept out of answers)."""
     offset = passage.start + sentence.start
-    return any(s.start <= offset < s.end for s in passage.spans.sections) or bool(
-        _HEADING_LIKE.match(sentence.text)
-        and len(sentence.text.split()) <= 14
-        and not sentence.text.endswith(".")
+    text = sentence.text.strip()
+    if any(s.start <= offset < s.end for s in passage.spans.sections):
+        return True
+    if _HEADING_LIKE.match(text) and len(text.split()) <= 14 and not text.endswith("."):
+        return True
+    if passage.title and text.rstrip(".") == passage.title.strip().rstrip("."):
+        return True
+    # A line of its own without a full stop: an unnumbered heading or the title of a text
+    # file ("Sleep and memory consolidation: lecture notes"), which cleaning puts in a
+    # paragraph of its own; a sentence runs on or ends in punctuation.
+    after = passage.text[sentence.end : sentence.end + 1]
+    before = passage.text[sentence.start - 1 : sentence.start] if sentence.start else "\n"
+    return (
+        after in ("", "\n")
+        and before == "\n"
+        and not text.endswith((".", "?", "!", ":", ";"))
+        and len(text.split()) <= _MAX_HEADING_WORDS
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.duplicates import passage_key
-from index.embedding import load_embedder
+from index.embedding import load_embedder, model_vocabulary
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
 from index.keyword import terms
@@ -82,6 +82,7 @@ class Engine:
             idf=self.search.idf,
             unseen=self.search.unseen,
             settings=answer or self.settings.answer,
+            vocabulary=model_vocabulary(self.settings.embed_model),
         )
         return result.model_copy(update={"question": question})
 
