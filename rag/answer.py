@@ -2,13 +2,17 @@
 
 No LLM. Each sentence of the retrieved passages gets an evidence score: semantic similarity
 to the question blended with the idf-weighted share of the question's terms it contains
-(its section heading's words count at a discount). The answer takes the sentences whose
-score, plus a prior from how well their passage was retrieved, is close to the best (closer
-still for a sentence outside the best one's passage: each source is one more to check). The
-lead sentence brings the sentence it refers back to, and each chosen sentence the ones that
-continue it ("This limits ...", "In addition, ..."): a point in a paper often spans several.
-It abstains when the passages' support is weak (see `support`), or when the question asks
-for a quantity and no candidate sentence states one.
+(its section heading's words count at a discount). The answer quotes one document, the best
+sentence's: it takes that document's sentences whose score, plus a prior from how well their
+passage was retrieved, is close to the best (closer still outside the best one's passage:
+each passage is one more to check). The best sentence leads, after the sentence it refers
+back to when it cannot stand alone ("This limits ..."); the others follow in reading order,
+each with the sentences continuing it ("In addition, ..."). Title and heading lines are
+never quoted.
+
+It abstains when the support score is low (see `support`: a probability calibrated on dev
+questions from the best sentence's cosine and the question's coverage by the answer's own
+document), or when the question asks for a quantity and no candidate sentence states one.
 """
 
 from __future__ import annotations
@@ -331,7 +335,8 @@ def _select(
                 break
             chosen.append(follower)
             budget -= follower.words
-    return _lead_first(ranked[0], chosen)
+    # The best sentence may have been too long for the budget: lead with the best one quoted.
+    return _lead_first(max(chosen, key=lambda c: c.score), chosen) if chosen else []
 
 
 def _lead_first(best: _Candidate, chosen: list[_Candidate]) -> list[_Candidate]:

@@ -74,3 +74,15 @@ def test_lines_of_their_own_without_a_full_stop_are_headings(
     start = text.index(sentence)
     got = is_heading(Sentence(start, start + len(sentence), sentence), _passage(text))
     assert got is heading
+
+
+def test_a_best_sentence_longer_than_the_word_budget_does_not_break_the_answer(
+    engine: Engine, tmp_path: Path
+) -> None:
+    long = "Wound area fell " + " ".join(f"by {n}% in group {n}" for n in range(40)) + "."
+    (tmp_path / "trial.txt").write_text(
+        f"Results\n\n{long} Plasma treatment reduced the wound area in every group.\n"
+    )
+    engine.ingest([tmp_path / "trial.txt"])
+    answer = engine.ask("By how much did plasma treatment reduce the wound area?")
+    assert answer.abstained or all(len(c.quote.split()) <= 120 for c in answer.citations)
