@@ -94,3 +94,23 @@ def test_headline_answer_leads_alike_with_the_plasma_review_indexed_once_or_twic
     assert not once.abstained and not twice.abstained  # issue #14: the copy made it abstain
     assert twice.citations[0].quote == once.citations[0].quote
     assert {c.doc_id for c in twice.citations} == {"ijmms-2024-v14n2-msc-autoimmune-p128.txt"}
+
+
+def test_the_command_line_names_the_copy_at_ingest_and_marks_it_in_the_list(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    runner = CliRunner()
+    copy = tmp_path / "cap-review-2025.pdf"
+    shutil.copy(PLASMA, copy)
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["ingest", str(PLASMA), "--index-dir", index]).exit_code == 0
+    second = runner.invoke(app, ["ingest", str(copy), "--index-dir", index])
+    assert second.exit_code == 0
+    assert "same text as" in second.output and "cold-plasma-wound-healing.pdf" in second.output
+    listed = runner.invoke(app, ["list", "--index-dir", index]).output
+    line = next(x for x in listed.splitlines() if x.startswith("cap-review-2025.pdf"))
+    assert line.endswith("duplicate of cold-plasma-wound-healing.pdf")
