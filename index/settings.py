@@ -94,7 +94,7 @@ class AnswerSettings(_Section):
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
     min_evidence: float = Field(
-        0.22,
+        0.26,
         ge=0.0,
         le=1.0,
         description="Support score (a probability calibrated on dev questions from the best "

@@ -48,7 +48,12 @@ _SUPPORT_COSINE = 0.5  # the rest of the support score is the question's term co
 _UNSEEN_WEIGHT = 0.25  # share of its idf that a term no document contains keeps in coverage
 # Logistic regression over support_features, fitted on dev (python -m eval.calibrate).
 # Fitted on 2026-12-01 (PubMedQA dev with 100 abstracts held out, COVID-QA dev, trust dev).
-_CALIBRATION = {"bias": -8.321, "cosine": 6.294, "coverage_paraphrase": 7.562}
+_CALIBRATION = {
+    "bias": -10.356,
+    "answer_cosine": 6.882,
+    "answer_coverage_discounted": 4.187,
+    "coverage_discounted": 5.798,
+}
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
 _PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
@@ -125,14 +130,24 @@ def compose(
     weights = question_weights(question, idf)
     _score(candidates, query, weights)
     eligible = _eligible(question, candidates)
-    # Support is judged on the document the answer would quote, so that an unrelated
-    # document (or two copies of one) can neither lend nor take away support (issue #14).
+    # Two views of support, both fed to the calibrated score: every shown document, with a
+    # term no indexed document has discounted (it may be the user's paraphrase); and the
+    # document the answer would quote, with an everyday word it lacks discounted, which no
+    # other document indexed can change (issue #14).
     home = max(eligible or candidates, key=lambda c: c.score).passage.doc_id
-    cosine = max(c.similarity for c in candidates if c.passage.doc_id == home)
     own = [p for p in shown if p.doc_id == home]
-    features = support_features(
-        own, cosine, weights, _paraphrasable(question, weights, vocabulary, unseen)
+    answer_view = support_features(
+        own,
+        max(c.similarity for c in candidates if c.passage.doc_id == home),
+        weights,
+        _paraphrasable(question, weights, vocabulary, unseen),
     )
+    features = {
+        **support_features(
+            shown, max(c.similarity for c in candidates), weights, unseen(list(weights))
+        ),
+        **{f"answer_{k}": v for k, v in answer_view.items()},
+    }
     strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
         return _abstain(question, passages, strength, features)
@@ -153,8 +168,10 @@ def support(
     passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
 ) -> float:
     """Whether the passages answer at all: a calibrated probability from the best
-    sentence's cosine to the question and how much of the question one document covers."""
-    return support_score(support_features(passages, cosine, weights, unseen))
+    sentence's cosine to the question and how much of the question one document covers,
+    the passages being both what was retrieved and what the answer would quote."""
+    features = support_features(passages, cosine, weights, unseen)
+    return support_score({**features, **{f"answer_{k}": v for k, v in features.items()}})
 
 
 def support_features(
@@ -164,7 +181,7 @@ def support_features(
 
     A related text can be close in meaning yet lack what the question is about (the drug,
     the cohort); the rare terms it misses catch that. `unseen` terms may be the user's
-    paraphrase ("barriers" for "challenges") and count at a discount in `coverage_paraphrase`.
+    paraphrase ("barriers" for "challenges") and count at a discount in `coverage_discounted`.
     """
     by_doc: dict[str, set[str]] = {}
     for p in passages:
@@ -174,7 +191,7 @@ def support_features(
     return {
         "cosine": cosine,
         "coverage": weighted_share(best, weights),
-        "coverage_paraphrase": weighted_share(best, discounted),
+        "coverage_discounted": weighted_share(best, discounted),
     }
 
 

@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.duplicates import passage_key
 from index.embedding import load_embedder, model_vocabulary
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
@@ -28,7 +27,6 @@ __all__ = ["Engine", "Turn"]
 
 Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 _MAX_QUESTION_CHARS = 2000
-_SAME_PASSAGE = 0.5  # shingle Jaccard above which two copies' passages are one passage
 _FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|these|those|that|he|she|such)\b", re.I)
 
 
@@ -128,14 +126,15 @@ class Engine:
         k: int | None = None,
         query_vector: list[float] | None = None,
     ) -> list[Passage]:
-        """Retrieval with each passage of duplicate documents shown once."""
-        k = k or settings.top_k
+        """Retrieval that searches one copy of each group of duplicate documents: the copy
+        the user prefers, or the first indexed. Searching both would crowd the top k with
+        the same passage twice and shift the scores an answer is judged on (issue #14)."""
         with self._outage():
             copies = self._duplicate_groups()
-            # Twice as deep when copies exist: each collapsed passage leaves a gap to fill.
-            depth = 2 * k if copies else k
-            found = self._retriever.retrieve(question, settings, k=depth, query_vector=query_vector)
-        return _collapse(found, copies)[:k]
+            skip = frozenset(d for d, (_, cited) in copies.items() if d != cited)
+            return self._retriever.retrieve(
+                question, settings, k=k, query_vector=query_vector, skip_docs=skip
+            )
 
     def _duplicate_groups(self) -> dict[str, tuple[str, str]]:
         """doc id -> (its group's first copy, the copy to cite) for documents with copies."""
@@ -162,37 +161,6 @@ def _groups(documents: Sequence[DocumentInfo]) -> dict[str, tuple[str, str]]:
         cited = next((d.doc_id for d in group if d.preferred), first)  # the user's mark wins
         out.update({d.doc_id: (first, cited) for d in group})
     return out
-
-
-def _collapse(passages: list[Passage], copies: dict[str, tuple[str, str]]) -> list[Passage]:
-    """One passage for each passage that duplicate documents share, from the copy to cite,
-    at the best rank any copy reached."""
-    if not copies:
-        return passages
-    kept: list[tuple[Passage, frozenset[int]]] = []
-    for p in passages:
-        group = copies.get(p.doc_id)
-        key = passage_key(p.text) if group else frozenset()
-        twin = next(
-            (
-                i
-                for i, (q, q_key) in enumerate(kept)
-                if group
-                and q.doc_id != p.doc_id
-                and copies.get(q.doc_id, ("", ""))[0] == group[0]
-                and _jaccard(key, q_key) >= _SAME_PASSAGE
-            ),
-            None,
-        )
-        if twin is None:
-            kept.append((p, key))
-        elif group and p.doc_id == group[1]:  # the copy to cite takes its twin's place
-            kept[twin] = (p.model_copy(update={"score": kept[twin][0].score}), key)
-    return [p for p, _ in kept]
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def _check(question: str) -> str:

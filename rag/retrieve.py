@@ -30,13 +30,20 @@ class _SearchRetriever(BaseRetriever):
     """Keyword or sentence-vector hits as nodes, built alike so that fusion can match them."""
 
     def __init__(
-        self, search: SearchIndex, k: int, *, semantic: bool, exclude: frozenset[str] = frozenset()
+        self,
+        search: SearchIndex,
+        k: int,
+        *,
+        semantic: bool,
+        exclude: frozenset[str] = frozenset(),
+        skip_docs: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self._search = search
         self._k = k
         self._semantic = semantic
         self._exclude = exclude
+        self._skip_docs = skip_docs
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self._semantic:
@@ -47,6 +54,8 @@ class _SearchRetriever(BaseRetriever):
         for row, score in hits:
             record = self._search.chunk(row)
             if record.metadata.get("kind", "body") in self._exclude:
+                continue
+            if record.metadata.get("doc_id") in self._skip_docs:
                 continue
             node = metadata_dict_to_node(record.metadata, text=record.text)
             out.append(NodeWithScore(node=node, score=score))
@@ -70,8 +79,10 @@ class Retriever:
         *,
         k: int | None = None,
         query_vector: list[float] | None = None,
+        skip_docs: frozenset[str] = frozenset(),
     ) -> list[Passage]:
-        """The k best passages for `question`, best first."""
+        """The k best passages for `question`, best first; `skip_docs` are left out (copies
+        of a document that another copy stands for)."""
         k = k or settings.top_k
         self._search.refresh()
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
@@ -81,8 +92,12 @@ class Retriever:
         depth = settings.candidates
         fusion = QueryFusionRetriever(
             [
-                _SearchRetriever(self._search, depth, semantic=False, exclude=exclude),
-                _SearchRetriever(self._search, depth, semantic=True, exclude=exclude),
+                _SearchRetriever(
+                    self._search, depth, semantic=False, exclude=exclude, skip_docs=skip_docs
+                ),
+                _SearchRetriever(
+                    self._search, depth, semantic=True, exclude=exclude, skip_docs=skip_docs
+                ),
             ],
             mode=settings.fusion,  # type: ignore[arg-type]
             retriever_weights=[settings.keyword_weight, 1.0 - settings.keyword_weight],
