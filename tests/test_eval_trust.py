@@ -98,3 +98,19 @@ def test_reliability_bins_report_the_share_answerable(
     curve = reliability(scores, answerable)
     got = [(b["bin"], b["n"], b["answerable"]) for b in curve]
     assert got[: len(expected)] == expected
+
+
+def test_calibration_learns_that_more_support_means_answerable() -> None:
+    from eval.calibrate import FEATURES, fit
+
+    rows = []
+    for i in range(200):
+        level = i / 200
+        answerable = level > 0.3
+        dataset = ("pubmedqa", "covid-qa")[i % 2]
+        rows.append(
+            {"dataset": dataset, "answerable": answerable, **dict.fromkeys(FEATURES, level)}
+        )
+    coef, threshold = fit(rows)
+    assert all(coef[k] > 0 for k in FEATURES)
+    assert 0.05 <= threshold <= 0.95
