@@ -87,6 +87,11 @@ class PdfResult(BaseModel):
     reference_sentences: int
     reference_verbatim: int
     reference_loose: int = Field(description="Found ignoring spaces, punctuation and case.")
+    reference_anywhere: int = Field(
+        0,
+        description="Found verbatim in the whole cleaned text, whatever its kind: the text's "
+        "fidelity apart from its labelling (GROBID puts footnotes and captions in its body).",
+    )
     reference_missing: list[str] = Field(default_factory=list)
     glued: int
     glued_examples: list[str] = Field(default_factory=list)
@@ -175,7 +180,7 @@ def _evaluate(path: Path, data_dir: Path, reference_dir: Path | None, repeat: in
         ),
         **_heading_figures(doc, gold, body_sentences),
         **_page_kind_figures(doc, gold, kinds),
-        **_reference_figures(path.stem, data_dir, reference_dir, masked),
+        **_reference_figures(path.stem, data_dir, reference_dir, masked, doc.text),
         **_leftover_figures(path, doc, gold, masked, repeat),
         **_splice_figures(body_sentences),
         chunks=sum(chunk_kinds.values()),
@@ -301,15 +306,18 @@ def _page_kind_figures(doc: Document, gold: dict, kinds: list[str]) -> dict:
     }
 
 
-def _reference_figures(stem: str, data_dir: Path, extra: Path | None, masked: str) -> dict:
+def _reference_figures(
+    stem: str, data_dir: Path, extra: Path | None, masked: str, whole: str
+) -> dict:
     sentences, source = reference_sentences(stem, data_dir / "reference", extra)
-    body_plain, body_squash = plain(masked), squash(masked)
-    verbatim = loose = 0
+    body_plain, body_squash, whole_plain = plain(masked), squash(masked), plain(whole)
+    verbatim = loose = anywhere = 0
     missing: list[str] = []
     for s in sentences:
         found = plain(s) in body_plain
         verbatim += found
         loose += squash(s) in body_squash
+        anywhere += plain(s) in whole_plain
         if not found and len(missing) < _EXAMPLES:
             missing.append(s)
     return {
@@ -317,6 +325,7 @@ def _reference_figures(stem: str, data_dir: Path, extra: Path | None, masked: st
         "reference_sentences": len(sentences),
         "reference_verbatim": verbatim,
         "reference_loose": loose,
+        "reference_anywhere": anywhere,
         "reference_missing": missing,
     }
 
@@ -413,6 +422,12 @@ _ROWS = [
         True,
     ),
     ("ref. sentences, loose", lambda r: r.reference_loose, lambda r: r.reference_sentences, True),
+    (
+        "ref. sentences, any kind",
+        lambda r: r.reference_anywhere,
+        lambda r: r.reference_sentences,
+        True,
+    ),
     ("glued words (>=25 letters)", lambda r: r.glued, None, False),
     ("line numbers inline", lambda r: r.line_numbers, None, False),
     ("running heads left", lambda r: r.furniture, None, False),

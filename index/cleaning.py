@@ -192,6 +192,7 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
     out = _TextBuilder()
     pending: list[tuple[str, str, int]] = []  # (kind, text, page) waiting for a sentence end
     open_body = False  # the last body paragraph stops mid-sentence
+    open_size = 0.0  # its type size
     for page in layout:
         out.pages.append(
             PageSpan(page=page.number, start=out.length + (1 if open_body else 0), label=page.label)
@@ -201,10 +202,16 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
             if not text:
                 continue
             if block.kind == "body":
+                if open_body and abs(block.size - open_size) > 0.15 * open_size:
+                    # Prose in other type (a standfirst, a pull quote) is not the sentence's
+                    # continuation: it waits, like a caption, for the sentence to end.
+                    pending.append(("body", text, page.number))
+                    continue
                 if open_body:
                     out.extend(text, vocabulary)
                 else:
                     out.paragraph(text, "body", page.number)
+                    open_size = block.size
                 open_body = not _SENTENCE_END.search(text)
                 if not open_body:
                     for kind, held, number in pending:

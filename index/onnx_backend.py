@@ -10,6 +10,11 @@ source files' paths, sizes and mtimes and of the backend. It is built in a tempo
 folder and renamed into place, so a reader sees a whole export or none; a manifest of
 SHA-256 digests, checked at every load, catches files damaged afterwards.
 
+Kept over sentence-transformers' own ONNX backend (`backend="onnx"` plus
+`export_dynamic_quantized_onnx_model`): on COVID-QA test sentences that path ran at 0.32-0.48x
+this one's speed with the same dev hit@5 (docs/retrieval.md, "ONNX: our runtime or
+sentence-transformers'"), and its optimum-onnx needs transformers < 4.58.
+
 No prompt is prepended. HuggingFaceEmbedding adds one only for BGE and Instructor models,
 which use CLS pooling or custom modules and are refused here, and it overrides a model's
 saved prompts with empty ones; so the torch backend adds none for any model accepted here.

@@ -15,25 +15,31 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 import re
 import statistics
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from index.models import ElementKind
 
-__all__ = ["Block", "LayoutPage", "read_layout"]
+__all__ = ["Block", "LayoutPage", "quote_boxes", "read_layout", "render_page"]
 
 _SUPERSCRIPT = str.maketrans("0123456789+-−=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿ")
 _SUBSCRIPT = str.maketrans("0123456789+-−=()", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎")
 # Spacing accents that PDFs draw as separate glyphs over a letter ("˚A" for Å).
 _COMBINING = {"˚": "\u030a", "¨": "\u0308", "´": "\u0301", "`": "\u0300", "ˆ": "\u0302",
-              "˜": "\u0303", "ˇ": "\u030c", "¸": "\u0327"}  # fmt: skip
+              "˜": "\u0303", "ˇ": "\u030c", "¸": "\u0327", "˝": "\u030b", "˙": "\u0307",
+              "¯": "\u0304", "˘": "\u0306", "˛": "\u0328"}  # fmt: skip
 _CAPTION = re.compile(
     r"^(?:Supplementary\s+|Extended\s+Data\s+|Appendix\s+)?"
     r"(?:Figure|Fig\.|FIGURE|FIG\.|Table|TABLE|Scheme|Box|Chart)\s*S?\d+[A-Za-z]?\b"
+    # A caption's label is followed by punctuation or its title, not by a verb in lower
+    # case: "Table 2: Results ..." is a caption, "Table 2 shows ..." is body text.
+    r"(?=\s*[.:|—–(-]|\s+[A-Z\d]|\s*$)"
 )
 _FRONT_CUES = re.compile(
     r"\S+@\S+\.\w+|©|\bcopyright\b|\blicen[cs]ee?\b|creative\s*commons|\bopen\s*access\b"
@@ -46,11 +52,26 @@ _REFERENCE_HEADING = re.compile(
     r"works\s+cited|cited\s+literature)$",
     re.I,
 )
+_CANONICAL = re.compile(
+    r"(?i)^(?:abstract|summary|background|introduction|(?:materials\s+and\s+)?methods?|"
+    r"methodology|results(?:\s+and\s+discussion)?|discussion|conclusions?|"
+    r"acknowledge?ments?|references|bibliography|competing\s+interests?|"
+    r"conflicts?\s+of\s+interests?|authors?[’']?\s+contributions?|author\s+details|funding|"
+    r"declarations|abbreviations|additional\s+files?|supplementary\s+(?:files|material|"
+    r"information)|figure\s+legends|tables|data\s+availability|ethics.*|limitations)\s*:?$"
+)
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.){0,3}\d{1,2})\.?\s+(\S.*)$")
 _ROMAN = re.compile(r"^([IVX]{1,4})\.\s+(\S.*)$")
 _BOLD_NAME = re.compile(r"bold|black|heavy|demi|semibold|medium|\.B$|[-,]B$|\bBd\b", re.I)
-_WORDLIKE = re.compile(r"^[(\[\"'“‘]*[A-Za-z][a-z]+[,.;:)\]\"'”’]*$|^[A-Z]{2,}s?$|^\d+[.,]?\d*%?$")
+_WORDLIKE = re.compile(
+    r"^[(\[\"'“‘]*(?:[A-Za-z][a-z]+(?:[-_][A-Za-z]+)*|[A-Z]{2,}s?|[A-Za-z]+[A-Z][a-z]+|"
+    r"[A-Za-z]+_[A-Za-z_]+|[-−+±]?\d*[.,]?\d+%?)[,.;:)\]\"'”’]*$"
+)
+# Symbols inside a token, between letters or digits: ")5+]FRQWUDíLSVL6*" from a broken font.
+_GARBLED = re.compile(r"[A-Za-z0-9][^\w\s.,;:'’\-−/%=×·]+[A-Za-z0-9]")
 _MAX_HEADING_WORDS = 18
+_WORD_GAP = 0.1  # em
+_FIGURE_LABEL_CHARS = 400  # more text than this inside image/form objects is not labels
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag ForceBold (bit 19)
 
 
@@ -65,6 +86,7 @@ class _Char:
     bold: bool
     index: int  # PDFium's character index, for highlighting a quote later
     font: str = ""
+    turned: bool = False  # set sideways; its coordinates are in its own frame
 
 
 @dataclass
@@ -80,6 +102,7 @@ class _Line:
     bottom: float = 0.0
     cells: int = 1  # runs separated by wide gaps (table rows have several)
     font: str = ""
+    turned: bool = False
 
 
 @dataclass
@@ -129,12 +152,6 @@ def read_layout(path: Path) -> tuple[list[LayoutPage], str | None]:
     return _label(raw_pages)
 
 
-def read_page_text(path: Path, page_number: int) -> list[Block]:
-    """One page's blocks as read_layout makes them (for highlighting a quote on it)."""
-    pages, _ = read_layout(path)
-    return pages[page_number - 1].blocks if 0 < page_number <= len(pages) else []
-
-
 # --- characters and lines -------------------------------------------------------------
 
 
@@ -148,6 +165,8 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
     chars: list[_Char] = []
     left, bottom, right, top = (ctypes.c_double() for _ in range(4))
     loose = raw.FS_RECTF()
+    sideways: set[int] = set()
+    in_figures: set[int] = set()
     matrix = raw.FS_MATRIX()
     size_buf = ctypes.c_float()
     name_buf = ctypes.create_string_buffer(128)
@@ -180,17 +199,32 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
         )  # fmt: skip
         # The loose box spans the glyph's advance: gaps between loose boxes are real spacing.
         raw.FPDFText_GetLooseCharBox(textpage, i, ctypes.byref(loose))
+        x0, x1, y0, y1 = loose.left, loose.right, bottom.value, top.value
+        angle = raw.FPDFText_GetCharAngle(textpage, i)
+        # Text set sideways (a landscape table) is read in its own frame: along its baseline.
+        turned = abs(angle - 1.5 * math.pi) < 0.2 or abs(angle - 0.5 * math.pi) < 0.2
+        if turned:
+            sideways.add(i)
+        if abs(angle - 1.5 * math.pi) < 0.2:  # PDFium's angle runs clockwise: reads upwards
+            x0, x1, y0, y1 = loose.bottom, loose.top, -right.value, -left.value
+        elif abs(angle - 0.5 * math.pi) < 0.2:  # reads downwards
+            x0, x1, y0, y1 = -loose.top, -loose.bottom, left.value, right.value
         text = chr(code)
         if text.isspace():
             text = " "
         if figures and _inside(
             figures, (loose.left + loose.right) / 2, (bottom.value + top.value) / 2
         ):
-            continue  # labels drawn inside a figure are not prose
-        chars.append(
-            _Char(text, loose.left, loose.right, bottom.value, top.value, size, bold, i, font)
-        )
+            in_figures.add(i)
+        chars.append(_Char(text, x0, x1, y0, y1, size, bold, i, font, turned))
     textpage.close()
+    if 0 < len(in_figures) < _FIGURE_LABEL_CHARS:
+        # Labels drawn inside a figure are not prose; a "figure" full of text is a page
+        # or a table placed as one object, and is read.
+        chars = [c for c in chars if c.index not in in_figures]
+    if sideways and len(sideways) < len(chars) / 2:
+        # A few sideways lines on an upright page are a banner or a margin stamp.
+        chars = [c for c in chars if c.index not in sideways]
     return _lines(chars), width, height
 
 
@@ -237,6 +271,7 @@ def _lines(chars: list[_Char]) -> list[_Line]:
     if current:
         lines.append(current)
     built = [_build_line(cs) for cs in lines if any(ch.text.strip() for ch in cs)]
+    built = [ln for ln in built if ln.text]
     return _merge_scripts(built)
 
 
@@ -245,6 +280,20 @@ def _merge_scripts(lines: list[_Line]) -> list[_Line]:
     the line they sit on."""
     out: list[_Line] = []
     small = [ln for ln in lines if len(ln.text.strip()) <= 6]
+    for t in small:
+        if not set(t.text.strip()) <= set(_COMBINING):
+            continue
+        for ln in lines:  # an accent on a line of its own: the letter below it is its own
+            if ln is t or not any(min(c.x1, t.x1) > max(c.x0, t.x0) for c in ln.chars):
+                continue
+            if ln.bottom - 0.2 * ln.size < t.bottom < ln.top + 0.8 * ln.size:
+                ln.__dict__.update(
+                    _build_line(sorted(ln.chars + t.chars, key=lambda c: c.x0)).__dict__
+                )
+                t.text = ""
+                break
+    lines = [ln for ln in lines if ln.text]
+    small = [ln for ln in small if ln.text]
     merged: set[int] = set()
     for t in small:
         for ln in lines:
@@ -262,12 +311,37 @@ def _merge_scripts(lines: list[_Line]) -> list[_Line]:
     return out
 
 
+def _attach_accents(chars: list[_Char]) -> list[_Char]:
+    """An accent drawn as its own glyph joins the letter under it, wherever the content
+    stream put it ("Erdo" ... "˝" -> "Erdős", "˚A" -> "Å")."""
+    accents = [c for c in chars if c.text in _COMBINING]
+    if not accents:
+        return chars
+    letters = [c for c in chars if c.text.isalpha()]
+    for accent in accents:
+
+        def overlap(c: _Char, a: _Char = accent) -> float:
+            return min(c.x1, a.x1) - max(c.x0, a.x0)
+
+        under = max(letters, key=overlap, default=None)
+        if under is not None and overlap(under) > 0.3 * (accent.x1 - accent.x0):
+            under.text = unicodedata.normalize("NFC", under.text + _COMBINING[accent.text])
+            accent.text = ""
+    return [c for c in chars if c.text]
+
+
 def _build_line(chars: list[_Char]) -> _Line:
+    chars = _attach_accents([c for c in chars if c.text])
     visible = [c for c in chars if c.text != " "]
+    if not visible:
+        return _Line(chars=[])  # only accents, all given to their letters
     sizes = Counter(round(c.size, 1) for c in visible)
     size = sizes.most_common(1)[0][0]
     body = [c for c in visible if c.size >= 0.85 * size]
     baseline = statistics.median(c.bottom for c in body) if body else visible[0].bottom
+    # A gap of a tenth of an em between two glyphs is a word space: small caps are tracked
+    # up to 0.06 em (SPECTER's "SPECTER"), word spaces squeezed by justification stay above.
+    word_gap = _WORD_GAP * size
     out: list[str] = []
     index: list[int] = []
     cells = 1
@@ -289,7 +363,7 @@ def _build_line(chars: list[_Char]) -> _Line:
             gap = c.x0 - prev.x1
             if gap > 1.5 * size and out and out[-1] != " ":
                 cells += 1
-            if gap > 0.1 * min(size, max(c.size, prev.size)) and out and out[-1] != " ":
+            if gap > word_gap * min(1.0, max(c.size, prev.size) / size) and out and out[-1] != " ":
                 if not (kind and kind == script) and not (
                     c.text in _COMBINING or prev.text in _COMBINING
                 ):
@@ -318,6 +392,7 @@ def _build_line(chars: list[_Char]) -> _Line:
         bottom=baseline,
         cells=cells,
         font=Counter(c.font for c in visible).most_common(1)[0][0],
+        turned=visible[0].turned,
     )
 
 
@@ -346,6 +421,9 @@ def _fix_symbols(text: str, index: list[int]) -> tuple[str, list[int]]:
         if ch in _COMBINING:
             # An accent glyph joins the letter it sits on (before or after it).
             target = i + 1 if i + 1 < len(chars) and chars[i + 1].isalpha() else i - 1
+            if 0 <= target < len(chars) and chars[target].isalpha() and not chars[target].isascii():
+                del chars[i], idx[i]  # a stray copy of an accent the letter already carries
+                continue
             if 0 <= target < len(chars) and chars[target].isalpha():
                 merged = unicodedata.normalize("NFC", chars[target] + _COMBINING[ch])
                 chars[target] = merged
@@ -376,7 +454,8 @@ def _label(
     pages: list[LayoutPage] = []
     title: str | None = None
     for number, (lines, _width, height) in enumerate(raw_pages, start=1):
-        lines, label = _strip_edges(lines, height, body_size, furniture)
+        running = furniture + ([set(_key(title).split())] if title else [])
+        lines, label = _strip_edges(lines, height, body_size, running)
         lines = _strip_line_numbers(lines, body_size)
         page = LayoutPage(number, [], label=label)
         problem = _garbage(lines)
@@ -388,6 +467,10 @@ def _label(
                 title = _take_title(page.blocks, body_size, height)
         pages.append(page)
     _mark_sparse_pages(pages)
+    for page in pages:
+        if page.label and page.label.startswith("?"):
+            # On a figure page, a number inside it is an axis tick and "Figure 3" a legend.
+            page.label = None if page.problem else page.label[1:]
     _classify(pages, body_size, body_font)
     _fix_labels(pages)
     return pages, title
@@ -439,7 +522,13 @@ def _similar(a: set[str], b: set[str]) -> bool:
     return len(a & b) >= 0.6 * max(len(a), len(b))
 
 
+def _carries_title(words: set[str], title: set[str]) -> bool:
+    return len(title) >= 2 and title <= words
+
+
 def _in_margin(line: _Line, height: float) -> bool:
+    if line.turned:
+        return False  # a sideways table's lines are not the page's running heads
     return line.top > height * 0.91 or line.bottom < height * 0.08
 
 
@@ -447,6 +536,7 @@ _LABEL_PATTERNS = (
     re.compile(r"^(?:page\s+)?(\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d+)?$", re.I),
     re.compile(r"\bpage\s+(\d{1,4})\s+of\s+\d+\b", re.I),
     re.compile(r"(?:^|\s)(\d{1,4})\s*/\s*\d{1,4}$"),
+    re.compile(r"(?:^|\s)(\d{1,4})\s+of\s+\d{1,4}$", re.I),
     re.compile(r"(?:^|\s)(\d{1,4})$"),
     re.compile(r"^(\d{1,4})\s"),
 )
@@ -457,6 +547,7 @@ def _strip_edges(
 ) -> tuple[list[_Line], str | None]:
     """Running heads, footers and page numbers out; the printed page number kept as label."""
     label: str | None = None
+    inside = False  # not a bare number in the margin: a label only if the page is text
     kept: list[_Line] = []
     by_height = sorted(lines, key=lambda ln: ln.bottom)
     extremes = {id(ln) for ln in by_height[:2] + by_height[-2:]}
@@ -465,16 +556,18 @@ def _strip_edges(
         if _in_margin(ln, height) or id(ln) in extremes:
             bare = _LABEL_PATTERNS[0].fullmatch(text)
             words = set(_key(text).split())
-            if bare or any(_similar(words, f) for f in furniture):
+            if bare or any(_similar(words, f) or _carries_title(words, f) for f in furniture):
                 for pattern in _LABEL_PATTERNS if not bare else ():
                     m = pattern.search(text)
                     if m and not re.fullmatch(r"(?:19|20)\d\d", m.group(1)):
                         label = label or m.group(1)
                         break
                 label = label or (bare.group(1) if bare else None)
+                if label and not (bare and _in_margin(ln, height)):
+                    inside = True
                 continue
         kept.append(ln)
-    return kept, label
+    return kept, (label if not inside else f"?{label}")
 
 
 def _strip_line_numbers(lines: list[_Line], body: float) -> list[_Line]:
@@ -527,9 +620,11 @@ def _garbage(lines: list[_Line]) -> str | None:
     if not tokens:
         return "has no extractable text (scanned image?)"
     wordlike = sum(bool(_WORDLIKE.match(t)) for t in tokens) / len(tokens)
+    garbled = sum(bool(_GARBLED.search(t)) for t in tokens) / len(tokens)
     letters = sum(len(t) for t in tokens)
-    if wordlike < 0.45:
-        return f"looks like a figure or garbled text ({wordlike:.0%} of its tokens are words)"
+    # Tables of codes and numbers read few words but little junk; a bad font map reads junk.
+    if garbled > 0.15 or wordlike < 0.2:
+        return f"looks like a figure or garbled text ({garbled:.0%} of its tokens are garbled)"
     if letters < 250 and len(lines) > 8 and wordlike < 0.7:
         return "looks like a figure (short labels only)"
     return None
@@ -553,7 +648,15 @@ def _blocks(lines: list[_Line], body: float, pitch: float) -> list[Block]:
             blocks[-1].append(ln)
         else:
             blocks.append([ln])
-    return [_join_block(b) for b in blocks]
+    out = [_join_block(b) for b in blocks]
+    for i in range(len(out) - 1):
+        cap, rest = out[i], out[i + 1]
+        # A drop cap: one or two huge letters, then the paragraph they begin ("So" + "me").
+        if cap.words == 1 and len(cap.text) <= 3 and cap.size > 2.5 * rest.size:
+            if rest.text[:1].islower():
+                rest.text, rest.index = cap.text + rest.text, cap.index + rest.index
+                cap.text, cap.index = "", []
+    return [b for b in out if b.text]
 
 
 def _continues_block(block: list[_Line], ln: _Line, pitch: float) -> bool:
@@ -627,25 +730,43 @@ def _take_title(blocks: list[Block], body: float, height: float) -> str | None:
         return None
     best.kind = "front"
     for b in blocks[: blocks.index(best)]:
-        b.kind = "front"  # banners and journal lines above the title
+        if b.top >= best.top and b.words < 30:
+            b.kind = "front"  # banners and journal lines above the title
     title = " ".join(best.text.replace("\x00", "").split())
     return re.sub(r"^title\s*:\s*", "", title, flags=re.I)
 
 
 def _mark_sparse_pages(pages: list[LayoutPage]) -> None:
-    """Pages made mostly of scattered short fragments hold a table (or a drawing's labels)."""
+    """A page with no prose holds a figure (a drawing's labels: not indexed, reported) or,
+    with many words or a table caption, a table (kept as such)."""
     for page in pages:
+        if not page.blocks:
+            continue
+        prose = any(_is_prose(b.text) for b in page.blocks)
+        words = sum(b.words for b in page.blocks)
+        captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
         short = [b for b in page.blocks if b.words <= 5 and b.kind is None]
-        if len(short) >= 20 and len(short) >= 0.6 * len(page.blocks):
-            words = sum(b.words for b in page.blocks)
-            captioned = any(re.match(r"(?i)table\s*S?\d", b.text) for b in page.blocks)
-            if not captioned and words < 250:
-                # No table caption and no prose: a drawing's labels, not text to quote.
-                page.problem = "looks like a figure (scattered labels, no prose)"
-                page.blocks = []
-                continue
+        scattered = len(short) >= 20 and len(short) >= 0.6 * len(page.blocks)
+        if (
+            not captioned
+            and page.number > 1
+            and ((not prose and words < 100) or (scattered and words < 250))
+        ):
+            page.problem = "looks like a figure (labels only, no prose)"
+            page.blocks = []
+            continue
+        if scattered:
             for b in short:
                 b.kind = "table"
+
+
+def _is_prose(text: str) -> bool:
+    """A sentence: some lower-case words and a full stop (figure labels have neither)."""
+    words = text.split()
+    lower = sum(w[:1].islower() for w in words)
+    ends = re.findall(r"(\S+?)[.!?][\"'”’)\]]*(?=\s|$)", text)
+    # "Contra." and "Ipsi." in a legend are abbreviations; a sentence ends on a lower-case word.
+    return len(words) >= 5 and lower >= 3 and any(e[:1].islower() for e in ends)
 
 
 def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
@@ -656,11 +777,12 @@ def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
     front_page = True  # page 1 until its first heading or paragraph of prose
     for page in pages:
         front_page = front_page and page.number == 1
-        for b in page.blocks:
+        for i, b in enumerate(page.blocks):
             if b.kind is not None:
                 continue
             text = b.text.replace("\x00", "").strip()
             style = b.style
+            after = page.blocks[i + 1] if i + 1 < len(page.blocks) else None
             if _CAPTION.match(text):
                 b.kind = "caption"
                 table_mode = bool(re.match(r"(?i)table", text))
@@ -668,7 +790,12 @@ def _classify(pages: list[LayoutPage], body: float, body_font: str) -> None:
             if in_references and (style not in heading_styles or _looks_like_reference(text)):
                 b.kind = "reference"
                 continue
-            if _is_heading(b, body, body_font) and not (front_page and not _opens_article(text)):
+            if table_mode and b.size < 0.95 * body:
+                b.kind = "table"  # a table's header cells are not section headings
+                continue
+            if _is_heading(b, body, body_font, after) and not (
+                front_page and not _opens_article(text)
+            ):
                 b.kind = "heading"
                 front_page = table_mode = False
                 heading_styles.add(style)
@@ -731,10 +858,31 @@ def _levels(pages: list[LayoutPage]) -> None:
             b.level = numbered[style].most_common(1)[0][0]
         else:
             b.level = 1 if numbered else free.index(style) + 1
+    # Unnumbered papers name their top sections alike (Results, Discussion, References...):
+    # a style used only for such names is top level; in a style shared with other headings,
+    # those others sit one level under the named ones (bold "Results", then bold subheads).
+    by_style: dict[tuple[float, bool, bool, str], list[Block]] = {}
+    for b in headings:
+        if not b.number:
+            by_style.setdefault(b.style, []).append(b)
+    for group in by_style.values():
+        named = [_CANONICAL.match(b.text.replace("\x00", "").strip()) is not None for b in group]
+        if all(named):
+            for b in group:
+                b.level = 1
+        elif any(named) and group[0].level == 1:
+            for b, is_named in zip(group, named, strict=True):
+                if not is_named:
+                    b.level = 2
 
 
-def _is_heading(b: Block, body: float, body_font: str) -> bool:
+def _is_heading(b: Block, body: float, body_font: str, after: Block | None = None) -> bool:
     text = b.text.replace("\x00", "").strip()
+    if after is not None and after.size < 0.95 * body and after.words >= 8:
+        # Back matter set small throughout: its headings are measured against its text.
+        if b.font == after.font or b.words > 6 or b.lines > 1 or not text[:1].isalpha():
+            return False
+        body = after.size
     if b.lines > 3 or b.words > _MAX_HEADING_WORDS or not text or len(text) < 3:
         return False
     if text.endswith((".", ",", ";")) and not _NUMBERED.match(text):
@@ -748,5 +896,109 @@ def _is_heading(b: Block, body: float, body_font: str) -> bool:
     distinct = (
         b.lines == 1 and b.font != body_font and b.words <= 10 and b.size >= 0.85 * body
         and not text.endswith((".", ":")) and text[0].isupper()
+        and (after is None or after.font != b.font)
     )  # fmt: skip
     return larger or bold or caps or distinct
+
+
+# --- a quote on its page ----------------------------------------------------------------
+
+
+def quote_boxes(
+    path: Path, page_number: int, quote: str
+) -> list[tuple[float, float, float, float]]:
+    """Where `quote` (text from this page as PaperTrail cleaned it) is printed on the page:
+    one box per printed line it covers, as (left, top, right, bottom) fractions of the page
+    measured from its top-left corner. Empty when the quote is not found there."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    pages, _ = _cached_layout(str(path), path.stat().st_mtime_ns)
+    if not 0 < page_number <= len(pages):
+        return []
+    # Compared on letters and digits only: spaces, hyphens and line breaks were rejoined by
+    # cleaning, and the blocks of one kind read in order skip the footnotes between them.
+    needle = "".join(c.lower() for c in unicodedata.normalize("NFC", quote) if c.isalnum())
+    for only_body in (True, False):
+        keys: list[str] = []
+        owners: list[int] = []
+        for block in pages[page_number - 1].blocks:
+            if only_body and block.kind != "body":
+                continue
+            text = unicodedata.normalize("NFC", block.text)
+            for ch, idx in zip(text, block.index, strict=False):
+                if ch.isalnum() and idx >= 0:
+                    keys.append(ch.lower())
+                    owners.append(idx)
+        span = _find("".join(keys), needle)
+        if span is not None:
+            break
+    else:
+        return []
+    wanted = sorted(set(owners[span[0] : span[1]]))
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        page = pdf[page_number - 1]
+        width, height = page.get_size()
+        textpage = page.get_textpage()
+        rows: list[list[float]] = []  # merged boxes, one per printed line
+        left, bottom, right, top = (ctypes.c_double() for _ in range(4))
+        for i in wanted:
+            raw.FPDFText_GetCharBox(
+                textpage, i, ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom),
+                ctypes.byref(top),
+            )  # fmt: skip
+            box = [left.value, bottom.value, right.value, top.value]
+            row = rows[-1] if rows else None
+            same_line = row is not None and abs(row[1] - box[1]) < 0.5 * (box[3] - box[1] + 1)
+            if row is not None and same_line and box[0] >= row[0] - 2:
+                row[0], row[1] = min(row[0], box[0]), min(row[1], box[1])
+                row[2], row[3] = max(row[2], box[2]), max(row[3], box[3])
+            else:
+                rows.append(box)
+        textpage.close()
+        return [
+            (x0 / width, 1 - y1 / height, x1 / width, 1 - y0 / height) for x0, y0, x1, y1 in rows
+        ]
+    finally:
+        pdf.close()
+
+
+def _find(haystack: str, needle: str) -> tuple[int, int] | None:
+    """The quote in the page's characters; or, for a quote that runs over a page break,
+    the part of it that ends this page or begins it."""
+    if not needle:
+        return None
+    at = haystack.find(needle)
+    if at >= 0:
+        return at, at + len(needle)
+    for size in range(len(needle) - 1, 19, -1):
+        if haystack.endswith(needle[:size]):
+            return len(haystack) - size, len(haystack)
+        if haystack.startswith(needle[-size:]):
+            return 0, size
+    return None
+
+
+@lru_cache(maxsize=8)
+def _cached_layout(path: str, mtime_ns: int) -> tuple[list[LayoutPage], str | None]:
+    del mtime_ns  # part of the cache key: a changed file is read again
+    return read_layout(Path(path))
+
+
+def render_page(path: Path, page_number: int, out: Path, *, scale: float = 1.5) -> Path:
+    """The page as a PNG at `out` (written once; kept as a cache)."""
+    import pypdfium2 as pdfium
+
+    if out.exists():
+        return out
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        image = pdf[page_number - 1].render(scale=scale).to_pil()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp.png")
+        image.save(tmp, format="PNG", optimize=True)
+        tmp.replace(out)  # whole files only, for a reader in another session
+        return out
+    finally:
+        pdf.close()

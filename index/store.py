@@ -192,7 +192,12 @@ class Store:
             str(m.get("source_key")): (doc_id, str(m["content_hash"]))
             for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
         }
-        return Identities(known, set(got["ids"]) | set(self._live_generations()))
+        # A file another process is writing right now keeps the id it is written under.
+        live = self._live_pending()
+        for m in live:
+            if m.get("source_key") and m["source_key"] not in known:
+                known[str(m["source_key"])] = (str(m["doc_id"]), "")
+        return Identities(known, set(got["ids"]) | {str(m["doc_id"]) for m in live})
 
     def revision(self) -> str:
         """Changes whenever any process writes to the collection."""
@@ -309,7 +314,7 @@ class Store:
         """Parts first, registry record last: readers see the old version or the new one."""
         generation = uuid.uuid4().hex[:12]
         ids = [w.document.doc_id for w in writes]
-        self._intend(ids, generation)
+        self._intend(ids, generation, [source_key(w.document.source) for w in writes])
         try:
             self._add_parts(writes, generation)
             self._check_owners(writes)
@@ -323,8 +328,13 @@ class Store:
             self._discard(ids, generation)
             raise
         self._touch()
+        contested = any(self._live_generations().get(d, set()) - {generation} for d in ids)
         self._drop_stale(ids)
         self.pending.delete(ids=[_pending_id(d, generation) for d in ids])
+        if contested:
+            # Another writer of the same document was at work: its parts were kept while it
+            # was live. The last one out clears whichever version lost.
+            self._drop_stale(ids)
 
     def _add_parts(self, writes: Sequence[DocumentWrite], generation: str) -> None:
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
@@ -372,13 +382,18 @@ class Store:
                 )
 
     # -- crash safety -----------------------------------------------------------
-    def _intend(self, doc_ids: Sequence[str], generation: str) -> None:
+    def _intend(
+        self, doc_ids: Sequence[str], generation: str, keys: Sequence[str] | None = None
+    ) -> None:
         """Record a write in progress, so that a crash's leftovers can be found."""
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         self.pending.upsert(
             ids=[_pending_id(d, generation) for d in doc_ids],
             embeddings=[_REGISTRY_VECTOR] * len(doc_ids),
-            metadatas=[{"doc_id": d, "generation": generation, **me} for d in doc_ids],
+            metadatas=[
+                {"doc_id": d, "generation": generation, "source_key": k, **me}
+                for d, k in zip(doc_ids, keys or [""] * len(doc_ids), strict=True)
+            ],
         )
 
     def _discard(self, doc_ids: Sequence[str], generation: str) -> None:
@@ -425,12 +440,14 @@ class Store:
         self._delete_parts(stale)
         return len(stale)
 
-    def _live_generations(self) -> dict[str, set[str | None]]:
+    def _live_pending(self) -> list[dict[str, Any]]:
         got = self.pending.get(include=["metadatas"])
+        return [dict(m) for m in got["metadatas"] or [] if _alive(m)]
+
+    def _live_generations(self) -> dict[str, set[str | None]]:
         live: dict[str, set[str | None]] = {}
-        for m in got["metadatas"] or []:
-            if _alive(m):
-                live.setdefault(str(m["doc_id"]), set()).add(str(m["generation"]))
+        for m in self._live_pending():
+            live.setdefault(str(m["doc_id"]), set()).add(str(m["generation"]))
         return live
 
     def _delete_parts(self, parts: Sequence[tuple[Collection, str]]) -> None:

@@ -14,6 +14,7 @@ from index import (
 )
 from rag.answer import ABSTAIN_MESSAGE
 from rag.engine import Engine, Turn
+from rag.page_view import PageView
 
 __all__ = [
     "ABSTAIN_MESSAGE",
@@ -24,6 +25,7 @@ __all__ = [
     "IndexMismatchError",
     "IngestReport",
     "LoadError",
+    "PageView",
     "PaperTrailError",
     "Passage",
     "QuestionError",

@@ -17,6 +17,7 @@ from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
+from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
 
@@ -108,6 +109,18 @@ class Engine:
     def document(self, doc_id: str) -> Document | None:
         with self._outage():
             return self.store.document(doc_id)
+
+    def page_view(self, doc_id: str, page: int, quote: str | None = None) -> PageView | None:
+        """The rendered PDF page a citation points to, with the quote's boxes on it."""
+        document = self.document(doc_id)
+        if document is None:
+            return None
+        return page_view(document, page, quote, cache_dir=self.pages_dir)
+
+    @property
+    def pages_dir(self) -> Path:
+        """Where rendered pages are cached (served to the browser from there)."""
+        return self.settings.index_dir / "pages"
 
     def remove(self, doc_id: str) -> bool:
         with self._outage():

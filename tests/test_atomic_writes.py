@@ -195,3 +195,30 @@ def _check_agreement(settings: Settings, kill_at: int) -> None:
     assert engine.store.remove("walrus.txt") is True
     assert engine.retrieve("walruses whiskers sea ice puffins", k=50) == []
     assert engine.store.chunks.count() == 0 and engine.store.sentences.count() == 0, kill_at
+
+
+def test_two_ingests_at_once_both_land_and_leave_nothing_behind(
+    small_chunks: Settings, tmp_path: Path
+) -> None:
+    walrus, puffin = tmp_path / "walrus.txt", tmp_path / "puffin.txt"
+    walrus.write_text(V1)
+    puffin.write_text(OTHER)
+    _engine(small_chunks).documents()  # create the collections before the race
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _KILLER, str(10**9), str(small_chunks.index_dir), str(path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for path in (walrus, puffin, walrus)  # the same file twice, too
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    engine = _engine(small_chunks)
+    assert sorted(d.doc_id for d in engine.documents()) == ["puffin.txt", "walrus.txt"]
+    assert engine.store.doctor(repair=False).orphaned_documents == []
+    chunks = {d.doc_id: d.chunks for d in engine.documents()}
+    assert engine.store.chunks.count() == sum(chunks.values())

@@ -114,3 +114,13 @@ def test_probe_crossencoder_runs_train_and_eval_on_three_questions(tmp_path: Pat
     result = json.loads(out)
     assert result["n_questions"] > 0
     assert {"pipeline", "cross-encoder", "mix w=0.5"} <= set(result["metrics"])
+
+
+@pytest.mark.slow
+def test_bench_onnx_library_runs_on_a_tiny_slice() -> None:
+    # sentence-transformers[onnx] needs transformers < 4.58, PaperTrail runs 5 (see the script)
+    pytest.importorskip("optimum.onnxruntime", reason="optimum-onnx is not installed")
+    out = _run("bench_onnx_library", "--rounds", "1", "--limit", "40")
+    for variant in ("ours (onnx-int8)", "library, avx512_vnni preset"):
+        assert re.search(rf"^\| {re.escape(variant)} \| [\d.]+ \| [\d,]+ \| [\d,]+ \|", out, re.M)
+        assert re.search(rf"^\| {re.escape(variant)} \| {SCORE}\d \| {SCORE}\d \|", out, re.M)

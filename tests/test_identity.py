@@ -94,3 +94,10 @@ def _forget_identity(engine: Engine) -> None:
         registry.delete(ids=[doc_id])
         registry.add(ids=[doc_id], embeddings=[[0.0]], metadatas=[legacy], documents=[text])
     registry.modify(metadata={"identity_version": 1})
+
+
+def test_a_folder_with_a_symlink_loop_is_walked_once(engine: Engine, tmp_path: Path) -> None:
+    note = _write(tmp_path, "docs/kelp.txt", "Kelp forests shelter sea otters.")
+    (note.parent / "loop").symlink_to(note.parent, target_is_directory=True)
+    report = engine.ingest([note.parent])
+    assert [(f.status, f.doc_id) for f in report.files] == [("indexed", "kelp.txt")]

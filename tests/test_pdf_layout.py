@@ -172,3 +172,28 @@ def test_answers_quote_body_text_and_skip_the_reference_list(engine: Engine) -> 
     )
     cited = engine.ask("Which reference is the SciBERT paper by Beltagy, Lo and Cohan?")
     assert any(p.kind == "reference" for p in cited.passages)
+
+
+def test_a_quote_that_runs_over_two_columns_is_boxed_in_both() -> None:
+    from index.pdf_layout import quote_boxes
+
+    quote = (
+        "While such models are widely used for representing individual words or sentences, "
+        "extensions to whole-document embeddings are relatively underexplored."
+    )
+    boxes = quote_boxes(PDFS / "acl-2020-specter.pdf", 1, quote)
+    assert any(x1 < 0.5 for _, _, x1, _ in boxes) and any(x0 > 0.5 for x0, _, _, _ in boxes)
+    assert all(0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for x0, y0, x1, y1 in boxes)
+    assert quote_boxes(PDFS / "acl-2020-specter.pdf", 1, "words that are on no page at all") == []
+
+
+def test_page_view_refuses_a_file_changed_since_it_was_indexed(tmp_path: Path) -> None:
+    from rag.page_view import page_view
+
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes((PDFS / "naacl-2018-literature-graph.pdf").read_bytes())
+    doc = clean(load_file(pdf))
+    view = page_view(doc, 2, None, cache_dir=tmp_path / "pages")
+    assert view is not None and Path(view.image).is_file() and 0.5 < view.aspect < 1
+    pdf.write_bytes((PDFS / "acl-2020-specter.pdf").read_bytes())
+    assert page_view(doc, 2, None, cache_dir=tmp_path / "pages") is None

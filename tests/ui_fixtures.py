@@ -85,7 +85,7 @@ def app_in_thread(index_dir: Path) -> Iterator[tuple[str, Any]]:
     engine = open_engine(settings, bundled=True)
     demo = build_app(engine)
     port = free_port()
-    launch(demo, port=port, block=False)
+    launch(demo, port=port, block=False, pages_dir=engine.pages_dir)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_http(url, timeout=30)

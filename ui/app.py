@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import Engine, PaperTrailError, Settings
@@ -62,6 +63,7 @@ def launch(
     block: bool = True,
     auth: list[tuple[str, str]] | None = None,
     max_file_mb: float = 100,
+    pages_dir: Path | None = None,
 ) -> None:
     """Serve `demo` on host:port; with block=False it returns once the server is up.
 
@@ -78,6 +80,8 @@ def launch(
         auth_message="PaperTrail: sign in with the user name and password you were given.",
         max_file_size=f"{max_file_mb * 1_000_000:.0f}b",  # Gradio refuses larger uploads
         prevent_thread_lock=not block,
+        # Rendered PDF pages of cited sources; nothing else on disk is served.
+        allowed_paths=[str(pages_dir)] if pages_dir else None,
         share=False,
         inbrowser=False,
         ssr_mode=False,
@@ -139,4 +143,11 @@ def serve(
         f"PaperTrail: {len(engine.documents())} document(s) in {settings.index_dir}",
         file=sys.stderr,
     )
-    launch(build_app(engine), host=host, port=port, auth=auth, max_file_mb=settings.max_file_mb)
+    launch(
+        build_app(engine),
+        host=host,
+        port=port,
+        auth=auth,
+        max_file_mb=settings.max_file_mb,
+        pages_dir=engine.pages_dir,
+    )

@@ -7,6 +7,7 @@ events. The HTML comes from ui.render.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -111,14 +112,30 @@ class ChatHandlers:
 
         if answer.abstained:
             return [
-                render.page_context(d, p) if (d := doc(p.doc_id)) else None for p in answer.passages
+                self._with_view(render.page_context(d, p), p.doc_id, p.page, None)
+                if (d := doc(p.doc_id))
+                else None
+                for p in answer.passages
             ]
         passages = {p.chunk_id: p for p in answer.passages}
         out: list[render.PageContext | None] = []
         for c in answer.citations:
             p, d = passages.get(c.chunk_id), doc(c.doc_id)
-            out.append(render.page_context(d, p, (c.quote_start, c.quote_end)) if p and d else None)
+            ctx = render.page_context(d, p, (c.quote_start, c.quote_end)) if p and d else None
+            out.append(self._with_view(ctx, c.doc_id, c.page, c.quote))
         return out
+
+    def _with_view(
+        self, ctx: render.PageContext | None, doc_id: str, page: int, quote: str | None
+    ) -> render.PageContext | None:
+        """The rendered PDF page beside the text, when the source is a PDF still on disk."""
+        if ctx is None:
+            return None
+        try:
+            view = self.engine.page_view(doc_id, page, quote)
+        except Exception:  # a page that cannot be drawn still has its text view
+            view = None
+        return replace(ctx, view=view) if view else ctx
 
 
 def _message(exc: Exception) -> str:

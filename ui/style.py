@@ -181,4 +181,9 @@ mark.pt-quote { background: #fde68a; color: #1f2937; padding: 1px 0; border-radi
 .pt-warn { background: #fef3c7; color: #92400e; }
 .pt-fail { background: #fee2e2; color: #991b1b; }
 #pt-confirm { border: 1px solid #fecaca; border-radius: 8px; padding: 8px; background: #fff7f7; }
+.pt-pdfpage { position: relative; width: 100%; margin: 0.5em 0;
+  border: 1px solid var(--border-color-primary); }
+.pt-pdfpage img { position: absolute; inset: 0; width: 100%; height: 100%; }
+.pt-hl { position: absolute; background: rgba(255, 213, 0, 0.38);
+  outline: 2px solid rgba(230, 150, 0, 0.9); border-radius: 2px; pointer-events: none; }
 """

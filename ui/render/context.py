@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index.models import Answer, Document, Passage
+from rag import PageView
 from ui.render.common import page_name
 
 __all__ = ["CONTEXT_MARGIN", "MAX_CONTEXT_CHARS", "Exchange", "PageContext", "page_context"]
@@ -32,6 +33,7 @@ class PageContext:
     quote_end: int | None = None
     cut_before: bool = False  # text starts mid-page
     cut_after: bool = False
+    view: PageView | None = None  # the rendered PDF page, when the source is a PDF
 
 
 @dataclass

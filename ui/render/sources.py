@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from index.models import Citation, Passage
 from ui.render.common import esc, where
@@ -130,5 +131,23 @@ def _context_html(ctx: PageContext) -> str:
     )
     return (
         f'<details class="pt-context"><summary>Show in document ({esc(ctx.page)})</summary>'
+        f"{_page_image(ctx)}"
         f'<div class="pt-page">{text}</div></details>'
+    )
+
+
+def _page_image(ctx: PageContext) -> str:
+    """The rendered PDF page with the quote's printed lines highlighted over it."""
+    view = ctx.view
+    if view is None:
+        return ""
+    marks = "".join(
+        f'<div class="pt-hl" style="left:{x0 * 100:.3f}%;top:{y0 * 100:.3f}%;'
+        f'width:{(x1 - x0) * 100:.3f}%;height:{(y1 - y0) * 100:.3f}%"></div>'
+        for x0, y0, x1, y1 in view.boxes
+    )
+    src = "/gradio_api/file=" + quote(view.image)
+    return (
+        f'<div class="pt-pdfpage" style="aspect-ratio:{view.aspect:.4f}">'
+        f'<img src="{esc(src)}" alt="{esc(ctx.page)} as printed" loading="lazy">{marks}</div>'
     )
