@@ -58,10 +58,12 @@ def test_show_in_document_highlights_the_quote_on_the_rendered_pdf_page(
     url, engine = app
     answer = engine.ask(QUESTION)
     assert not answer.abstained and answer.citations
-    first = answer.citations[0]
+    # pdfplumber glues the words of some lines ("Wethentrainthemodel"), so the check uses
+    # the first citation whose words it can find.
+    located = [(c, _phrase_boxes(c.page, c.quote)) for c in answer.citations]
+    first, expected = next(((c, b) for c, b in located if b), (answer.citations[0], []))
     assert first.doc_id == engine.documents()[-1].doc_id or first.source.endswith(".pdf")
-    expected = _phrase_boxes(first.page, first.quote)
-    assert expected, "pdfplumber found none of the quote's words on the cited page"
+    assert expected, "pdfplumber found none of the quotes' words on the cited pages"
 
     with chromium() as browser:
         page = browser.new_context(viewport=VIEWPORT).new_page()
@@ -70,8 +72,8 @@ def test_show_in_document_highlights_the_quote_on_the_rendered_pdf_page(
         box.wait_for(timeout=TIMEOUT)
         box.fill(QUESTION)
         box.press("Enter")
-        page.locator('#pt-transcript .pt-cite[data-n="1"]').first.click(timeout=TIMEOUT)
-        card = page.locator('#pt-sources .pt-source[data-n="1"][open]').last
+        page.locator(f'#pt-transcript .pt-cite[data-n="{first.n}"]').first.click(timeout=TIMEOUT)
+        card = page.locator(f'#pt-sources .pt-source[data-n="{first.n}"][open]').last
         card.locator(".pt-context > summary").click()
         image = card.locator(".pt-pdfpage img")
         image.wait_for(state="visible", timeout=TIMEOUT)
