@@ -128,9 +128,13 @@ class Engine:
         with self._outage():
             return self.store.document(doc_id)
 
-    def page_view(self, doc_id: str, page: int, quote: str | None = None) -> PageView | None:
-        """The rendered PDF page a citation points to, with the quote's boxes on it."""
-        document = self.document(doc_id)
+    def page_view(
+        self, document: str | Document, page: int, quote: str | None = None
+    ) -> PageView | None:
+        """The rendered PDF page a citation points to (by doc id, or the document already
+        read), with the quote's boxes on it; None for anything but a PDF still on disk."""
+        if isinstance(document, str):
+            document = self.document(document)  # type: ignore[assignment]
         if document is None:
             return None
         return page_view(document, page, quote, cache_dir=self.pages_dir)

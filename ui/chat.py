@@ -239,7 +239,7 @@ class ChatHandlers:
 
         if answer.abstained:
             return [
-                self._with_view(render.page_context(d, p), p.doc_id, p.page, None)
+                self._with_view(render.page_context(d, p), d, p.page, None)
                 if (d := doc(p.doc_id))
                 else None
                 for p in answer.passages
@@ -249,17 +249,17 @@ class ChatHandlers:
         for c in answer.citations:
             p, d = passages.get(c.chunk_id), doc(c.doc_id)
             ctx = render.page_context(d, p, (c.quote_start, c.quote_end)) if p and d else None
-            out.append(self._with_view(ctx, c.doc_id, c.page, c.quote))
+            out.append(self._with_view(ctx, d, c.page, c.quote) if d else ctx)
         return out
 
     def _with_view(
-        self, ctx: render.PageContext | None, doc_id: str, page: int, quote: str | None
+        self, ctx: render.PageContext | None, document: Document, page: int, quote: str | None
     ) -> render.PageContext | None:
         """The rendered PDF page beside the text, when the source is a PDF still on disk."""
         if ctx is None:
             return None
         try:
-            view = self.engine.page_view(doc_id, page, quote)
+            view = self.engine.page_view(document, page, quote)
         except Exception:  # a page that cannot be drawn still has its text view
             view = None
         return replace(ctx, view=view) if view else ctx
