@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_fixtures import VIEWPORT, chromium, engine_answers, screenshot, served
+from ui_fixtures import VIEWPORT, app_page, chromium, engine_answers, screenshot, served
 
 from rag import Settings
 
@@ -50,14 +50,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, server: str) -> Iterator[Any]:
     """A fresh session (new browser context) at 1280×800; page errors fail the test."""
     context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server)
-    page.wait_for_selector("#pt-transcript .pt-transcript", timeout=TIMEOUT)
-    yield page
+    with app_page(context, server, timeout=TIMEOUT) as page:
+        yield page
     context.close()
-    assert not errors, errors
 
 
 def ask(page: Any, question: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_fixtures import VIEWPORT, chromium, engine_answers, screenshot, served
+from ui_fixtures import VIEWPORT, app_page, chromium, engine_answers, screenshot, served
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +40,8 @@ def page(server: str) -> Iterator[Any]:
     with chromium() as browser:
         context = browser.new_context(viewport=VIEWPORT)
         context.grant_permissions(["clipboard-read", "clipboard-write"])
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server)
-        page.wait_for_selector("#pt-transcript .pt-transcript", timeout=TIMEOUT)
-        yield page
-        assert not errors, errors
+        with app_page(context, server, timeout=TIMEOUT) as page:
+            yield page
 
 
 def ask(page: Any, question: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_fixtures import chromium, screenshot, served
+from ui_fixtures import app_page, chromium, screenshot, served
 
 pytestmark = pytest.mark.browser
 
@@ -33,14 +33,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def phone(browser: Any, server: str) -> Iterator[Any]:
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server)
-    page.wait_for_selector("#pt-transcript .pt-transcript", timeout=TIMEOUT)
-    yield page
+    with app_page(context, server, timeout=TIMEOUT) as page:
+        yield page
     context.close()
-    assert not errors, errors
 
 
 def test_tapping_a_marker_scrolls_to_its_open_source(phone: Any) -> None:

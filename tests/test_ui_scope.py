@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_fixtures import VIEWPORT, chromium, screenshot, served
+from ui_fixtures import VIEWPORT, app_page, chromium, screenshot, served
 
 from ui.examples import BUNDLED_EXAMPLES
 
@@ -28,13 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def page(server: str) -> Iterator[Any]:
     with chromium() as browser:
-        page = browser.new_context(viewport=VIEWPORT).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server)
-        page.wait_for_selector("#pt-transcript .pt-transcript", timeout=TIMEOUT)
-        yield page
-        assert not errors, errors
+        with app_page(browser.new_context(viewport=VIEWPORT), server, timeout=TIMEOUT) as page:
+            yield page
 
 
 def test_examples_follow_the_documents_and_a_scoped_question_searches_only_its_choice(

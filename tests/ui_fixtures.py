@@ -174,3 +174,16 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+@contextmanager
+def app_page(context: Any, url: str, *, timeout: float = 30_000) -> Iterator[Any]:
+    """A page of `context` at the app's `url`, once the chat is on screen; an error in the
+    page's scripts fails the test."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#pt-transcript .pt-transcript", timeout=timeout)
+    yield page
+    assert not errors, errors
