@@ -113,6 +113,7 @@ class SearchIndex:
         self._view: _View | None = None
         self._loaded: dict[str, _Segment] = {}
         self._lock = threading.Lock()
+        self._hidden: frozenset[str] = frozenset()
 
     def chunk(self, row: int) -> ChunkRecord:
         view = self._current()
@@ -176,6 +177,15 @@ class SearchIndex:
         view = self._current()
         return {w for w in words if not _postings(view, w)}
 
+    def hide(self, doc_ids: frozenset[str]) -> None:
+        """Leave these documents out of search and of the corpus statistics (a duplicate's
+        other copies: a second copy must not shift idf, and with it what is answered)."""
+        with self._lock:
+            if doc_ids != self._hidden:
+                self._hidden = doc_ids
+                if self._view is not None:
+                    self._view.revision = ""  # the next refresh recomputes the view
+
     # -- the cache --------------------------------------------------------------
     def refresh(self, *, complete: bool = False) -> None:
         """Catch up with the store; one Chroma round trip when nothing changed.
@@ -199,7 +209,7 @@ class SearchIndex:
             self._view = _view(
                 revision if len(missing) <= (limit or len(missing)) else "",
                 self._loaded,
-                generations,
+                {d: g for d, g in generations.items() if d not in self._hidden},
             )
 
     def _current(self) -> _View:

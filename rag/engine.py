@@ -170,6 +170,7 @@ class Engine:
             # One copy of a duplicated document is searched (the preferred, or the first):
             # a second copy must not change what is retrieved, cited or abstained on.
             skip = frozenset(d for d, (_, cited) in copies.items() if d != cited)
+            self.search.hide(skip)
             found = self._retriever.retrieve(
                 question,
                 settings,

@@ -82,6 +82,20 @@ def test_the_copy_the_user_prefers_is_the_one_cited(twice: Engine) -> None:
     assert not twice.prefer("no-such-document.pdf")
 
 
+def test_headline_answer_leads_alike_with_the_plasma_review_indexed_once_or_twice(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engine.ingest([BUNDLED_CORPUS, PLASMA])
+    once = engine.ask(HEADLINE)
+    copy = tmp_path / "cap-review-2025.pdf"
+    shutil.copy(PLASMA, copy)
+    engine.ingest([copy])
+    twice = engine.ask(HEADLINE)
+    assert not once.abstained and not twice.abstained  # issue #14: the copy made it abstain
+    assert twice.citations[0].quote == once.citations[0].quote
+    assert {c.doc_id for c in twice.citations} == {"ijmms-2024-v14n2-msc-autoimmune-p128.txt"}
+
+
 def test_the_command_line_names_the_copy_at_ingest_and_marks_it_in_the_list(
     tmp_path: Path,
 ) -> None:
