@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DUPLICATE_OVERLAP", "Signature", "best_match", "overlap", "passage_key", "signature"]
+__all__ = ["DUPLICATE_OVERLAP", "Signature", "best_match", "overlap", "signature"]
 
 DUPLICATE_OVERLAP = 0.9  # share of the larger document's shingles found in the other
 _SHINGLE = 5  # words: long enough that unrelated papers share almost none
@@ -65,11 +65,6 @@ def best_match(new: Signature, known: Iterable[tuple[str, Signature]]) -> tuple[
     scored = [(doc_id, overlap(new, sig)) for doc_id, sig in known]
     hits = [(d, o) for d, o in scored if o >= DUPLICATE_OVERLAP]
     return max(hits, key=lambda h: h[1]) if hits else None
-
-
-def passage_key(text: str) -> frozenset[int]:
-    """A passage's word 5-shingles, to tell the same passage in two copies of a document."""
-    return frozenset(_shingle_hashes(text).tolist())
 
 
 def _shingle_hashes(text: str) -> np.ndarray:

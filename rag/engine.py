@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.duplicates import passage_key
 from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
@@ -29,7 +28,6 @@ __all__ = ["Engine", "Turn"]
 
 Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 _MAX_QUESTION_CHARS = 2000
-_SAME_PASSAGE = 0.5  # shingle Jaccard above which two copies' passages are one passage
 _FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|these|those|that|he|she|such)\b", re.I)
 
 
@@ -162,24 +160,15 @@ class Engine:
         query_vector: list[float] | None = None,
         doc_ids: frozenset[str] | None = None,
     ) -> list[Passage]:
-        """Retrieval (within `doc_ids`, if given) with each passage of duplicate documents
-        shown once."""
-        k = k or settings.top_k
+        """Retrieval (within `doc_ids`, if given) from one copy of each duplicated document."""
         with self._outage():
             copies = self._duplicate_groups()
-            # One copy of a duplicated document is searched (the preferred, or the first):
-            # a second copy must not change what is retrieved, cited or abstained on.
-            skip = frozenset(d for d, (_, cited) in copies.items() if d != cited)
-            self.search.hide(skip)
-            found = self._retriever.retrieve(
-                question,
-                settings,
-                k=k,
-                query_vector=query_vector,
-                doc_ids=doc_ids,
-                skip_docs=skip,
+            # One copy is searched (the preferred, or the first); the others leave the search
+            # and its statistics, so a second copy changes nothing retrieved, cited or abstained.
+            self.search.hide(frozenset(d for d, (_, cited) in copies.items() if d != cited))
+            return self._retriever.retrieve(
+                question, settings, k=k, query_vector=query_vector, doc_ids=doc_ids
             )
-        return _collapse(found, copies)[:k]
 
     def _duplicate_groups(self) -> dict[str, tuple[str, str]]:
         """doc id -> (its group's first copy, the copy to cite) for documents with copies."""
@@ -216,37 +205,6 @@ def _groups(documents: Sequence[DocumentInfo]) -> dict[str, tuple[str, str]]:
         cited = next((d.doc_id for d in group if d.preferred), first)  # the user's mark wins
         out.update({d.doc_id: (first, cited) for d in group})
     return out
-
-
-def _collapse(passages: list[Passage], copies: dict[str, tuple[str, str]]) -> list[Passage]:
-    """One passage for each passage that duplicate documents share, from the copy to cite,
-    at the best rank any copy reached."""
-    if not copies:
-        return passages
-    kept: list[tuple[Passage, frozenset[int]]] = []
-    for p in passages:
-        group = copies.get(p.doc_id)
-        key = passage_key(p.text) if group else frozenset()
-        twin = next(
-            (
-                i
-                for i, (q, q_key) in enumerate(kept)
-                if group
-                and q.doc_id != p.doc_id
-                and copies.get(q.doc_id, ("", ""))[0] == group[0]
-                and _jaccard(key, q_key) >= _SAME_PASSAGE
-            ),
-            None,
-        )
-        if twin is None:
-            kept.append((p, key))
-        elif group and p.doc_id == group[1]:  # the copy to cite takes its twin's place
-            kept[twin] = (p.model_copy(update={"score": kept[twin][0].score}), key)
-    return [p for p, _ in kept]
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def _check(question: str) -> str:

@@ -39,7 +39,6 @@ class _SearchRetriever(BaseRetriever):
         semantic: bool,
         exclude: frozenset[str] = frozenset(),
         doc_ids: frozenset[str] | None = None,
-        skip_docs: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self._search = search
@@ -47,11 +46,9 @@ class _SearchRetriever(BaseRetriever):
         self._semantic = semantic
         self._exclude = exclude
         self._doc_ids = doc_ids
-        self._skip = skip_docs
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        # Deeper when documents are skipped: their hits would otherwise leave the list short.
-        depth = self._k * (2 if self._skip else 1) if self._doc_ids is None else _EVERY
+        depth = self._k if self._doc_ids is None else _EVERY
         if self._semantic:
             hits = self._search.semantic(query_bundle.embedding or [], depth)
         else:
@@ -61,8 +58,7 @@ class _SearchRetriever(BaseRetriever):
             record = self._search.chunk(row)
             if record.metadata.get("kind", "body") in self._exclude:
                 continue
-            doc_id = record.metadata.get("doc_id")
-            if doc_id in self._skip or (self._doc_ids is not None and doc_id not in self._doc_ids):
+            if self._doc_ids is not None and record.metadata.get("doc_id") not in self._doc_ids:
                 continue
             if len(out) == self._k:
                 break
@@ -96,10 +92,8 @@ class Retriever:
         k: int | None = None,
         query_vector: list[float] | None = None,
         doc_ids: frozenset[str] | None = None,
-        skip_docs: frozenset[str] = frozenset(),
     ) -> list[Passage]:
-        """The k best passages for `question`, best first; only from `doc_ids` when given,
-        never from `skip_docs` (copies of a document that is searched instead)."""
+        """The k best passages for `question`, best first; only from `doc_ids` when given."""
         k = k or settings.top_k
         self._search.refresh()
         bundle = QueryBundle(question, embedding=query_vector or self.embed_query(question))
@@ -115,7 +109,6 @@ class Retriever:
                     semantic=semantic,
                     exclude=exclude,
                     doc_ids=doc_ids,
-                    skip_docs=skip_docs,
                 )
                 for semantic in (False, True)
             ],
