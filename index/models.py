@@ -153,10 +153,44 @@ class Citation(BaseModel):
     chunk_id: str
 
 
+Verdict = Literal["supported", "weak", "unsupported", "uncited"]
+
+
+class Claim(BaseModel):
+    """One sentence of a generated answer, checked against the passages it cites."""
+
+    text: str
+    start: int = Field(description="Offset of the sentence in `Answer.answer`.")
+    end: int
+    cites: list[int] = Field(
+        default_factory=list, description="The [n] markers the sentence carries (Citation.n)."
+    )
+    verdict: Verdict
+    support: float = Field(0.0, description="Support score of the best quote, 0-1.")
+    quote: Citation | None = Field(
+        None, description="The best supporting sentence in a cited passage, with offsets."
+    )
+    reason: str | None = Field(
+        None, description="Why it is not supported, e.g. 'number 42 not in [2]'."
+    )
+
+
 class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
+    mode: Literal["extractive", "generative"] = "extractive"
+    claims: list[Claim] = Field(
+        default_factory=list, description="Generative answers only: each sentence's verdict."
+    )
+    searched: str | None = Field(
+        None, description="The standalone query searched, when a follow-up was rewritten."
+    )
+    notice: str | None = Field(
+        None,
+        description="One-line notice, e.g. the LLM was unreachable and the answer is "
+        "extractive instead.",
+    )
     citations: list[Citation] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
     evidence_score: float = Field(

@@ -90,6 +90,15 @@ class RetrievalSettings(_Section):
 
 
 class AnswerSettings(_Section):
+    mode: Literal["extractive", "generative"] = Field(
+        "extractive",
+        description="extractive stitches quoted sentences (no LLM); generative has the "
+        "configured LLM write the answer and checks every sentence against its source.",
+    )
+    unsupported: Literal["flag", "remove"] = Field(
+        "flag",
+        description="Generative answers: show unsupported sentences flagged, or remove them.",
+    )
     max_words: int = Field(
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
@@ -108,6 +117,23 @@ class AnswerSettings(_Section):
         description="Passage kinds an answer may quote; captions are added when the question "
         "is about a figure or table.",
     )
+
+
+class LLMSettings(_Section):
+    """An OpenAI-compatible endpoint (Ollama, llama.cpp, vLLM, LM Studio, OpenAI)."""
+
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible API root, e.g. http://127.0.0.1:11434/v1 for Ollama; "
+        "unset means no LLM.",
+    )
+    model: str = Field("default", description="Model name the endpoint serves.")
+    api_key: SecretStr | None = Field(
+        None, description="Sent as a bearer token; read from the environment, never shown."
+    )
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Per-request timeout.")
+    max_tokens: int = Field(512, ge=16, le=32_768, description="Longest generated answer.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
 
 
 class Settings(BaseSettings):
@@ -171,6 +197,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @field_validator("auth")
     @classmethod
@@ -186,23 +213,32 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_unknown_environment(self) -> Settings:
         """pydantic-settings ignores unknown variables; a misspelt one must fail loudly."""
-        known = set()
+        known, leaves = set(), set()
         for name, info in type(self).model_fields.items():
             known.add(f"PAPERTRAIL_{name.upper()}")
             section = info.annotation
             if isinstance(section, type) and issubclass(section, _Section):
-                known |= {
+                leaves |= {
                     f"PAPERTRAIL_{name.upper()}__{sub.upper()}" for sub in section.model_fields
                 }
+            else:
+                leaves.add(f"PAPERTRAIL_{name.upper()}")
+        known |= leaves
         unknown = sorted(
             k for k in os.environ if k.upper().startswith("PAPERTRAIL_") and k.upper() not in known
         )
         if unknown:
+            # Suggest settable leaves, compared without underscores (TOPK ~ RETRIEVAL__TOP_K).
+            squashed = {leaf[len("PAPERTRAIL_") :].replace("_", ""): leaf for leaf in leaves}
+
+            def close(k: str) -> list[str]:
+                key = k.upper()[len("PAPERTRAIL_") :].replace("_", "")
+                near = get_close_matches(key, squashed, 2)
+                near += [s for s in squashed if s.endswith(key) and s not in near]
+                return [squashed[s] for s in near[:2]]
+
             hints = [
-                f"{k} (did you mean {', '.join(close)}?)"
-                if (close := get_close_matches(k.upper(), known, 2))
-                else k
-                for k in unknown
+                f"{k} (did you mean {', '.join(c)}?)" if (c := close(k)) else k for k in unknown
             ]
             raise ValueError(f"unknown setting(s) in the environment: {'; '.join(hints)}")
         return self

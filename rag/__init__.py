@@ -3,6 +3,7 @@
 from index import (
     Answer,
     Citation,
+    Claim,
     DocumentInfo,
     IndexMismatchError,
     IngestReport,
@@ -20,6 +21,7 @@ __all__ = [
     "ABSTAIN_MESSAGE",
     "Answer",
     "Citation",
+    "Claim",
     "DocumentInfo",
     "Engine",
     "IndexMismatchError",
