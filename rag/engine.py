@@ -103,10 +103,12 @@ class Engine:
         *,
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        replace: str | None = None,
     ) -> IngestReport:
+        """Index files; `replace` names a document the one file given takes the place of."""
         with self._outage():
             report = self._indexer.ingest(
-                paths, show_progress=show_progress, on_progress=on_progress
+                paths, show_progress=show_progress, on_progress=on_progress, replace=replace
             )
             # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
