@@ -15,7 +15,7 @@ from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
-from rag.followup import Turn, quoted, standalone
+from rag.followup import Turn, already_said, standalone
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
@@ -76,7 +76,7 @@ class Engine:
         question = _check(question)
         query = standalone(question, history or [])
         # A follow-up's answer does not quote again what the last answer quoted.
-        said = quoted(history[-1][1]) if history and query != question else []
+        said = already_said(question, history or []) if query != question else []
         query_vector = self._retriever.embed_query(query)
         passages = self._retrieve(
             query,
@@ -217,4 +217,3 @@ def _check(question: str) -> str:
             f"the question is {len(question)} characters long; the limit is {_MAX_QUESTION_CHARS}"
         )
     return question
-

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from index.keyword import terms
 
-__all__ = ["Turn", "is_follow_up", "quoted", "standalone", "topic_words"]
+__all__ = ["Turn", "already_said", "is_follow_up", "quoted", "standalone", "topic_words"]
 
 Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 
@@ -30,10 +30,10 @@ _ELLIPSIS = re.compile(
 )
 # Words standing for something said before.
 _PRONOUN = re.compile(
-    r"\b(?:it|its|they|them|their|theirs|he|she|his|her|him|this|these|those|"
-    r"such(?! as)|ones|the others?|the rest|the same|the former|the latter|"
-    r"(?:the|which|that|this) (?:\w+ )?one(?! of)|(?:is|was|does|did|why|how) that|that(?=\s*(?:[?.!,;]|$|is\b|was\b|does\b|"
-    r"do\b|mean\b|means\b|work\b|works\b|happen\b)))\b",
+    r"\b(?:it|its|they|them|their|theirs|he|she|his|her|him|this|these|those|such(?! as)|"
+    r"ones|other(?! than)|another|the others?|the rest|the same|the former|the latter|"
+    r"(?:the|which|that|this) (?:\w+ )?one(?! of)|(?:is|was|does|did|why|how) that|"
+    r"that(?=\s*(?:[?.!,;]|$|(?:is|was|does|do|mean|means|work|works|happen)\b)))\b",
     re.I,
 )
 # A pronoun after a clause boundary with a content word before it refers within the
@@ -45,8 +45,10 @@ _OPENS_QUESTION = re.compile(
     r"tell|summari[sz]e|compare)\b",
     re.I,
 )
+_OPENER = re.compile(r"^\W*(?:(?:what|how) about|as for)\s+", re.I)
+_FILLER = re.compile(r"\b(?:ones|else)\b", re.I)
 _WORD = re.compile(r"(?u)\b\w[\w-]*\w\b|\b\w\b")
-_SUBSTITUTES = frozenset(terms("ones one others rest same former latter else about"))
+_SUBSTITUTES = frozenset(terms("ones one other others rest same former latter else about"))
 _FRAGMENT_TERMS = 2  # a fragment ("Side effects?") with at most this many terms leans back
 
 
@@ -58,7 +60,21 @@ def standalone(question: str, history: Sequence[Turn]) -> str:
     previous = standalone(history[-1][0], history[:-1])  # a chain of follow-ups keeps its topic
     own = set(terms(question))
     carried = [w for w in topic_words(previous) if not own.intersection(terms(w))]
-    return f"{question} {' '.join(carried)}" if carried else question
+    # "about" and "ones" would be searched as words; the topic stands in for them.
+    asked = " ".join(_FILLER.sub(" ", _OPENER.sub("", question)).split())
+    asked = re.sub(r"\s+(?=[?.!,;])", "", asked) or question
+    return f"{asked} {' '.join(carried)}" if carried else question
+
+
+def already_said(question: str, history: Sequence[Turn]) -> list[str]:
+    """The sentences the last answer quoted that the follow-up `question` does not ask about
+    again: those holding none of its own new terms ("And anxiety?" may quote again the
+    sentence giving both the depression and the anxiety figures)."""
+    if not history:
+        return []
+    previous = set(terms(standalone(history[-1][0], history[:-1])))
+    new = {t for t in terms(question) if t not in previous and t not in _SUBSTITUTES}
+    return [s for s in quoted(history[-1][1]) if not new.intersection(terms(s))]
 
 
 def is_follow_up(question: str) -> bool:
@@ -95,9 +111,11 @@ def topic_words(query: str) -> list[str]:
     return out
 
 
-_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]\s*")
-
-
 def quoted(answer: str) -> list[str]:
-    """The sentences an extractive answer quoted ("<sentence> [1] <sentence> [2]")."""
-    return [s.strip() for s in _MARK.split(answer) if s.strip()] if _MARK.search(answer) else []
+    """The sentences an extractive answer quoted ("<sentence> [1] <sentence> [2]"); the
+    markers run 1, 2, ... so a reference inside a sentence ("[4, 5]", "[12]") is not one."""
+    out, start, n = [], 0, 1
+    while (end := answer.find(f" [{n}]", start)) >= 0:
+        out.append(answer[start:end].strip())
+        start, n = end + len(f" [{n}]"), n + 1
+    return [s for s in out if s]
