@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 from index.keyword import terms
+from rag.answer import states_quantity
 
 __all__ = ["Turn", "already_said", "is_follow_up", "quoted", "standalone", "topic_words"]
 
@@ -47,6 +48,9 @@ _OPENS_QUESTION = re.compile(
 )
 _OPENER = re.compile(r"^\W*(?:(?:what|how) about|as for)\s+", re.I)
 _FILLER = re.compile(r"\b(?:ones|else)\b", re.I)
+_HOW_MUCH = re.compile(
+    r"\bhow (?:much|many|long|often|large|big|high)\b|\b(?:percentage|proportion)\b", re.I
+)
 _WORD = re.compile(r"(?u)\b\w[\w-]*\w\b|\b\w\b")
 _SUBSTITUTES = frozenset(terms("ones one other others rest same former latter else about"))
 _FRAGMENT_TERMS = 2  # a fragment ("Side effects?") with at most this many terms leans back
@@ -69,12 +73,18 @@ def standalone(question: str, history: Sequence[Turn]) -> str:
 def already_said(question: str, history: Sequence[Turn]) -> list[str]:
     """The sentences the last answer quoted that the follow-up `question` does not ask about
     again: those holding none of its own new terms ("And anxiety?" may quote again the
-    sentence giving both the depression and the anxiety figures)."""
+    sentence giving both the depression and the anxiety figures), nor, when it asks "how
+    much?", a sentence stating a number."""
     if not history:
         return []
     previous = set(terms(standalone(history[-1][0], history[:-1])))
     new = {t for t in terms(question) if t not in previous and t not in _SUBSTITUTES}
-    return [s for s in quoted(history[-1][1]) if not new.intersection(terms(s))]
+    figure = _HOW_MUCH.search(question) is not None
+    return [
+        s
+        for s in quoted(history[-1][1])
+        if not new.intersection(terms(s)) and not (figure and states_quantity(s))
+    ]
 
 
 def is_follow_up(question: str) -> bool:
