@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -37,7 +38,14 @@ from index.settings import BUNDLED_CORPUS, Settings
 from rag import Engine
 from rag.followup import Turn
 
-__all__ = ["POLICIES", "Conversation", "FollowupRun", "followup_metrics", "run_followups"]
+__all__ = [
+    "POLICIES",
+    "Conversation",
+    "FollowupRun",
+    "followup_metrics",
+    "previous_query",
+    "run_followups",
+]
 
 _DATA = Path(__file__).parent / "datasets"
 CONVERSATIONS = _DATA / "conversations" / "conversations.jsonl"
@@ -76,8 +84,6 @@ class FollowupRun(BaseModel):
 
 def previous_query(question: str, history: Sequence[Turn]) -> str:
     """The engine's follow-up rule before rag.followup (engine.py at 9b272aa)."""
-    import re
-
     if not history:
         return question
     if len(terms(question)) <= 3 or re.search(_OLD_PRONOUN, question, re.I):

@@ -24,9 +24,9 @@ Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 
 # Opens by leaning on the last turn: "What about ...", "And ...", "Why?", "What else?".
 _ELLIPSIS = re.compile(
-    r"^\W*(?:(?:what|how) about|and|also|but|or|as for|same for|what else|anything else|"
+    r"^\W*(?:(?:(?:what|how) about|and|also|but|or|as for|same for|what else|anything else)\b|"
     r"(?:why|how|how so|really|such as|for example|which ones?|tell me more|more|"
-    r"in what way|any others?|what for)\W*$)\b",
+    r"in what way|any others?|what for)\W*$)",
     re.I,
 )
 # Words standing for something said before.
@@ -39,7 +39,7 @@ _PRONOUN = re.compile(
 )
 # A pronoun after a clause boundary with a content word before it refers within the
 # question: "What are MSCs and how are they obtained?".
-_BOUNDARY = re.compile(r",|;|\b(?:and|or|but|while|whereas|because|so|if|when)\b", re.I)
+_BOUNDARY = re.compile(r"[,;:]|\b(?:and|or|but|while|whereas|because|so|if|when)\b", re.I)
 _OPENS_QUESTION = re.compile(
     r"^\W*(?:what|which|who|whom|whose|why|how|when|where|is|are|was|were|do|does|did|can|"
     r"could|should|would|will|has|have|had|may|might|list|name|describe|explain|give|"

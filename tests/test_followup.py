@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from eval.datasets import read_corpus
 from eval.followups import (
     CONVERSATIONS,
+    POLICIES,
     FollowupRun,
     Second,
     corpus,
@@ -141,3 +143,19 @@ def test_followup_metrics_count_repeated_first_answer_sentences() -> None:
     assert metrics["previous"]["repeated_sentences"] == 2.0
     assert metrics["followup"]["repeated_sentences"] == 0.0
     assert metrics["followup"]["answer_contains"] == 1.0
+
+
+def test_papertrail_eval_followups_writes_the_side_by_side_figures(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    args = ["eval", "followups", "--split", "dev", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "followups.json").read_text())["metrics"]
+    assert set(POLICIES) <= set(metrics)
+    assert metrics["all"]["conversations"] == 14
+    for policy in POLICIES:
+        assert 0.0 <= metrics[policy]["answer_contains"] <= 1.0
+    assert metrics["alone"]["rewritten_follow_ups"] == 0.0
