@@ -21,7 +21,11 @@ class SplitChoice(StrEnum):
 
 def eval_command(
     dataset: Annotated[
-        str, typer.Argument(help="covid-qa, pubmedqa, seed, or a .jsonl question file.")
+        str,
+        typer.Argument(
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, or followups "
+            "(two-turn conversations: python -m eval.followups)."
+        ),
     ],
     split: Annotated[
         SplitChoice | None,
@@ -54,6 +58,12 @@ def eval_command(
     """Evaluate answer quality against baselines; writes results.json and report.html."""
     from eval.main import EvalRequest, run_eval, user_error
 
+    if dataset == "followups":  # its own set-up: one index, three follow-up policies
+        from eval.followups import main as followups
+
+        where = ["--out", str(out)] if out else []
+        followups(["--split", split.value if split else "all", *where])
+        return
     try:
         request = EvalRequest(
             dataset=dataset,
