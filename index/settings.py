@@ -51,7 +51,7 @@ class RetrievalSettings(_Section):
         50, ge=1, le=500, description="Candidates each retriever contributes to fusion."
     )
     shortlist: int = Field(
-        300,
+        500,
         ge=0,
         le=100_000,
         description="Chunks per large cache segment whose sentences the semantic side scores "
