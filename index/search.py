@@ -361,7 +361,7 @@ def _best_sentences(
     """Each chunk's best sentence cosine; -1 for a chunk without one, -inf for a dead one."""
     vectors = segment.vectors if vectors is None else vectors
     best = np.full(len(segment.chunks), -1.0, dtype=np.float32)
-    if len(segment.member_rows) and len(vectors):
+    if len(segment.member_rows) and vectors.size:  # none if every document's files are gone
         sims = vectors @ q
         counts = np.diff(segment.member_ptr)
         some = counts > 0
@@ -387,7 +387,7 @@ def _best_of(s: _Segment, local: np.ndarray, q: np.ndarray) -> np.ndarray:
     out = np.full(len(local), -1.0, dtype=np.float32)
     starts, counts = s.member_ptr[local], np.diff(s.member_ptr)[local]
     some = counts > 0
-    if some.any() and len(s.vectors):
+    if some.any() and s.vectors.size:
         c = counts[some]
         firsts = np.cumsum(c) - c  # each chunk's first place in the gathered rows
         gather = np.repeat(starts[some] - firsts, c) + np.arange(int(c.sum()))
