@@ -668,19 +668,18 @@ def _read(path: Path, store: Store) -> _Segment | None:
 
 
 def _vectors_from_store(segment: _Segment, store: Store) -> None:
-    """Fill the segment's sentence vectors from the store's files, document by document;
-    a document whose files are gone (a replaced version) is marked, never searched."""
-    blocks: dict[str, np.ndarray] = {}
-    for doc, (lo, hi) in segment.doc_rows.items():
+    """Read the segment's sentence vectors from the store's files, document by document,
+    straight into one matrix; a document whose files are gone (a replaced version) is
+    marked, its rows left zero, and never searched."""
+    dim = segment.basis.shape[0] if segment.basis is not None else 0
+    for doc, (lo, hi) in segment.doc_rows.items():  # else the first document's width
+        if dim:
+            break
         got = store.sentence_vectors(doc, segment.docs[doc], hi - lo)
-        if got is None:
+        dim = got.shape[1] if got is not None and got.ndim == 2 else 0
+    vectors = np.empty((len(segment.sent_doc), dim), dtype=np.float32)
+    for doc, (lo, hi) in segment.doc_rows.items():
+        if not dim or not store.read_sentence_vectors(doc, segment.docs[doc], vectors[lo:hi]):
             segment.vectorless.add(doc)
-        else:
-            blocks[doc] = got
-    dim = next((b.shape[1] for b in blocks.values() if len(b)), 0)
-    vectors = np.zeros((len(segment.sent_doc), dim), dtype=np.float32)
-    for doc, block in blocks.items():
-        if len(block):
-            lo, hi = segment.doc_rows[doc]
-            vectors[lo:hi] = block
+            vectors[lo:hi] = 0
     segment.vectors = vectors
