@@ -3,8 +3,11 @@
     python -m eval.bench_scale [--k 1 4 10] [--baseline DIR] [--questions 100]
                                [--out eval-out/scale] [--readme README.md]
 
-Each COVID-QA article is written k times, copy r with its paragraphs rotated by r, so no
-two files are equal. For each k and each system (this tree, and with --baseline another
+Each COVID-QA article is written k times: copy 0 as it is, copy r > 0 with its sentences
+shuffled (seeded by r) into paragraphs of the original sizes and about one word in ten
+swapped with the next, so that no two copies share 90 % of their word 5-grams and ingest
+does not take them for duplicates (which would leave all but one copy out of search). For
+each k and each system (this tree, and with --baseline another
 source tree, e.g. `git worktree add /tmp/base main`), two fresh processes run:
 - ingest: `Engine.ingest` of the whole library (chars/s);
 - serve: open the index, first answer (cold), warm answers (p50/p95), then add one more
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import re
 import resource
 import shutil
 import subprocess
@@ -57,6 +62,7 @@ _COLUMNS = (
     ("concurrent_seen_s", "its documents searchable after s", "{:.1f}"),
 )
 _CONCURRENT_DOCS = 5
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
 
 # -- the library ------------------------------------------------------------------
@@ -64,12 +70,33 @@ def _articles() -> list[dict[str, Any]]:
     return [a["paragraphs"][0] for a in json.loads(_COVID.read_text())["data"]]
 
 
-def _rotated(context: str, r: int) -> str:
-    """The title line, then the paragraphs rotated by r."""
+def _copy(context: str, r: int) -> str:
+    """Copy r of an article: the title line, then (r > 0) its sentences, a few words of
+    each swapped, shuffled into paragraphs of the original sentence counts."""
     title, _, body = context.partition("\n")
-    paras = body.split("\n")
-    r %= max(len(paras), 1)
-    return "\n".join([title, *paras[r:], *paras[:r]])
+    if r == 0:
+        return context
+    paras = [_SENTENCE_END.split(p) for p in body.split("\n")]
+    rng = random.Random(f"{r}:{title}")
+    sentences = [_swapped(s, rng) for p in paras for s in p]
+    rng.shuffle(sentences)
+    out, i = [], 0
+    for p in paras:
+        out.append(" ".join(sentences[i : i + len(p)]))
+        i += len(p)
+    return "\n".join([title, *out])
+
+
+def _swapped(sentence: str, rng: random.Random) -> str:
+    """About one word in ten swapped with the next: the same words, other 5-grams."""
+    words = sentence.split(" ")
+    i = 0
+    while i < len(words) - 1:
+        if rng.random() < 0.1:
+            words[i], words[i + 1] = words[i + 1], words[i]
+            i += 1
+        i += 1
+    return " ".join(words)
 
 
 def _write_library(folder: Path, k: int) -> tuple[list[Path], Path, int]:
@@ -78,19 +105,19 @@ def _write_library(folder: Path, k: int) -> tuple[list[Path], Path, int]:
     articles, paths, chars = _articles(), [], 0
     for r in range(k):
         for a in articles:
-            text = _rotated(a["context"], r)
+            text = _copy(a["context"], r)
             path = folder / f"covid-qa-{a['document_id']}-r{r}.txt"
             path.write_text(text, encoding="utf-8")
             paths.append(path)
             chars += len(text)
     extra = folder.parent / "extra" / f"covid-qa-{articles[0]['document_id']}-r{k}.txt"
     extra.parent.mkdir(parents=True, exist_ok=True)
-    extra.write_text(_rotated(articles[0]["context"], k + 1), encoding="utf-8")
+    extra.write_text(_copy(articles[0]["context"], k + 1), encoding="utf-8")
     later = folder.parent / "later"  # what another process adds while questions are asked
     later.mkdir(parents=True, exist_ok=True)
     for a in articles[1 : 1 + _CONCURRENT_DOCS]:
         path = later / f"covid-qa-{a['document_id']}-r{k}.txt"
-        path.write_text(_rotated(a["context"], k + 1), encoding="utf-8")
+        path.write_text(_copy(a["context"], k + 1), encoding="utf-8")
     return paths, extra, chars
 
 

@@ -22,6 +22,7 @@ bm25s itself cannot do this: its index stores scores with the corpus's idf baked
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import threading
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from index.abbreviations import Abbreviations, definitions, initialisms
 from index.keyword import index_terms, terms, with_bigrams
@@ -43,8 +45,19 @@ from index.store import Store
 
 __all__ = ["ChunkRecord", "SearchIndex"]
 
+_log = logging.getLogger(__name__)
+# The products here are memory-bound: a second BLAS thread adds nothing, and on a busy
+# machine OpenBLAS's threads wait for each other (0.7 ms single, 28 ms with two, measured).
+_BLAS = ThreadpoolController()
+
 # Bumped when what a segment holds is derived differently; older segments are rebuilt.
-_CACHE_FORMAT = 3  # 3: segments per batch of documents
+_CACHE_FORMAT = 4  # 3: segments per batch of documents; 4: compact, vectors in the store
+_MIGRATES = 3  # a segment of this format is rewritten, not derived again
+# A segment with this many sentences also keeps them projected on its first principal
+# axes, which pick the chunks whose sentences are scored exactly (settings: shortlist).
+_REDUCE_FROM = 4096
+_REDUCED_DIMS = 128
+_BASIS_SAMPLE = 4096  # sentences the axes are computed from
 _K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
 _MAX_SEGMENTS = 8  # more than this and the small ones are merged
 _STEP = 25  # documents a question may wait for when another process added many
@@ -83,6 +96,11 @@ class _Segment:
     alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     live_docs: set[str] = field(default_factory=set)  # set with `alive` by each view
     doc_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Documents whose vectors the store no longer has (a replaced version): never searched.
+    vectorless: set[str] = field(default_factory=set)
+    stale_format: int | None = None  # read from an older format: rewrite it
+    basis: np.ndarray | None = None  # (dim, _REDUCED_DIMS): the principal axes
+    reduced: np.ndarray | None = None  # (n, _REDUCED_DIMS) vectors @ basis; float16 on disk
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -140,13 +158,23 @@ class SearchIndex:
                 scores[view.offsets[base] + rows] += idf * tf / (norm + tf)
         return _top(scores, k, positive=True)
 
-    def semantic(self, query_vector: Sequence[float], k: int) -> list[tuple[int, float]]:
-        """Top-k (chunk row, cosine of the chunk's best sentence), best first."""
+    def semantic(
+        self, query_vector: Sequence[float], k: int, *, shortlist: int = 0
+    ) -> list[tuple[int, float]]:
+        """Top-k (chunk row, cosine of the chunk's best sentence), best first.
+
+        With a `shortlist` (>= k), a large segment first scores its sentences in a
+        _REDUCED_DIMS-dimensional projection (its own principal axes: a third of the
+        memory to read), then scores exactly only the sentences of its `shortlist` best
+        chunks by that. 0 scores every sentence exactly.
+        """
         view = self._current()
         if not view.n:
             return []
         q = np.asarray(query_vector, dtype=np.float32)
-        best = np.concatenate([_best_sentences(s, q) for s in view.segments])
+        shortlist = shortlist if shortlist >= k else 0
+        with _BLAS.limit(limits=1, user_api="blas"):
+            best = np.concatenate([_segment_best(s, q, shortlist) for s in view.segments])
         return _top(best, k, positive=False)
 
     def sentences(self, doc_id: str, start: int, end: int) -> list[tuple[Sentence, np.ndarray]]:
@@ -227,16 +255,45 @@ class SearchIndex:
         on_disk = {p.name for p in self._dir.glob("seg-*") if (p / "manifest.json").is_file()}
         for name in set(self._loaded) - on_disk:
             del self._loaded[name]
+        old: Counter[int | None] = Counter()
         for name in sorted(on_disk - set(self._loaded)):
-            segment = _read(self._dir / name)
-            if segment is None:  # a broken segment: its documents are derived again
+            segment = _read(self._dir / name, self._store)
+            if segment is None:  # broken or too old: its documents are derived again
+                old[_format(self._dir / name)] += 1
+                shutil.rmtree(self._dir / name, ignore_errors=True)
+            elif segment.stale_format is not None:  # rewritten in this format, not re-derived
+                old[segment.stale_format] += 1
+                segment.name = _new_name()
+                self._add(segment)
                 shutil.rmtree(self._dir / name, ignore_errors=True)
             else:
                 self._loaded[name] = segment
+        for fmt, count in old.items():
+            fate = "rewritten" if fmt == _MIGRATES else "derived again from the store"
+            _log.warning(
+                "search cache %s: %d segment(s) in format %s (this version writes %d): %s",
+                self._dir,
+                count,
+                fmt,
+                _CACHE_FORMAT,
+                fate,
+            )
 
     def _add(self, segment: _Segment) -> None:
-        _write(self._dir, segment)
+        in_store = self._in_store(segment)
+        _write(self._dir, segment, store_vectors=in_store)
+        if not in_store:  # as a later read will see them
+            segment.vectors = segment.vectors.astype(np.float16).astype(np.float32)
         self._loaded[segment.name] = segment
+
+    def _in_store(self, segment: _Segment) -> bool:
+        """Whether the store has every one of the segment's sentence vectors in files (an
+        index written before they moved out of Chroma's SQLite has not)."""
+        for doc, (lo, hi) in segment.doc_rows.items():
+            files = self._store.vector_files(doc, segment.docs[doc], hi - lo)
+            if files is None or not all(f.is_file() for f in files):
+                return False
+        return True
 
     def _build(self, doc_ids: list[str], generations: dict[str, str]) -> _Segment:
         chunks, sentences, texts = self._store.parts(doc_ids)
@@ -298,16 +355,46 @@ def _postings(view: _View, term: str) -> list[tuple[int, np.ndarray, np.ndarray]
     return out
 
 
-def _best_sentences(segment: _Segment, q: np.ndarray) -> np.ndarray:
+def _best_sentences(
+    segment: _Segment, q: np.ndarray, vectors: np.ndarray | None = None
+) -> np.ndarray:
     """Each chunk's best sentence cosine; -1 for a chunk without one, -inf for a dead one."""
+    vectors = segment.vectors if vectors is None else vectors
     best = np.full(len(segment.chunks), -1.0, dtype=np.float32)
-    if len(segment.member_rows) and len(segment.vectors):
-        sims = segment.vectors @ q
+    if len(segment.member_rows) and vectors.size:  # none if every document's files are gone
+        sims = vectors @ q
         counts = np.diff(segment.member_ptr)
         some = counts > 0
         best[some] = np.maximum.reduceat(sims[segment.member_rows], segment.member_ptr[:-1][some])
     best[~segment.alive] = -np.inf
     return best
+
+
+def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
+    """Each chunk's best sentence cosine, exact for the shortlist of chunks that the
+    projection ranks best and -inf for the rest; exact for all without a projection."""
+    if s.reduced is None or s.basis is None or not 0 < shortlist < len(s.chunks):
+        return _best_sentences(s, q)
+    approx = _best_sentences(s, q @ s.basis, s.reduced)
+    keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
+    best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
+    best[keep] = _best_of(s, keep, q)
+    return best
+
+
+def _best_of(s: _Segment, local: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """_best_sentences for some chunks only: just their sentences' rows are read."""
+    out = np.full(len(local), -1.0, dtype=np.float32)
+    starts, counts = s.member_ptr[local], np.diff(s.member_ptr)[local]
+    some = counts > 0
+    if some.any() and s.vectors.size:
+        c = counts[some]
+        firsts = np.cumsum(c) - c  # each chunk's first place in the gathered rows
+        gather = np.repeat(starts[some] - firsts, c) + np.arange(int(c.sum()))
+        sims = s.vectors[s.member_rows[gather]] @ q
+        out[some] = np.maximum.reduceat(sims, firsts)
+    out[~s.alive[local]] = -np.inf
+    return out
 
 
 def _top(scores: np.ndarray, k: int, *, positive: bool) -> list[tuple[int, float]]:
@@ -320,7 +407,7 @@ def _top(scores: np.ndarray, k: int, *, positive: bool) -> list[tuple[int, float
 
 # -- segments --------------------------------------------------------------------
 def _missing(generations: dict[str, str], segments: Any) -> list[str]:
-    held = {(d, g) for s in segments for d, g in s.docs.items()}
+    held = {(d, g) for s in segments for d, g in s.docs.items() if d not in s.vectorless}
     return sorted(d for d, g in generations.items() if (d, g) not in held)
 
 
@@ -330,7 +417,7 @@ def _view(revision: str, loaded: dict[str, _Segment], generations: dict[str, str
     owner: dict[str, _Segment] = {}
     for s in reversed(segments):
         for d, g in s.docs.items():
-            if generations.get(d) == g and d not in owner:
+            if generations.get(d) == g and d not in owner and d not in s.vectorless:
                 owner[d] = s
     for s in segments:
         s.alive = np.array([owner.get(d) is s for d in s.chunk_doc], dtype=bool)
@@ -368,31 +455,47 @@ def _segment(
     sentences = sorted(sentences, key=lambda s: (s[0], s[1]))
     dim = len(sentences[0][3]) if sentences else 0
     vectors = (
-        np.stack([s[3] for s in sentences]).astype(np.float16).astype(np.float32)
+        np.stack([s[3] for s in sentences]).astype(np.float32)
         if sentences
         else np.zeros((0, dim), dtype=np.float32)
     )
     sent_doc = [s[0] for s in sentences]
     span = np.array([[s[1], s[2]] for s in sentences], dtype=np.int64).reshape(-1, 2)
     member_rows, member_ptr = _members(records, sent_doc, span)
-    return _Segment(
-        name=name,
-        docs=docs,
-        defs=defs,
-        chunks=records,
-        chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
-        vocab=vocab,
-        indptr=indptr.astype(np.int64),
-        rows=np.asarray(t_rows, dtype=np.int32)[order],
-        tf=np.asarray(t_tf, dtype=np.float32)[order],
-        lengths=np.array([len(t) for t in tokens], dtype=np.float32),
-        texts=texts,
-        sent_doc=sent_doc,
-        sent_span=span,
-        vectors=vectors,
-        member_rows=member_rows,
-        member_ptr=member_ptr,
+    return _reduce(
+        _Segment(
+            name=name,
+            docs=docs,
+            defs=defs,
+            chunks=records,
+            chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
+            vocab=vocab,
+            indptr=indptr.astype(np.int64),
+            rows=np.asarray(t_rows, dtype=np.int32)[order],
+            tf=np.asarray(t_tf, dtype=np.float32)[order],
+            lengths=np.array([len(t) for t in tokens], dtype=np.float32),
+            texts=texts,
+            sent_doc=sent_doc,
+            sent_span=span,
+            vectors=vectors,
+            member_rows=member_rows,
+            member_ptr=member_ptr,
+        )
     )
+
+
+def _reduce(s: _Segment) -> _Segment:
+    """Project a large segment's sentence vectors on their first principal axes (of an even
+    sample; not centred, so the shared direction is kept): the shortlist's pre-score."""
+    s.basis = s.reduced = None
+    if len(s.vectors) >= _REDUCE_FROM and s.vectors.shape[1] > _REDUCED_DIMS:
+        live = s.vectors[np.any(s.vectors != 0, axis=1)]  # not a vectorless document's rows
+        sample = live[:: max(1, len(live) // _BASIS_SAMPLE)]
+        _, _, axes = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
+        s.basis = np.ascontiguousarray(axes[:_REDUCED_DIMS].T, dtype=np.float32)
+        # Rounded as on disk, so that a segment scores the same before and after a reload.
+        s.reduced = (s.vectors @ s.basis).astype(np.float16).astype(np.float32)
+    return s
 
 
 def _members(
@@ -458,22 +561,32 @@ def _merge(segments: list[_Segment]) -> _Segment:
     return merged
 
 
-def _write(folder: Path, s: _Segment) -> None:
-    """Write to a temporary folder and rename: readers see a whole segment or none."""
+def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
+    """Write to a temporary folder and rename: readers see a whole segment or none.
+
+    Compact on disk: 32-bit offsets, uint16 term frequencies; no sentence vectors when the
+    store keeps them in files (embedded), else a float16 copy (cosines move by < 1e-3).
+    """
     tmp = folder / f".{s.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     np.savez(
         tmp / "arrays.npz",
-        indptr=s.indptr,
-        rows=s.rows,
-        tf=s.tf,
+        indptr=s.indptr.astype(np.int32),
+        rows=s.rows.astype(np.int32),
+        tf=np.minimum(s.tf, np.iinfo(np.uint16).max).astype(np.uint16),
         lengths=s.lengths,
-        sent_span=s.sent_span,
-        member_rows=s.member_rows,
-        member_ptr=s.member_ptr,
+        sent_span=s.sent_span.astype(np.int32),
+        member_rows=s.member_rows.astype(np.int32),
+        member_ptr=s.member_ptr.astype(np.int32),
+        **(
+            {"basis": s.basis, "reduced": s.reduced.astype(np.float16)}
+            if s.basis is not None and s.reduced is not None
+            else {}
+        ),
     )
-    np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))  # cosines move by < 1e-3
+    if not store_vectors:
+        np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))
     data = {
         # A chunk's text is its document's text at its offsets; kept only where it is not.
         "chunks": [[c.chunk_id, _text_unless_sliced(c, s.texts), c.metadata] for c in s.chunks],
@@ -482,7 +595,12 @@ def _write(folder: Path, s: _Segment) -> None:
         "sent_doc": s.sent_doc,
     }
     (tmp / "data.json").write_text(json.dumps(data))
-    manifest = {"format": _CACHE_FORMAT, "docs": s.docs, "defs": s.defs}
+    manifest = {
+        "format": _CACHE_FORMAT,
+        "vectors": "store" if store_vectors else "own",
+        "docs": s.docs,
+        "defs": s.defs,
+    }
     (tmp / "manifest.json").write_text(json.dumps(manifest))  # written last: complete
     tmp.rename(folder / s.name)
 
@@ -497,10 +615,18 @@ def _sliced(texts: dict[str, str], meta: dict[str, Any]) -> str:
     ]
 
 
-def _read(path: Path) -> _Segment | None:
+def _format(path: Path) -> int | None:
+    try:
+        return int(json.loads((path / "manifest.json").read_text())["format"])
+    except Exception:
+        return None
+
+
+def _read(path: Path, store: Store) -> _Segment | None:
     try:
         manifest = json.loads((path / "manifest.json").read_text())
-        if manifest.get("format") != _CACHE_FORMAT:
+        fmt = manifest.get("format")
+        if fmt not in (_CACHE_FORMAT, _MIGRATES):
             return None
         data = json.loads((path / "data.json").read_text())
         arrays = np.load(path / "arrays.npz")
@@ -508,23 +634,52 @@ def _read(path: Path) -> _Segment | None:
         records = [
             ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in data["chunks"]
         ]
-        return _Segment(
+        own = fmt == _MIGRATES or manifest.get("vectors") != "store"
+        segment = _Segment(
             name=path.name,
             docs=manifest["docs"],
             defs=manifest["defs"],
             chunks=records,
             chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
             vocab={t: i for i, t in enumerate(data["vocab"])},
-            indptr=arrays["indptr"],
-            rows=arrays["rows"],
-            tf=arrays["tf"],
+            indptr=arrays["indptr"].astype(np.int64),
+            rows=arrays["rows"].astype(np.int32),
+            tf=arrays["tf"].astype(np.float32),
             lengths=arrays["lengths"],
             texts=texts,
             sent_doc=data["sent_doc"],
-            sent_span=arrays["sent_span"],
-            vectors=np.load(path / "vectors.npy").astype(np.float32),
-            member_rows=arrays["member_rows"],
-            member_ptr=arrays["member_ptr"],
+            sent_span=arrays["sent_span"].astype(np.int64),
+            vectors=np.load(path / "vectors.npy").astype(np.float32) if own else np.zeros(0),
+            member_rows=arrays["member_rows"].astype(np.int64),
+            member_ptr=arrays["member_ptr"].astype(np.int64),
         )
+        if not own:
+            _vectors_from_store(segment, store)
+        if "basis" in arrays.files:
+            segment.basis = arrays["basis"]
+            segment.reduced = arrays["reduced"].astype(np.float32)
+        elif len(segment.vectors) >= _REDUCE_FROM:  # format 3
+            _reduce(segment)
+        if fmt != _CACHE_FORMAT:
+            segment.stale_format = fmt
+        return segment
     except Exception:  # a broken segment is derived again, never trusted
         return None
+
+
+def _vectors_from_store(segment: _Segment, store: Store) -> None:
+    """Read the segment's sentence vectors from the store's files, document by document,
+    straight into one matrix; a document whose files are gone (a replaced version) is
+    marked, its rows left zero, and never searched."""
+    dim = segment.basis.shape[0] if segment.basis is not None else 0
+    for doc, (lo, hi) in segment.doc_rows.items():  # else the first document's width
+        if dim:
+            break
+        got = store.sentence_vectors(doc, segment.docs[doc], hi - lo)
+        dim = got.shape[1] if got is not None and got.ndim == 2 else 0
+    vectors = np.empty((len(segment.sent_doc), dim), dtype=np.float32)
+    for doc, (lo, hi) in segment.doc_rows.items():
+        if not dim or not store.read_sentence_vectors(doc, segment.docs[doc], vectors[lo:hi]):
+            segment.vectorless.add(doc)
+            vectors[lo:hi] = 0
+    segment.vectors = vectors

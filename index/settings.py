@@ -50,6 +50,13 @@ class RetrievalSettings(_Section):
     candidates: int = Field(
         50, ge=1, le=500, description="Candidates each retriever contributes to fusion."
     )
+    shortlist: int = Field(
+        500,
+        ge=0,
+        le=100_000,
+        description="Chunks per large cache segment whose sentences the semantic side scores "
+        "exactly, picked by a 128-dimension pre-score of every sentence; 0 scores all exactly.",
+    )
     fusion: Literal["dist_based_score", "relative_score", "reciprocal_rerank"] = Field(
         "dist_based_score",
         description="How keyword and semantic rankings are fused (LlamaIndex fusion modes).",

@@ -489,6 +489,64 @@ class Store:
                 if c is self.sentences:
                     self._vector_file(part_id).unlink(missing_ok=True)
 
+    @property
+    def keeps_vector_files(self) -> bool:
+        """Whether sentence vectors live in files beside Chroma (embedded), which a derived
+        cache can read instead of keeping its own copy."""
+        return self._vector_dir is not None
+
+    def vector_files(self, doc_id: str, generation: str, n: int) -> list[Path] | None:
+        """The files holding a document version's n sentence vectors; None with a server."""
+        if self._vector_dir is None:
+            return None
+        packs = -(-n // _SENTENCES_PER_RECORD)
+        return [self._vector_file(f"{doc_id}@{generation}/{k}") for k in range(packs)]
+
+    def read_sentence_vectors(self, doc_id: str, generation: str, out: np.ndarray) -> bool:
+        """Read a document version's sentence vectors straight into `out` (float32 rows in
+        offset order; one copy, no intermediate arrays); False with a server, or when a file
+        is gone or does not hold what `out` expects."""
+        paths = self.vector_files(doc_id, generation, len(out))
+        if paths is None:
+            return False
+        row = 0
+        try:
+            for path in paths:
+                with open(path, "rb") as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                    n = shape[0]
+                    if (
+                        fortran
+                        or dtype != np.dtype(_VECTOR_DTYPE)
+                        or shape[1:] != out.shape[1:]
+                        or row + n > len(out)
+                        or f.readinto(out[row : row + n]) != out[row : row + n].nbytes
+                    ):
+                        return False
+                    row += n
+        except (OSError, ValueError):
+            return False
+        return row == len(out)
+
+    def sentence_vectors(self, doc_id: str, generation: str, n: int) -> np.ndarray | None:
+        """A document version's n sentence vectors (float32, in offset order) read from their
+        files, no Chroma call; None with a server, or when a file is gone (replaced)."""
+        paths = self.vector_files(doc_id, generation, n)
+        if paths is None:
+            return None
+        try:
+            blocks = [np.load(path) for path in paths]
+        except (OSError, ValueError):
+            return None
+        if not blocks:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = np.concatenate(blocks).astype(np.float32)
+        return vectors if len(vectors) == n else None
+
     def _vector_file(self, part_id: str) -> Path:
         """A sentence record's vectors, named by its id (which may hold any character)."""
         assert self._vector_dir is not None

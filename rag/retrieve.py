@@ -39,10 +39,12 @@ class _SearchRetriever(BaseRetriever):
         semantic: bool,
         exclude: frozenset[str] = frozenset(),
         doc_ids: frozenset[str] | None = None,
+        shortlist: int = 0,
     ) -> None:
         super().__init__()
         self._search = search
         self._k = k
+        self._shortlist = shortlist
         self._semantic = semantic
         self._exclude = exclude
         self._doc_ids = doc_ids
@@ -50,7 +52,9 @@ class _SearchRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         depth = self._k if self._doc_ids is None else _EVERY
         if self._semantic:
-            hits = self._search.semantic(query_bundle.embedding or [], depth)
+            hits = self._search.semantic(
+                query_bundle.embedding or [], depth, shortlist=self._shortlist
+            )
         else:
             hits = self._search.keyword(query_bundle.query_str, depth)
         out: list[NodeWithScore] = []
@@ -109,6 +113,7 @@ class Retriever:
                     semantic=semantic,
                     exclude=exclude,
                     doc_ids=doc_ids,
+                    shortlist=settings.shortlist,
                 )
                 for semantic in (False, True)
             ],

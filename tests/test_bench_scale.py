@@ -9,12 +9,21 @@ import pytest
 from eval import bench_scale
 
 
-def test_rotated_copies_keep_the_title_and_differ() -> None:
-    context = "Title\nfirst\nsecond\nthird"
-    copies = [bench_scale._rotated(context, r) for r in range(3)]
-    assert all(c.startswith("Title\n") for c in copies)
-    assert len(set(copies)) == 3
-    assert sorted(copies[1].split("\n")) == sorted(context.split("\n"))
+def test_copies_keep_title_and_sentences_and_are_not_taken_for_duplicates() -> None:
+    from index.duplicates import DUPLICATE_OVERLAP, overlap, signature
+
+    articles = bench_scale._articles()[:3]
+    for a in articles:
+        copies = [bench_scale._copy(a["context"], r) for r in range(11)]
+        assert copies[0] == a["context"]
+        title = a["context"].split("\n")[0]
+        assert all(c.split("\n")[0] == title for c in copies)
+        words = sorted(a["context"].split())
+        assert all(sorted(c.split()) == words for c in copies)  # the same sentences
+        signatures = [signature(c) for c in copies]
+        for i, first in enumerate(signatures):
+            for second in signatures[i + 1 :]:
+                assert overlap(first, second) < DUPLICATE_OVERLAP
 
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path: Path) -> None:

@@ -121,3 +121,128 @@ def test_replaced_document_is_found_only_in_its_new_version(engine: Engine, tmp_
     sentences = engine.search.sentences("otter.txt", passage.start, passage.end)
     assert [s.text for s, _ in sentences] == ["Otters sleep holding paws in kelp forests."]
     assert all(np.isfinite(v).all() for _, v in sentences)
+
+
+def _covid_articles(n: int, chars: int) -> list[tuple[str, str, list[str]]]:
+    """(name, text, questions) of the first n COVID-QA articles, cut to `chars`."""
+    data = json.loads(
+        (Path(__file__).parent.parent / "eval/datasets/covid-qa/covid-qa-200423.json").read_text()
+    )["data"]
+    out = []
+    for a in data[:n]:
+        p = a["paragraphs"][0]
+        asked = [q["question"] for q in p["qas"] if q["answers"][0]["answer_start"] < chars]
+        out.append((f"covid-{p['document_id']}.txt", p["context"][:chars], asked))
+    return out
+
+
+def test_shortlisted_sentence_scoring_finds_what_scoring_every_sentence_finds(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small library stands in for a large one: the projection is made from 64 sentences.
+    monkeypatch.setattr(search_module, "_REDUCE_FROM", 64)
+    monkeypatch.setattr(search_module, "_REDUCED_DIMS", 32)
+    articles = _covid_articles(4, 5000)
+    engine = Engine.open(settings)
+    engine.ingest([_write(tmp_path, name, text) for name, text, _ in articles])
+    engine.search.refresh()
+    (segment,) = engine.search._current().segments
+    assert segment.reduced is not None and segment.reduced.shape[1] == 32
+    questions = [q for *_, asked in articles for q in asked]
+    assert len(questions) >= 10 and len(segment.chunks) > 24
+    for question in questions:
+        vector = engine.embedder.get_query_embedding(question)
+        full = engine.search.semantic(vector, 3)
+        short = engine.search.semantic(vector, 3, shortlist=8)
+        assert [round(s, 5) for _, s in short] == [round(s, 5) for _, s in full], question
+        # Only the shortlist was scored: the rest of the library is never a candidate.
+        assert len(engine.search.semantic(vector, 100, shortlist=100)) == len(segment.chunks)
+        assert len(engine.search.semantic(vector, 8, shortlist=8)) == 8
+
+
+def test_the_cache_keeps_no_copy_of_the_stores_sentence_vectors(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
+    question = "Which animals build dams?"
+    before = _ranked(engine, question)
+    cache = settings.index_dir / "cache" / settings.collection
+    assert not list(cache.glob("seg-*/vectors.npy"))
+    assert {json.loads(p.read_text())["vectors"] for p in cache.glob("seg-*/manifest.json")} == {
+        "store"
+    }
+    assert _ranked(Engine.open(settings), question) == before  # read from the store's files
+
+
+def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
+    engine.ingest([_write(tmp_path, "otter.txt", "Otters sleep holding paws in kelp forests.")])
+    on_disk = _segments(settings)
+    monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
+    fresh = Engine.open(settings)
+    fresh.search.refresh()
+    assert _segments(settings) == on_disk
+    (passage,) = fresh.retrieve("Where do otters sleep?", k=1)
+    assert passage.text == "Otters sleep holding paws in kelp forests."
+    assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
+
+
+def _as_format_3(segment: Path) -> None:
+    """Rewrite a segment as the previous version wrote it: its own float16 vectors, float32
+    term frequencies, no projection."""
+    from index.store import open_store
+
+    manifest = json.loads((segment / "manifest.json").read_text())
+    data = json.loads((segment / "data.json").read_text())
+    arrays = dict(np.load(segment / "arrays.npz"))
+    store = open_store(Settings(index_dir=segment.parents[2]))
+    docs = list(dict.fromkeys(data["sent_doc"]))  # rows are in document order
+    vectors = [
+        store.sentence_vectors(d, manifest["docs"][d], data["sent_doc"].count(d)) for d in docs
+    ]
+    np.save(segment / "vectors.npy", np.concatenate(vectors).astype(np.float16))
+    arrays = {k: v for k, v in arrays.items() if k not in ("basis", "reduced")}
+    arrays["tf"] = arrays["tf"].astype(np.float32)
+    np.savez(segment / "arrays.npz", **arrays)
+    (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
+
+
+def test_a_cache_in_the_previous_format_is_rewritten_with_a_message_not_derived_again(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
+    question = "Which animals build dams?"
+    before, words = _ranked(engine, question), _keyword(engine, "water dams fish")
+    cache = settings.index_dir / "cache" / settings.collection
+    (old,) = cache.glob("seg-*")
+    _as_format_3(old)
+    monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
+    with caplog.at_level("WARNING", logger="index.search"):
+        fresh = Engine.open(settings)
+        assert _keyword(fresh, "water dams fish") == words
+    assert "1 segment(s) in format 3" in caplog.text and "rewritten" in caplog.text
+    (new,) = cache.glob("seg-*")
+    assert new.name != old.name and not (new / "vectors.npy").exists()
+    assert json.loads((new / "manifest.json").read_text())["format"] == search_module._CACHE_FORMAT
+    assert [c for c, _ in _ranked(Engine.open(settings), question)] == [c for c, _ in before]
+
+
+def test_a_cache_older_than_that_is_derived_again_with_a_message(
+    engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
+    before = _keyword(engine, "water dams fish")
+    cache = settings.index_dir / "cache" / settings.collection
+    (old,) = cache.glob("seg-*")
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    with caplog.at_level("WARNING", logger="index.search"):
+        assert _keyword(Engine.open(settings), "water dams fish") == before
+    assert "in format 2" in caplog.text and "derived again from the store" in caplog.text
+    assert not old.exists()
