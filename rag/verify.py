@@ -82,8 +82,10 @@ _UNITS = {
     "iu": "iu", "mmol": "mmol", "µmol": "µmol", "mm hg": "mmhg", "mmhg": "mmhg",
     "fold": "fold",
 }  # fmt: skip
+# Looked up lower-cased: lower() turns the micro sign into a Greek mu, so both spellings.
+_UNIT_NAMES = _UNITS | {k.lower(): v for k, v in _UNITS.items()}
 _UNIT = re.compile(
-    r"\s?(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + r")(?!\w)",
+    r"\s?(" + "|".join(sorted(map(re.escape, _UNIT_NAMES), key=len, reverse=True)) + r")(?!\w)",
     re.IGNORECASE,
 )
 # Named entities: an acronym or a name with digits (ACE2, SARS-CoV-2, mRNA), or a
@@ -344,11 +346,15 @@ def _quantities(text: str) -> list[tuple[str, str | None]]:
     out = []
     for m in _NUMBER.finditer(cleaned):
         unit = _UNIT.match(cleaned, m.end())
-        out.append((m.group(1).replace(",", ""), _UNITS[unit.group(1).lower()] if unit else None))
+        out.append((m.group(1).replace(",", ""), _unit(unit.group(1)) if unit else None))
     for w in re.findall(r"\b[a-z]+\b", text.lower()):
         if w in _WORD_NUMBERS and w not in ("one", "zero"):  # "one of the" is not a count
             out.append((_WORD_NUMBERS[w], None))
     return out
+
+
+def _unit(raw: str) -> str:
+    return _UNIT_NAMES.get(raw.lower(), raw.lower())
 
 
 def _units(text: str) -> set[str]:
@@ -357,7 +363,7 @@ def _units(text: str) -> set[str]:
     for m in re.finditer(r"\d", text):
         unit = _UNIT.match(text, m.end())
         if unit:
-            out.add(_UNITS[unit.group(1).lower()])
+            out.add(_unit(unit.group(1)))
     return out
 
 
