@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from rag.answer import compose
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
+from rag.verify import Verifier
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -95,6 +97,11 @@ class Engine:
             settings=answer or self.settings.answer,
         )
         return result.model_copy(update={"question": question})
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        """Checks generated sentences against the passages they cite (rag/verify.py)."""
+        return Verifier(self.embedder, self.search.sentences, self.search.idf, self.settings.answer)
 
     # -- documents --------------------------------------------------------------
     def ingest(

@@ -22,6 +22,7 @@ by eval/verifier.py (docs/verifier.md).
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,20 +163,31 @@ class Verifier:
         self.settings = settings
         self._cache: OrderedDict[tuple[str, str, int, int], list[tuple[Sentence, np.ndarray]]]
         self._cache = OrderedDict()
+        self._lock = threading.Lock()
 
-    def claims(self, text: str, passages: Sequence[Passage]) -> list[Claim]:
-        """Every sentence of `text` as a checked claim."""
+    def claims(
+        self, text: str, passages: Sequence[Passage], *, settings: AnswerSettings | None = None
+    ) -> list[Claim]:
+        """Every sentence of `text` as a checked claim; `settings` overrides for one call."""
         spans = split_claims(text)
         bare = [strip_markers(text[a:b]) for a, b in spans]
         vectors = self._embed(bare)
         return [
-            self._claim(text, a, b, passages, vector)
+            self._claim(text, a, b, passages, vector, settings or self.settings)
             for (a, b), vector in zip(spans, vectors, strict=True)
         ]
 
-    def claim(self, text: str, start: int, end: int, passages: Sequence[Passage]) -> Claim:
+    def claim(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        passages: Sequence[Passage],
+        *,
+        settings: AnswerSettings | None = None,
+    ) -> Claim:
         """text[start:end], one sentence of an answer, checked against what it cites."""
-        return self._claim(text, start, end, passages, None)
+        return self._claim(text, start, end, passages, None, settings or self.settings)
 
     # -- scoring ----------------------------------------------------------------
     def _claim(
@@ -185,6 +197,7 @@ class Verifier:
         end: int,
         passages: Sequence[Passage],
         vector: np.ndarray | None,
+        settings: AnswerSettings,
     ) -> Claim:
         sentence = text[start:end]
         cited = markers(sentence)
@@ -213,9 +226,9 @@ class Verifier:
         problem = _hard_check(bare, quotes, cosines, best, valid, passages)
         if problem:
             verdict, notes = "unsupported", [problem, *notes]
-        elif score >= self.settings.verify_supported:
+        elif score >= settings.verify_supported:
             verdict = "supported"
-        elif score >= self.settings.verify_weak:
+        elif score >= settings.verify_weak:
             verdict = "weak"
             notes = [f"{_marks(valid)} only partly states this (support {score:.2f})", *notes]
         else:
@@ -248,9 +261,10 @@ class Verifier:
         stored ones, plus the pieces at the passage's edges that no stored sentence covers
         (a chunk boundary cuts a sentence), embedded now."""
         key = (passage.doc_id, passage.chunk_id, passage.start, len(passage.text))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:  # one engine's verifier serves every session
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         text = passage.text
         found: list[tuple[Sentence, np.ndarray]] = []
         for stored, vector in self._sentences_in(passage.doc_id, passage.start, passage.end):
@@ -270,9 +284,10 @@ class Verifier:
         if gaps:
             vectors = self._embed([g.text for g in gaps])
             found = sorted([*found, *zip(gaps, vectors, strict=True)], key=lambda sv: sv[0].start)
-        self._cache[key] = found
-        if len(self._cache) > _CACHE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = found
+            if len(self._cache) > _CACHE:
+                self._cache.popitem(last=False)
         return found
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
