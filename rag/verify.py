@@ -46,7 +46,8 @@ _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 _MARKERS_AROUND = re.compile(r"\s*(?:\[\d+(?:\s*[,;–-]\s*\d+)*\]\s*)+")
 _LEADING_MARKERS = re.compile(r"^(?:\[\d+(?:\s*[,;–-]\s*\d+)*\]\s*)+")
 _MAX_RANGE = 20  # "[1-300]" is not a citation range anyone means
-_MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|[*_`#]+")  # list bullets, emphasis
+# List bullets and markdown emphasis; an underscore inside a name (NC_018871) stays.
+_MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|[*`#]+|(?<!\w)_+|_+(?!\w)")
 _MIN_FRAGMENT_WORDS = 3
 _CACHE = 64  # passages whose sentence vectors are kept (a streamed answer re-cites them)
 # A number must be in a supporting sentence: one whose cosine to the claim is within this

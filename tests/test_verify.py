@@ -45,6 +45,7 @@ def test_markers_are_parsed_in_every_form() -> None:
     assert markers("Cells grow [1-3] or [2–4].") == [1, 2, 3, 4]
     assert markers("Cells grow; see 2019 and IL-10.") == []
     assert strip_markers("**Cells** grow [1] fast [2, 3].") == "Cells grow fast."
+    assert strip_markers("_NC_018871_ is a name [1].") == "NC_018871 is a name."
 
 
 def test_split_claims_keeps_a_marker_after_the_full_stop_with_its_sentence() -> None:
