@@ -687,7 +687,10 @@ def run_and_report(
     if show_sweep:
         supported_at, weak_at = tune(run)
         text += "\n\n" + sweep(run)
-        text += f"\ntuned on this split: verify_supported={supported_at}, verify_weak={weak_at}"
+        text += (
+            f"\nthresholds this split tunes to (tune on dev only): "
+            f"verify_supported={supported_at}, verify_weak={weak_at}"
+        )
     return text + f"\nwrote {out}/verifier.json"
 
 
