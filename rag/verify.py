@@ -3,8 +3,8 @@
 A sentence of a generated answer is one claim. Its markers name passages (`[1]`, `[1, 2]`,
 `[1][3]`, `[1-3]`; `[n]` is passages[n-1]). With the markers stripped it is scored as the
 answerer scores evidence (rag/answer.py): the best cosine between its vector and a
-sentence of the cited passages, averaged with the share of its idf-weighted terms the
-cited passages contain (`support_of`). Then hard checks, which no similarity outweighs:
+sentence of the cited passages, averaged with the share of its idf-weighted terms that the
+sentences backing it contain (`support_of`). Then hard checks, which no similarity outweighs:
 
 - every number (and unit) it states must be in the cited passages, and in the sentences
   that support it: "14 days" where the passage says "7 days" (and mentions 14 elsewhere)
@@ -224,7 +224,8 @@ class Verifier:
         cosines = np.array([float(q.vector @ vector) for q in quotes])
         best = int(np.argmax(cosines))
         quote = quotes[best]
-        score = self._support(bare, float(cosines[best]), [passages[n - 1] for n in valid])
+        near = _near(quotes, cosines, best)
+        score = self._support(bare, float(cosines[best]), [quotes[i] for i in near])
         problem = _hard_check(bare, quotes, cosines, best, valid, passages)
         if problem:
             verdict, notes = "unsupported", [problem, *notes]
@@ -244,15 +245,15 @@ class Verifier:
             reason="; ".join(notes) or None,
         )
 
-    def _support(self, bare: str, cosine: float, cited: Sequence[Passage]) -> float:
+    def _support(self, bare: str, cosine: float, backing: Sequence[_Quote]) -> float:
         """The answerer's support score with the claim in the question's place: cosine to
-        the closest cited sentence averaged with the claim's idf-weighted terms the cited
-        passages hold together."""
+        the closest cited sentence averaged with the claim's idf-weighted terms the
+        sentences backing it hold (with their passages' titles)."""
         weights = self._idf(sorted(set(terms(bare))))
         held: set[str] = set()
-        for p in cited:
-            held.update(terms(p.title))
-            held.update(terms(p.text))
+        for q in backing:
+            held.update(terms(q.passage.title))
+            held.update(terms(q.sentence.text))
         return support_of(cosine, [held], weights, ())
 
     def _quotes(self, n: int, passage: Passage) -> list[_Quote]:
@@ -311,13 +312,7 @@ def _hard_check(
     where = _marks(valid)
     haystack = " ".join(f"{passages[n - 1].title}\n{passages[n - 1].text}" for n in valid)
     numbers = set(_numbers(haystack))
-    # The sentences that back the claim: the closest, its neighbours, and any nearly as close.
-    near = sorted(
-        i
-        for i, q in enumerate(quotes)
-        if cosines[i] >= min(cosines[best] - _SUPPORTING_MARGIN, _PART_COSINE)
-        or (q.passage is quotes[best].passage and abs(i - best) <= 1)
-    )
+    near = _near(quotes, cosines, best)
     stated = Counter(n for n, _ in _quantities(" ".join(quotes[i].sentence.text for i in near)))
     # Counted in the sentence a claim copies: "the 2005-2006 epidemic" is not "the
     # 2006-2006 epidemic", nor "from 10 to 10 January" what "from 10 to 20 January" says.
@@ -344,6 +339,17 @@ def _hard_check(
             if not _mentions(lowered, entity) and not _expanded(entity, haystack):
                 return f"{entity!r} not in {where}"
     return None
+
+
+def _near(quotes: list[_Quote], cosines: np.ndarray, best: int) -> list[int]:
+    """The sentences that back the claim: the closest, its neighbours, and any nearly as
+    close (or close enough to be one part of a claim that fuses several)."""
+    return sorted(
+        i
+        for i, q in enumerate(quotes)
+        if cosines[i] >= min(cosines[best] - _SUPPORTING_MARGIN, _PART_COSINE)
+        or (q.passage is quotes[best].passage and abs(i - best) <= 1)
+    )
 
 
 def _restates(claim: str, sentence: str) -> bool:
