@@ -23,8 +23,9 @@ def eval_command(
     dataset: Annotated[
         str,
         typer.Argument(
-            help="covid-qa, pubmedqa, seed, a .jsonl question file, or verifier (the claim "
-            "verifier's benchmark on COVID-QA; --limit then counts articles)."
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, followups (two-turn "
+            "conversations: python -m eval.followups), or verifier (the claim verifier's "
+            "benchmark on COVID-QA; --limit then counts articles)."
         ),
     ],
     split: Annotated[
@@ -58,6 +59,12 @@ def eval_command(
     """Evaluate answer quality against baselines; writes results.json and report.html."""
     from eval.main import EvalRequest, run_eval, user_error
 
+    if dataset == "followups":  # its own set-up: one index, three follow-up policies
+        from eval.followups import main as followups
+
+        where = ["--out", str(out)] if out else []
+        followups(["--split", split.value if split else "all", *where])
+        return
     if dataset == "verifier":
         from eval.verifier import run_and_report
 

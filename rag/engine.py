@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
@@ -12,12 +11,12 @@ from typing import TYPE_CHECKING
 from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
-from index.keyword import terms
 from index.models import Answer, Document, DocumentInfo, IngestReport, Passage
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
+from rag.followup import Turn, already_said, standalone
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
@@ -28,9 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Turn"]
 
-Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 _MAX_QUESTION_CHARS = 2000
-_FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|these|those|that|he|she|such)\b", re.I)
 
 
 class Engine:
@@ -79,7 +76,9 @@ class Engine:
         """Answer with citations; `retrieval`/`answer` override the settings for one call,
         and `doc_ids` (when given) limits both retrieval sides to those documents."""
         question = _check(question)
-        query = _with_context(question, history or [])
+        query = standalone(question, history or [])
+        # A follow-up's answer does not quote again what the last answer quoted.
+        said = already_said(question, history or []) if query != question else []
         query_vector = self._retriever.embed_query(query)
         passages = self._retrieve(
             query,
@@ -95,8 +94,10 @@ class Engine:
             idf=self.search.idf,
             unseen=self.search.unseen,
             settings=answer or self.settings.answer,
+            avoid=frozenset(said),
         )
-        return result.model_copy(update={"question": question})
+        searched = query if query != question else None
+        return result.model_copy(update={"question": question, "searched": searched})
 
     @cached_property
     def verifier(self) -> Verifier:
@@ -110,10 +111,12 @@ class Engine:
         *,
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        replace: str | None = None,
     ) -> IngestReport:
+        """Index files; `replace` names a document the one file given takes the place of."""
         with self._outage():
             report = self._indexer.ingest(
-                paths, show_progress=show_progress, on_progress=on_progress
+                paths, show_progress=show_progress, on_progress=on_progress, replace=replace
             )
             # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
@@ -222,13 +225,4 @@ def _check(question: str) -> str:
         raise QuestionError(
             f"the question is {len(question)} characters long; the limit is {_MAX_QUESTION_CHARS}"
         )
-    return question
-
-
-def _with_context(question: str, history: Sequence[Turn]) -> str:
-    """A follow-up ("what about their cost?") is searched together with the last question."""
-    if not history:
-        return question
-    if len(terms(question)) <= 3 or _FOLLOW_UP.search(question):
-        return f"{history[-1][0]} {question}"
     return question
