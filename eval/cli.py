@@ -23,8 +23,9 @@ def eval_command(
     dataset: Annotated[
         str,
         typer.Argument(
-            help="covid-qa, pubmedqa, seed, a .jsonl question file, or followups "
-            "(two-turn conversations: python -m eval.followups)."
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, followups (two-turn "
+            "conversations: python -m eval.followups), or verifier (the claim verifier's "
+            "benchmark on COVID-QA; --limit then counts articles)."
         ),
     ],
     split: Annotated[
@@ -64,6 +65,15 @@ def eval_command(
         where = ["--out", str(out)] if out else []
         followups(["--split", split.value if split else "all", *where])
         return
+    if dataset == "verifier":
+        from eval.verifier import run_and_report
+
+        if split == SplitChoice.all:
+            typer.echo("Error: the verifier benchmark has a dev and a test split", err=True)
+            raise typer.Exit(1)
+        typer.echo(run_and_report(split.value if split else "test", limit=limit, out=out))
+        return
+
     try:
         request = EvalRequest(
             dataset=dataset,

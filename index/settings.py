@@ -124,6 +124,21 @@ class AnswerSettings(_Section):
         description="Passage kinds an answer may quote; captions are added when the question "
         "is about a figure or table.",
     )
+    verify_supported: float = Field(
+        0.62,
+        ge=0.0,
+        le=1.0,
+        description="Generative answers: support score (cosine to the closest cited sentence "
+        "averaged with the claim's idf-weighted terms the cited sentences backing it hold) "
+        "from which a claim is supported; tuned on COVID-QA dev (python -m eval.verifier).",
+    )
+    verify_weak: float = Field(
+        0.42,
+        ge=0.0,
+        le=1.0,
+        description="Generative answers: support score from which a claim is weak rather "
+        "than unsupported (95 % of other-article sentences score below it on COVID-QA dev).",
+    )
 
 
 class LLMSettings(_Section):

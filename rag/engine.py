@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from rag.followup import Turn, already_said, standalone
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
+from rag.verify import Verifier
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -96,6 +98,11 @@ class Engine:
         )
         searched = query if query != question else None
         return result.model_copy(update={"question": question, "searched": searched})
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        """Checks generated sentences against the passages they cite (rag/verify.py)."""
+        return Verifier(self.embedder, self.search.sentences, self.search.idf, self.settings.answer)
 
     # -- documents --------------------------------------------------------------
     def ingest(
