@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.embedding import load_embedder
+from index.embedding import load_embedder, model_vocabulary
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
 from index.keyword import terms
@@ -93,6 +93,7 @@ class Engine:
             idf=self.search.idf,
             unseen=self.search.unseen,
             settings=answer or self.settings.answer,
+            vocabulary=model_vocabulary(self.settings.embed_model),
         )
         return result.model_copy(update={"question": question})
 
