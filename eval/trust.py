@@ -66,6 +66,7 @@ class Asked(BaseModel):
     evidence_score: float
     answer: str
     quotes: list[str]  # cited sentences, in answer order
+    documents: list[str] = []  # their documents
     support_features: dict[str, float] = {}
 
 
@@ -99,6 +100,7 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
                     evidence_score=a.evidence_score,
                     answer=a.answer,
                     quotes=[c.quote for c in a.citations],
+                    documents=[c.doc_id for c in a.citations],
                     support_features=a.support_features,
                 )
             )
