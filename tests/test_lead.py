@@ -101,3 +101,45 @@ def test_an_answer_quotes_one_document(engine: Engine) -> None:
     answer = engine.ask("What are the barriers to MSC standardisation?")
     assert not answer.abstained
     assert {c.doc_id for c in answer.citations} == {BUNDLED_CORPUS.name}
+
+
+def _candidates(*texts: str) -> list:
+    from rag.answer import _Candidate
+
+    text = " ".join(texts)
+    passage = _passage(text)
+    out, start = [], 0
+    for t in texts:
+        out.append(_Candidate(passage, Sentence(start, start + len(t), t), start, len(t.split())))
+        start += len(t) + 1
+    return out
+
+
+def test_the_best_sentence_leads_and_the_rest_keep_reading_order() -> None:
+    from rag.answer import _lead_first
+
+    intro, method, result = _candidates(
+        "Trials compare wound area.", "Area was measured weekly.", "Area fell by 68%."
+    )
+    got = _lead_first(result, [intro, method, result])
+    assert [c.sentence.text for c in got] == [
+        "Area fell by 68%.",
+        "Trials compare wound area.",
+        "Area was measured weekly.",
+    ]
+
+
+def test_a_lead_that_refers_back_keeps_its_antecedent_before_it() -> None:
+    from rag.answer import _lead_first
+
+    intro, cause, effect, later = _candidates(
+        "Cells are scarce.",
+        "Isolation is slow and costly.",
+        "This limits their clinical use.",
+        "Trials are small.",
+    )
+    got = _lead_first(effect, [intro, cause, effect, later])
+    assert [c.sentence.text for c in got][:2] == [
+        "Isolation is slow and costly.",
+        "This limits their clinical use.",
+    ]
