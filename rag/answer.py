@@ -155,9 +155,10 @@ def _features(
     paraphrasable: set[str],
     unseen: set[str],
 ) -> dict[str, float]:
-    """The support score's inputs, from two views: every shown document (as `support`), and
-    the document the answer would quote (`answer_*`), whose passages and best sentence no
-    other indexed document can lend to or take from."""
+    """The support score's input (`support`, the one `_CALIBRATION` uses) and the other
+    features `eval.calibrate` compares: every shown document's view, and the view of the
+    document the answer would quote (`answer_*`), whose passages and best sentence no other
+    indexed document can lend to or take from."""
     pool = eligible or candidates
     best = max(pool, key=lambda c: c.score)
     home = best.passage.doc_id
