@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import string
@@ -17,6 +18,7 @@ __all__ = [
     "normalize_answer",
     "percentile",
     "reciprocal_rank",
+    "reliability",
     "strip_citation_marks",
     "token_f1",
     "token_recall",
@@ -108,3 +110,28 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     pos = (len(ordered) - 1) * q / 100
     lo, hi = math.floor(pos), math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def reliability(
+    scores: Sequence[float], answerable: Sequence[bool], bins: int = 10
+) -> list[dict[str, float | int | str]]:
+    """A reliability curve: per score bin (width 1/bins), how many questions, their mean score
+    and the share of them that the documents answer. A calibrated score tracks that share."""
+    out: list[dict[str, float | int | str]] = []
+    edges = [i / bins for i in range(bins + 1)]
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        inside = [
+            (s, a)
+            for s, a in zip(scores, answerable, strict=True)
+            if lo <= s and (s < hi or (i == bins - 1 and s <= hi))
+        ]
+        if inside:
+            out.append(
+                {
+                    "bin": f"{lo:.1f}-{hi:.1f}",
+                    "n": len(inside),
+                    "mean_score": sum(s for s, _ in inside) / len(inside),
+                    "answerable": sum(a for _, a in inside) / len(inside),
+                }
+            )
+    return out

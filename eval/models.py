@@ -97,6 +97,9 @@ class QuestionRun(BaseModel):
     citations: list[CitationRef] = Field(default_factory=list)
     retrieve_ms: float | None = None
     answer_ms: float
+    evidence_score: float | None = Field(
+        None, description="The support score behind abstention; None for baselines."
+    )
 
 
 class SystemRun(BaseModel):
@@ -118,6 +121,7 @@ METRIC_KEYS = (
     "mrr@10",
     "ndcg@10",
     "answer_contains",
+    "lead_contains",
     "token_f1",
     "token_recall",
     "semantic_similarity",
@@ -148,6 +152,9 @@ class SystemMetrics(BaseModel):
     mrr_10: float | None = Field(None, alias="mrr@10")
     ndcg_10: float | None = Field(None, alias="ndcg@10")
     answer_contains: float | None = None
+    lead_contains: float | None = Field(
+        None, description="Share of answers whose first cited sentence holds a reference answer."
+    )
     token_f1: float | None = None
     token_recall: float | None = None
     semantic_similarity: float | None = None

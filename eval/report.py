@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.evaluate import Evaluation
-from eval.metrics import percentile
+from eval.metrics import percentile, reliability
 from eval.models import METRIC_KEYS, Results
 from eval.scoring import QuestionScore
 
@@ -31,6 +31,7 @@ _DEFINITIONS = {
     "ndcg@10": "DCG / ideal DCG over the top 10, binary gains; rewards finding every chunk "
     "that holds the evidence",
     "answer_contains": "share of answers containing a reference answer as whole words",
+    "lead_contains": "share of answers whose first cited sentence contains a reference answer",
     "token_f1": "best token F1 of the answer against a reference (SQuAD normalisation)",
     "token_recall": "best share of a reference's tokens that the answer holds",
     "semantic_similarity": "best cosine between the answer's and a reference's embedding",
@@ -148,6 +149,7 @@ def _html(evaluation: Evaluation) -> str:
         _latency_plot(evaluation.latencies),
         "<p>Log scale; box p25–p75, bar at the median, whiskers p5–p95. Warm, one question "
         "at a time.</p>",
+        *_reliability_section(evaluation.rows),
         "<h2>Questions</h2>",
         *(_question_table(name, rows) for name, rows in evaluation.rows.items()),
         _definitions(),
@@ -159,6 +161,32 @@ def _html(evaluation: Evaluation) -> str:
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
+
+
+def _reliability_section(rows_by_system: dict[str, list[QuestionScore]]) -> list[str]:
+    """Per system with a support score: the share of questions answerable in each score bin
+    (held-out re-asks and unanswerable questions count as not answerable)."""
+    parts = []
+    for name, rows in rows_by_system.items():
+        scored = [r for r in rows if r.evidence_score is not None]
+        if not scored:
+            continue
+        curve = reliability(
+            [r.evidence_score or 0.0 for r in scored], [r.answerable for r in scored]
+        )
+        cells = "".join(
+            f"<tr><td>{b['bin']}</td><td>{b['n']}</td><td>{b['mean_score']:.3f}</td>"
+            f"<td>{b['answerable']:.3f}</td></tr>"
+            for b in curve
+        )
+        parts += [
+            f"<h2>Reliability of the support score: {escape(name)}</h2>",
+            "<table><tr><th>score</th><th>questions</th><th>mean score</th>"
+            f"<th>share answerable</th></tr>{cells}</table>",
+            "<p>A calibrated score matches the share of answerable questions in its bin; "
+            "the answer abstains below <code>answer.min_evidence</code>.</p>",
+        ]
+    return parts
 
 
 _CSS = (

@@ -104,6 +104,7 @@ def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: Phase) -> 
         citations=_citations(answer, docs),
         retrieve_ms=retrieve_ms,
         answer_ms=answer_ms,
+        evidence_score=answer.evidence_score if answer.support_features else None,
     )
 
 

@@ -46,6 +46,7 @@ class QuestionScore(BaseModel):
     token_f1: float | None = None
     citations: list[CitedQuote]
     answer_ms: float
+    evidence_score: float | None = None
 
 
 def answer_text(run: QuestionRun) -> str:
@@ -79,6 +80,7 @@ def score_system(
         answer_contains=mean(
             [float(contains_answer(answer_text(r), by_id[r.id].answers)) for r in with_refs]
         ),
+        lead_contains=mean([float(_leads_with_answer(r, by_id[r.id].answers)) for r in with_refs]),
         token_f1=mean([token_f1(answer_text(r), by_id[r.id].answers) for r in with_refs]),
         token_recall=mean([token_recall(answer_text(r), by_id[r.id].answers) for r in with_refs]),
         semantic_similarity=mean([similarity.get(r.id, 0.0) for r in with_refs]),
@@ -136,6 +138,15 @@ def _cites_gold(run: QuestionRun, gold: list[Span]) -> bool:
     return any(p is not None and is_relevant(p, gold) for p in _cited_passages(run).values())
 
 
+def _leads_with_answer(run: QuestionRun, answers: Sequence[str]) -> bool:
+    """Whether the answer's first cited sentence holds a reference answer: the reader sees
+    the answer first, not an introduction to it."""
+    if run.abstained or not run.citations:
+        return False
+    first = min(run.citations, key=lambda c: c.n)
+    return contains_answer(first.quote, answers)
+
+
 def _retrieve_ms(runs: Sequence[QuestionRun]) -> list[float]:
     return [r.retrieve_ms for r in runs if r.retrieve_ms is not None]
 
@@ -163,4 +174,5 @@ def _row(
             for c in run.citations
         ],
         answer_ms=run.answer_ms,
+        evidence_score=run.evidence_score,
     )

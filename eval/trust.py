@@ -66,6 +66,8 @@ class Asked(BaseModel):
     evidence_score: float
     answer: str
     quotes: list[str]  # cited sentences, in answer order
+    documents: list[str] = []  # their documents
+    support_features: dict[str, float] = {}
 
 
 class TrustRun(BaseModel):
@@ -98,6 +100,8 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
                     evidence_score=a.evidence_score,
                     answer=a.answer,
                     quotes=[c.quote for c in a.citations],
+                    documents=[c.doc_id for c in a.citations],
+                    support_features=a.support_features,
                 )
             )
     return TrustRun(split=split, questions=questions, asked=asked)

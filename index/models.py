@@ -198,6 +198,10 @@ class Answer(BaseModel):
         description="How well the passages support an answer (rag.answer.support); "
         "abstains below answer.min_evidence.",
     )
+    support_features: dict[str, float] = Field(
+        default_factory=dict,
+        description="What evidence_score was computed from (rag.answer.support_features).",
+    )
 
 
 class DocumentInfo(BaseModel):

@@ -4,11 +4,15 @@ No LLM. Each sentence of the retrieved passages gets an evidence score: semantic
 to the question blended with the idf-weighted share of the question's terms it contains
 (its section heading's words count at a discount). The answer takes the sentences whose
 score, plus a prior from how well their passage was retrieved, is close to the best (closer
-still for a sentence outside the best one's passage: each source is one more to check). The
-lead sentence brings the sentence it refers back to, and each chosen sentence the ones that
-continue it ("This limits ...", "In addition, ..."): a point in a paper often spans several.
-It abstains when the passages' support is weak (see `support`), or when the question asks
-for a quantity and no candidate sentence states one.
+still outside the best one's passage: each source is one more to check; quoting only the
+best one's document cost COVID-QA dev answer_contains 0.662 -> 0.638). The best sentence
+leads, after the sentence it refers back to when it cannot stand alone ("This limits ...");
+the others follow in reading order, each with the sentences continuing it ("In addition,
+..."). Title and heading lines are never quoted.
+
+It abstains when the support score is low (`support_score`: a logistic regression over
+`support_features`, fitted on dev questions by `python -m eval.calibrate`), or when the
+question asks for a quantity and no candidate sentence states one.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ __all__ = [
     "compose",
     "states_quantity",
     "support",
+    "support_features",
     "support_of",
+    "support_score",
 ]
 
 ABSTAIN_MESSAGE = (
@@ -40,6 +46,12 @@ ABSTAIN_MESSAGE = (
 _SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
 _SUPPORT_COSINE = 0.5  # the rest of the support score is the question's term coverage
 _UNSEEN_WEIGHT = 0.25  # share of its idf that a term no document contains keeps in coverage
+# Logistic regression over the support features, fitted on dev splits only (COVID-QA dev,
+# PubMedQA dev with 100 abstracts held out, the seed set's and the trust set's dev halves)
+# by `python -m eval.calibrate --features support` on 2026-12-01; the threshold is
+# answer.min_evidence. Richer feature sets did better on the trust set's dev half but not
+# on the benchmarks' test sets (docs/retrieval.md, "Answers in a real library").
+_CALIBRATION: dict[str, float] = {"bias": -11.165, "support": 17.492}
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
 _PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
@@ -49,6 +61,7 @@ _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join th
 _OTHER_PASSAGE_RATIO = 0.85
 _REDUNDANT = 0.85  # cosine above which a sentence repeats one already chosen
 _MIN_WORDS = 4
+_MAX_TITLE_WORDS = 20
 _MAX_CONTINUATION = 3
 _MAX_ANTECEDENTS = 2
 _REFERS_BACK = re.compile(
@@ -89,6 +102,7 @@ class _Candidate:
     vector: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+_WORD = re.compile(r"\w+")
 _ABOUT_FIGURES = re.compile(r"(?i)\b(?:fig(?:ure)?s?|tables?|panels?|plots?|charts?|graphs?)\b")
 
 
@@ -102,6 +116,7 @@ def compose(
     unseen: Unseen,
     settings: AnswerSettings,
     avoid: Collection[str] = (),
+    vocabulary: Collection[str] = frozenset(),
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first); sentences in
     `avoid` (already quoted in the conversation) are left out unless nothing else is eligible."""
@@ -115,11 +130,12 @@ def compose(
     query = np.asarray(query_vector)
     weights = question_weights(question, idf)
     _score(candidates, query, weights)
-    cosine = max(c.similarity for c in candidates)
-    strength = support(shown, cosine, weights, unseen(list(weights)))
     eligible = _eligible(question, candidates)
+    paraphrasable = _paraphrasable(question, weights, vocabulary, unseen)
+    features = _features(shown, candidates, eligible, weights, paraphrasable, unseen(list(weights)))
+    strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
-        return _abstain(question, passages, strength)
+        return _abstain(question, passages, strength, features)
     eligible = [c for c in eligible if c.sentence.text not in avoid] or eligible
     chosen = _select(eligible, candidates, settings.max_words)
     citations = [cite(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
@@ -130,7 +146,61 @@ def compose(
         citations=citations,
         passages=list(passages),
         evidence_score=round(strength, 4),
+        support_features=_rounded(features),
     )
+
+
+def _features(
+    shown: Sequence[Passage],
+    candidates: list[_Candidate],
+    eligible: list[_Candidate],
+    weights: dict[str, float],
+    paraphrasable: set[str],
+    unseen: set[str],
+) -> dict[str, float]:
+    """The support score's input (`support`, the one `_CALIBRATION` uses) and the other
+    features `eval.calibrate` compares: every shown document's view, and the view of the
+    document the answer would quote (`answer_*`), whose passages and best sentence no other
+    indexed document can lend to or take from."""
+    pool = eligible or candidates
+    best = max(pool, key=lambda c: c.score)
+    home = best.passage.doc_id
+    own = [p for p in shown if p.doc_id == home]
+    cosine = max(c.similarity for c in pool if c.passage.doc_id == home)
+    answer_view = support_features(own, cosine, weights, paraphrasable)
+    best_cosine = max(c.similarity for c in candidates)
+    return {
+        # The hand-set score: best cosine averaged with coverage, unseen terms discounted.
+        "support": support(shown, best_cosine, weights, unseen),
+        **support_features(shown, best_cosine, weights, paraphrasable),
+        **{f"answer_{k}": v for k, v in answer_view.items()},
+        # The earlier view: a term no indexed document has is the one discounted.
+        "coverage_unseen": support_features(shown, 0.0, weights, unseen)["coverage_discounted"],
+        # Retrievers' agreement: the answer's sentence lies in the passage ranked first.
+        "lead_in_top": float(_inside(best, shown[0])),
+        "answer_passages": len(own) / len(shown),
+        # A quantity asked and one stated (otherwise the answer abstains whatever the score).
+        "eligible": float(bool(eligible)),
+    }
+
+
+def _paraphrasable(
+    question: str, weights: dict[str, float], vocabulary: Collection[str], unseen: Unseen
+) -> set[str]:
+    """The question's terms that may be the user's own word for what the text says.
+
+    Everyday words (whole words of the embedding model's vocabulary: "barriers" for
+    "challenging") count at a discount when the text lacks them; a name the tokenizer splits
+    (a drug, a gene) counts in full, since lacking it means the text is about something
+    else. Unlike "no indexed document has it", this does not change when other documents
+    are indexed. Without a vocabulary: the terms no indexed document has."""
+    if not vocabulary:
+        return unseen(list(weights))
+    return {t for w in _WORD.findall(question.lower()) if w in vocabulary for t in terms(w)}
+
+
+def _rounded(features: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in features.items()}
 
 
 def support(
@@ -149,6 +219,36 @@ def support(
     return support_of(cosine, list(by_doc.values()), weights, unseen)
 
 
+def support_features(
+    passages: Sequence[Passage],
+    cosine: float,
+    weights: dict[str, float],
+    paraphrasable: Collection[str],
+) -> dict[str, float]:
+    """`cosine` with the question's idf-weighted coverage by the one document whose passages
+    cover most: in full (`coverage`) and with a term of `paraphrasable` (that the user may
+    have put in their own words) at a quarter of its weight (`coverage_discounted`)."""
+    by_doc: dict[str, set[str]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
+    discounted = {
+        t: w * (_UNSEEN_WEIGHT if t in paraphrasable else 1.0) for t, w in weights.items()
+    }
+    best = max(by_doc.values(), key=lambda d: weighted_share(d, discounted), default=set())
+    return {
+        "cosine": cosine,
+        "coverage": weighted_share(best, weights),
+        "coverage_discounted": weighted_share(best, discounted),
+    }
+
+
+def support_score(features: dict[str, float]) -> float:
+    """The probability that the passages answer: a logistic regression over
+    `support_features`, fitted on dev questions answerable and not (eval.calibrate)."""
+    z = _CALIBRATION["bias"] + sum(w * features[k] for k, w in _CALIBRATION.items() if k != "bias")
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
 def support_of(
     cosine: float,
     documents: Sequence[Collection[str]],
@@ -164,13 +264,19 @@ def support_of(
     return cosine_weight * cosine + (1 - cosine_weight) * covered
 
 
-def _abstain(question: str, passages: Sequence[Passage], strength: float) -> Answer:
+def _abstain(
+    question: str,
+    passages: Sequence[Passage],
+    strength: float,
+    features: dict[str, float] | None = None,
+) -> Answer:
     return Answer(
         question=question,
         answer=ABSTAIN_MESSAGE,
         abstained=True,
         passages=list(passages),
         evidence_score=round(strength, 4),
+        support_features=_rounded(features or {}),
     )
 
 
@@ -186,11 +292,28 @@ def _candidates(passages: Sequence[Passage], sentences_in: SentencesIn) -> list[
             words = len(sentence.text.split())
             if (passage.doc_id, stored.start) in seen or words < _MIN_WORDS:
                 continue
-            if is_heading(sentence, passage):
+            if is_heading(sentence, passage) or _is_title_line(sentence, passage):
                 continue
             seen.add((passage.doc_id, stored.start))
             out.append(_Candidate(passage, sentence, stored.start, words, vector=vector))
     return out
+
+
+def _is_title_line(sentence: Sentence, passage: Passage) -> bool:
+    """The document's title, or a line of its own without a full stop: an unnumbered
+    heading or a text file's title ("Sleep and memory consolidation: lecture notes"), which
+    cleaning puts in a paragraph of its own. A sentence runs on or ends in punctuation."""
+    text = sentence.text.strip()
+    if passage.title and text.rstrip(".") == passage.title.strip().rstrip("."):
+        return True
+    after = passage.text[sentence.end : sentence.end + 1]
+    before = passage.text[sentence.start - 1 : sentence.start] if sentence.start else "\n"
+    return (
+        after in ("", "\n")
+        and before == "\n"
+        and not text.endswith((".", "?", "!", ":", ";", ")", "]"))
+        and len(text.split()) <= _MAX_TITLE_WORDS
+    )
 
 
 def _score(candidates: list[_Candidate], query: np.ndarray, weights: dict[str, float]) -> None:
@@ -241,7 +364,8 @@ def states_quantity(text: str) -> bool:
 def _select(
     eligible: list[_Candidate], candidates: list[_Candidate], max_words: int
 ) -> list[_Candidate]:
-    """Best sentences within the budget, each with its continuation; in reading order."""
+    """Best sentences within the budget, each with the sentences that continue it; the best
+    one leads (see `_lead_first`)."""
     ranked = sorted(eligible, key=lambda c: -c.score)
     floor = _KEEP_RATIO * ranked[0].score
     elsewhere = _OTHER_PASSAGE_RATIO * ranked[0].score
@@ -255,21 +379,51 @@ def _select(
             continue
         if c in chosen or c.words > budget or _repeats(c, chosen):
             continue
-        # The answer's lead sentence must make sense alone: "This limits ..." needs the
-        # sentence saying what limits.
-        lead = _antecedents(c, candidates) if not chosen else []
-        for o in [*lead, c]:
-            if o is c or o.words + c.words <= budget:
-                chosen.append(o)
-                budget -= o.words
+        # The lead must make sense alone: "This limits ..." needs the sentence saying what
+        # limits. The sentence alone when both do not fit, rather than nothing.
+        antecedents = [] if chosen else _antecedents(c, candidates)
+        if sum(o.words for o in antecedents) + c.words > budget:
+            antecedents = []
+        for o in [*antecedents, c]:
+            chosen.append(o)
+            budget -= o.words
     for c in list(chosen):
         for follower in _continuation(c, candidates):
             if follower in chosen or follower.words > budget or _repeats(follower, chosen):
                 break
             chosen.append(follower)
             budget -= follower.words
+    # The best sentence may have been longer than the budget: the best one quoted leads.
+    return _lead_first(max(chosen, key=lambda c: c.score), chosen) if chosen else []
+
+
+def _lead_first(best: _Candidate, chosen: list[_Candidate]) -> list[_Candidate]:
+    """The best sentence first, with the sentences it refers back to and those continuing
+    it; then the rest in reading order."""
     first = {c.passage.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
-    return sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
+    reading = sorted(chosen, key=lambda c: (first[c.passage.doc_id], c.offset))
+    at = reading.index(best)
+    start, end = at, at + 1
+    while (
+        start > 0
+        and _REFERS_BACK.match(reading[start].sentence.text)
+        and _adjacent(reading[start - 1], reading[start])
+    ):
+        start -= 1
+    while (
+        end < len(reading)
+        and _CONTINUES.match(reading[end].sentence.text)
+        and _adjacent(reading[end - 1], reading[end])
+    ):
+        end += 1
+    lead = reading[start:end]
+    return lead + [c for c in reading if c not in lead]
+
+
+def _adjacent(a: _Candidate, b: _Candidate) -> bool:
+    """Whether `b` follows `a` directly in the same document."""
+    gap = b.offset - (a.offset + len(a.sentence.text))
+    return a.passage.doc_id == b.passage.doc_id and 0 <= gap <= 2
 
 
 def _inside(c: _Candidate, passage: Passage) -> bool:

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.embedding import load_embedder
+from index.embedding import load_embedder, model_vocabulary
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
 from index.models import Answer, Document, DocumentInfo, IngestReport, Passage
@@ -95,6 +95,7 @@ class Engine:
             unseen=self.search.unseen,
             settings=answer or self.settings.answer,
             avoid=frozenset(said),
+            vocabulary=model_vocabulary(self.settings.embed_model),
         )
         searched = query if query != question else None
         return result.model_copy(update={"question": question, "searched": searched})

@@ -132,3 +132,17 @@ def test_rows_mark_each_citation_against_the_gold() -> None:
     (row,) = rows
     assert row.first_hit == 2
     assert [c.gold for c in row.citations] == [True, False]
+
+
+def test_lead_contains_counts_only_answers_whose_first_citation_holds_the_fact() -> None:
+    first = CitationRef(n=1, passage=HIT, quote="Sources are bone marrow and fat.", verbatim=True)
+    later = CitationRef(n=2, passage=A2, quote="Also cord blood.", verbatim=True)
+    intro = CitationRef(n=1, passage=HIT, quote="MSCs are cells.", verbatim=True)
+    run = _run(
+        [
+            _q("a1", answer="Sources are bone marrow and fat. [1]", citations=[first]),
+            _q("a2", answer="MSCs are cells. [1] Also cord blood. [2]", citations=[later, intro]),
+        ]
+    )
+    m = _score(run)
+    assert m["lead_contains"] == 0.5  # a2 holds the fact only in its second sentence

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from eval.calibrate import FEATURE_SETS, figures_by_dataset, fit
 from eval.datasets import dev_half, read_jsonl
-from eval.metrics import normalize_answer
+from eval.metrics import normalize_answer, reliability
 from eval.models import EvalQuestion
 from eval.trust import Asked, TrustRun, trust_metrics
 from index.cleaning import clean
@@ -81,3 +84,44 @@ def test_stability_counts_a_question_stable_only_when_all_three_answers_agree() 
     assert m["alone"]["false_abstention_rate"] == 0.0
     assert m["alone"]["abstention_accuracy"] == 1.0
     assert m["alone"]["lead_contains"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "answerable", "expected"),
+    [
+        ([0.05, 0.15, 0.95], [False, True, True], [("0.0-0.1", 1, 0.0), ("0.1-0.2", 1, 1.0)]),
+        ([1.0, 0.92], [True, False], [("0.9-1.0", 2, 0.5)]),
+    ],
+)
+def test_reliability_bins_report_the_share_answerable(
+    scores: list[float], answerable: list[bool], expected: list[tuple[str, int, float]]
+) -> None:
+    curve = reliability(scores, answerable)
+    got = [(b["bin"], b["n"], b["answerable"]) for b in curve]
+    assert got[: len(expected)] == expected
+
+
+def test_calibration_learns_that_support_means_answerable_within_the_benchmark_limits() -> None:
+    features = FEATURE_SETS[0]
+    rows = []
+    for i in range(400):
+        level = i / 400
+        dataset = ("pubmedqa", "covid-qa", "trust-alone")[i % 3]
+        if dataset == "covid-qa" and level <= 0.3:
+            continue  # COVID-QA questions are all answerable
+        rows.append(
+            {
+                "dataset": dataset,
+                "id": str(i),
+                "answerable": level > 0.3,
+                "eligible": 1.0,
+                **dict.fromkeys(features, level),
+            }
+        )
+    got = fit(rows, features)
+    assert got is not None
+    assert all(got.coef[k] > 0 for k in features)
+    figures = figures_by_dataset(rows, got)
+    assert figures["pubmedqa"]["correct_abstention"] >= 0.89
+    assert figures["pubmedqa"]["false_abstention"] <= 0.044
+    assert figures["covid-qa"]["false_abstention"] <= 0.0232

@@ -31,7 +31,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
 
 def _phrase_boxes(page_number: int, quote: str) -> list[tuple[float, float, float, float]]:
     """Boxes (fractions of the page, top-left origin) of the quote's first and last words,
-    found by pdfplumber's text search."""
+    found by pdfplumber's text search (which runs this PDF's words together on some lines)."""
     import pdfplumber
 
     words = re.findall(r"[A-Za-z]{3,}", quote)
@@ -40,7 +40,7 @@ def _phrase_boxes(page_number: int, quote: str) -> list[tuple[float, float, floa
     with pdfplumber.open(PDF) as pdf:
         page = pdf.pages[page_number - 1]
         for phrase in phrases:
-            for m in page.search(r"\W+".join(phrase), regex=True):
+            for m in page.search(r"\W*".join(phrase), regex=True):
                 out.append(
                     (
                         m["x0"] / page.width,
