@@ -28,7 +28,7 @@ LLM_WHEELS ?= $(HOME)/.cache/papertrail/wheels
 LLAMA_CPP_VERSION := 0.3.36
 
 test-llm: $(VENV)/.installed-test $(LLM_VENV)/.installed
-	PAPERTRAIL_TEST_LLM_PYTHON=$(abspath $(LLM_VENV))/bin/python $(BIN)/pytest -m llm tests/test_llm_real.py
+	LLAMA_SERVER_PYTHON=$(abspath $(LLM_VENV))/bin/python $(BIN)/pytest -m llm tests/test_llm_real.py
 
 $(LLM_VENV)/.installed:
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
