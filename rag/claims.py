@@ -110,6 +110,7 @@ class ClaimBuilder:
                 "end": end,
                 "cites": [numbers[k] for k in checked.cites if k in numbers],
                 "quote": quote,
+                "reason": _renumber_reason(checked.reason, numbers),
             }
         )
 
@@ -133,3 +134,15 @@ def _renumber(sentence: str, numbers: dict[int, int]) -> str:
 
     text = _MARKER_GROUP.sub(group, sentence)
     return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+
+
+def _renumber_reason(reason: str | None, numbers: dict[int, int]) -> str | None:
+    """The verifier's reason ("number 42 not in [2]") in the answer's numbering."""
+    if not reason:
+        return reason
+
+    def one(match: re.Match[str]) -> str:
+        k = int(match.group(1))
+        return f"[{numbers[k]}]" if k in numbers else match.group()
+
+    return re.sub(r"\[(\d+)\]", one, reason)

@@ -139,6 +139,23 @@ def test_a_changed_number_makes_the_claim_unsupported(bundled_engine, llm, year,
     )
     answer = generative(bundled_engine, llm).ask("Can MSCs treat systemic lupus erythematosus?")
     assert [c.verdict for c in answer.claims] == [verdict]
+    if verdict == "unsupported":
+        assert year in answer.claims[0].reason
+
+
+def test_a_reason_names_the_marker_the_reader_sees(bundled_engine, llm):
+    # Both sentences cite the same passage; the second's marker becomes [2] in the answer.
+    llm.script = citing(
+        (
+            "MSCs are usually obtained from tissues such as bone marrow, fat, and cord blood",
+            SOURCES,
+        ),
+        ("MSCs from bone marrow cost 1850 dollars per dose", SOURCES),
+    )
+    answer = generative(bundled_engine, llm).ask(QUESTION)
+    second = answer.claims[1]
+    assert second.verdict == "unsupported" and second.cites == [2]
+    assert "[2]" in second.reason and "[1]" not in second.reason
 
 
 def test_unsupported_sentences_can_be_removed_from_the_text(bundled_engine, llm):
