@@ -25,7 +25,9 @@ def transcript_html(exchanges: Sequence[Exchange]) -> str:
     # Only recent turns carry their Markdown, as only they carry their sources: every answer
     # re-sends the transcript (ui.chat.KEPT_EXCHANGES); the export holds every turn.
     recent = len(exchanges) - SOURCE_TURNS
-    turns = [_turn_html(t, x, copy=t >= recent) for t, x in enumerate(exchanges)]
+    turns = [
+        _turn_html(t, x, copy=t >= recent and x.pending is None) for t, x in enumerate(exchanges)
+    ]
     return f'<div class="pt-transcript">{"".join(turns)}</div>'
 
 
@@ -128,7 +130,8 @@ def _generated_html(answer: Answer, turn: int, pending: str | None) -> str:
     parts = [_claim_html(c, by_n, turn) for c in answer.claims if c.end > c.start]
     removed = sum(c.end == c.start for c in answer.claims)
     if pending is not None:
-        tail = esc(_MARKERS.sub("", pending))
+        # A marker still being written ("[2") is left out too.
+        tail = esc(re.sub(r"\s*\[[\d,;\s–-]*$", "", _MARKERS.sub("", pending)))
         parts.append(f'<span class="pt-pending">{tail}</span><span class="pt-caret"></span>')
     elif removed:
         parts.append(
