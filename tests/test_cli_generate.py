@@ -114,3 +114,9 @@ def test_help_names_the_settings_behind_the_flags() -> None:
     assert "PAPERTRAIL_ANSWER__MODE" in result.stdout
     assert "PAPERTRAIL_LLM__BASE_URL" in result.stdout
     assert "PAPERTRAIL_LLM__API_KEY" in " ".join(result.stdout.split())
+
+
+def test_serve_takes_the_answer_flags_too() -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    text = " ".join(result.stdout.split())
+    assert "--answer-mode" in text and "--llm-url" in text and "--unsupported" in text

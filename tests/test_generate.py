@@ -7,6 +7,7 @@ verdicts and the fallbacks, not any model's wording.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -283,3 +284,13 @@ def test_the_api_key_is_sent_as_a_bearer_token_and_never_shown(bundled_engine, l
     assert llm.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert "HTTP 401" in answer.notice
     assert KEY not in answer.model_dump_json()
+
+
+def test_the_api_key_stays_out_of_debug_logs(bundled_engine, llm, caplog):
+    llm.script = citing(("MSCs are obtained from bone marrow", SOURCES))
+    with caplog.at_level(logging.DEBUG):
+        generative(bundled_engine, llm).ask(QUESTION)
+        llm.script = Reply(status=401)
+        generative(bundled_engine, llm).ask(QUESTION)
+    assert llm.requests and caplog.records  # the client did log its requests
+    assert KEY not in caplog.text

@@ -453,6 +453,10 @@ def serve(
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
     embed_model: EmbedModel = None,
+    answer_mode: Mode = None,
+    llm_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    unsupported: UnsupportedFlag = None,
 ) -> None:
     """Serve the chat UI; any address but loopback needs PAPERTRAIL_AUTH."""
     from ui.app import serve as serve_app
@@ -460,6 +464,7 @@ def serve(
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
+    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported)
     serve_app(settings, host=host, port=port, bundled=bundled)
 
 
