@@ -26,7 +26,11 @@ class SplitChoice(StrEnum):
 
 def eval_command(
     dataset: Annotated[
-        str, typer.Argument(help="covid-qa, pubmedqa, seed, or a .jsonl question file.")
+        str,
+        typer.Argument(
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, or verifier (the claim "
+            "verifier's benchmark on COVID-QA; --limit then counts articles)."
+        ),
     ],
     split: Annotated[
         SplitChoice | None,
@@ -67,6 +71,15 @@ def eval_command(
 ) -> None:
     """Evaluate answer quality against baselines; writes results.json and report.html."""
     from eval.main import EvalRequest, run_eval, user_error
+
+    if dataset == "verifier":
+        from eval.verifier import run_and_report
+
+        if split == SplitChoice.all:
+            typer.echo("Error: the verifier benchmark has a dev and a test split", err=True)
+            raise typer.Exit(1)
+        typer.echo(run_and_report(split.value if split else "test", limit=limit, out=out))
+        return
 
     try:
         request = EvalRequest(

@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -206,6 +207,11 @@ class Engine:
             if self._generator is None or self._generator.settings != self.settings.llm:
                 self._generator = Generator(self.settings.llm)
             return self._generator, None
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        """Checks generated sentences against the passages they cite (rag/verify.py)."""
+        return Verifier(self.embedder, self.search.sentences, self.search.idf, self.settings.answer)
 
     # -- documents --------------------------------------------------------------
     def ingest(

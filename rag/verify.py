@@ -22,7 +22,8 @@ by eval/verifier.py (docs/verifier.md).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,11 +50,17 @@ _MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|[*_`#]+")  # list bullets, emp
 _MIN_FRAGMENT_WORDS = 3
 _CACHE = 64  # passages whose sentence vectors are kept (a streamed answer re-cites them)
 # A number must be in a supporting sentence: one whose cosine to the claim is within this
-# of the best one's (or the best one's neighbours).
+# of the best one's, or above _PART_COSINE, or a neighbour of the best one.
 _SUPPORTING_MARGIN = 0.12
+_PART_COSINE = 0.5  # or this close: a claim may fuse several sentences
+_COPY_COSINE = 0.9  # a claim this close to one sentence, with _COPY_SHARE of its words
+_COPY_SHARE = 0.9  # in it, restates it: its numbers are counted in that sentence alone
 
 # Numbers: "1,000", "0.5", "12"; not the digits inside names (IL-10, COVID-19, CD34, ACE2).
-_NUMBER = re.compile(r"(?<![\w.,-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w-]*[A-Za-z])")
+_NUMBER = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?![.,]?\d)(?![\w-]*[A-Za-z])"
+)
 _NAME_WITH_DIGITS = re.compile(r"\b[^\W\d_]+(?:-[^\W\d_]+)*-?\d+[\w-]*")
 _WORD_NUMBERS = {
     w: str(i)
@@ -76,8 +83,10 @@ _UNITS = {
     "iu": "iu", "mmol": "mmol", "µmol": "µmol", "mm hg": "mmhg", "mmhg": "mmhg",
     "fold": "fold",
 }  # fmt: skip
+# Looked up lower-cased: lower() turns the micro sign into a Greek mu, so both spellings.
+_UNIT_NAMES = _UNITS | {k.lower(): v for k, v in _UNITS.items()}
 _UNIT = re.compile(
-    r"\s?(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + r")(?!\w)",
+    r"\s?(" + "|".join(sorted(map(re.escape, _UNIT_NAMES), key=len, reverse=True)) + r")(?!\w)",
     re.IGNORECASE,
 )
 # Named entities: an acronym or a name with digits (ACE2, SARS-CoV-2, mRNA), or a
@@ -154,20 +163,31 @@ class Verifier:
         self.settings = settings
         self._cache: OrderedDict[tuple[str, str, int, int], list[tuple[Sentence, np.ndarray]]]
         self._cache = OrderedDict()
+        self._lock = threading.Lock()
 
-    def claims(self, text: str, passages: Sequence[Passage]) -> list[Claim]:
-        """Every sentence of `text` as a checked claim."""
+    def claims(
+        self, text: str, passages: Sequence[Passage], *, settings: AnswerSettings | None = None
+    ) -> list[Claim]:
+        """Every sentence of `text` as a checked claim; `settings` overrides for one call."""
         spans = split_claims(text)
         bare = [strip_markers(text[a:b]) for a, b in spans]
         vectors = self._embed(bare)
         return [
-            self._claim(text, a, b, passages, vector)
+            self._claim(text, a, b, passages, vector, settings or self.settings)
             for (a, b), vector in zip(spans, vectors, strict=True)
         ]
 
-    def claim(self, text: str, start: int, end: int, passages: Sequence[Passage]) -> Claim:
+    def claim(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        passages: Sequence[Passage],
+        *,
+        settings: AnswerSettings | None = None,
+    ) -> Claim:
         """text[start:end], one sentence of an answer, checked against what it cites."""
-        return self._claim(text, start, end, passages, None)
+        return self._claim(text, start, end, passages, None, settings or self.settings)
 
     # -- scoring ----------------------------------------------------------------
     def _claim(
@@ -177,6 +197,7 @@ class Verifier:
         end: int,
         passages: Sequence[Passage],
         vector: np.ndarray | None,
+        settings: AnswerSettings,
     ) -> Claim:
         sentence = text[start:end]
         cited = markers(sentence)
@@ -205,9 +226,9 @@ class Verifier:
         problem = _hard_check(bare, quotes, cosines, best, valid, passages)
         if problem:
             verdict, notes = "unsupported", [problem, *notes]
-        elif score >= self.settings.verify_supported:
+        elif score >= settings.verify_supported:
             verdict = "supported"
-        elif score >= self.settings.verify_weak:
+        elif score >= settings.verify_weak:
             verdict = "weak"
             notes = [f"{_marks(valid)} only partly states this (support {score:.2f})", *notes]
         else:
@@ -240,9 +261,10 @@ class Verifier:
         stored ones, plus the pieces at the passage's edges that no stored sentence covers
         (a chunk boundary cuts a sentence), embedded now."""
         key = (passage.doc_id, passage.chunk_id, passage.start, len(passage.text))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:  # one engine's verifier serves every session
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         text = passage.text
         found: list[tuple[Sentence, np.ndarray]] = []
         for stored, vector in self._sentences_in(passage.doc_id, passage.start, passage.end):
@@ -262,9 +284,10 @@ class Verifier:
         if gaps:
             vectors = self._embed([g.text for g in gaps])
             found = sorted([*found, *zip(gaps, vectors, strict=True)], key=lambda sv: sv[0].start)
-        self._cache[key] = found
-        if len(self._cache) > _CACHE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = found
+            if len(self._cache) > _CACHE:
+                self._cache.popitem(last=False)
         return found
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
@@ -285,20 +308,29 @@ def _hard_check(
     """The first number, unit or named entity of the claim the cited passages lack."""
     where = _marks(valid)
     haystack = " ".join(f"{passages[n - 1].title}\n{passages[n - 1].text}" for n in valid)
-    numbers = _numbers(haystack)
+    numbers = set(_numbers(haystack))
     # The sentences that back the claim: the closest, its neighbours, and any nearly as close.
-    near = {
+    near = sorted(
         i
         for i, q in enumerate(quotes)
-        if cosines[i] >= cosines[best] - _SUPPORTING_MARGIN
+        if cosines[i] >= min(cosines[best] - _SUPPORTING_MARGIN, _PART_COSINE)
         or (q.passage is quotes[best].passage and abs(i - best) <= 1)
-    }
-    supporting = _numbers(" ".join(quotes[i].sentence.text for i in near))
-    for number, unit in _quantities(bare):
+    )
+    stated = Counter(n for n, _ in _quantities(" ".join(quotes[i].sentence.text for i in near)))
+    # Counted in the sentence a claim copies: "the 2005-2006 epidemic" is not "the
+    # 2006-2006 epidemic", nor "from 10 to 10 January" what "from 10 to 20 January" says.
+    counted = stated
+    if cosines[best] >= _COPY_COSINE and _restates(bare, quotes[best].sentence.text):
+        counted = Counter(n for n, _ in _quantities(quotes[best].sentence.text))
+    quantities = _quantities(bare)
+    claimed = Counter(number for number, _ in quantities)
+    for number, unit in quantities:
         if number not in numbers:
             return f"number {number} not in {where}"
-        if number not in supporting:
-            return f"number {number} is not in the sentence of {where} that states this"
+        if not stated[number]:
+            return f"number {number} is not in the sentences of {where} that state this"
+        if claimed[number] > counted[number]:
+            return f"number {number} is stated more often than {where} does"
         if unit and unit not in _units(haystack):
             return f"unit {unit} not in {where}"
     lowered = _fold(haystack)
@@ -308,12 +340,19 @@ def _hard_check(
     return None
 
 
-def _numbers(text: str) -> set[str]:
+def _restates(claim: str, sentence: str) -> bool:
+    """Whether one sentence holds (nearly) all the claim's words: the claim copies it."""
+    words = {t for t in terms(claim) if not t.isdigit()}
+    held = set(terms(sentence))
+    return bool(words) and len(words & held) >= _COPY_SHARE * len(words)
+
+
+def _numbers(text: str) -> list[str]:
     """Numbers a text states, normalised (1,000 -> 1000; five -> 5), names' digits too:
     a claim's name is checked as an entity, but a passage number may sit in one."""
-    found = {m.replace(",", "") for m in re.findall(r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?", text)}
-    found |= {_WORD_NUMBERS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _WORD_NUMBERS}
-    return found
+    found = [m.replace(",", "") for m in re.findall(r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?", text)]
+    words = re.findall(r"[a-z]+", text.lower())
+    return found + [_WORD_NUMBERS[w] for w in words if w in _WORD_NUMBERS]
 
 
 def _quantities(text: str) -> list[tuple[str, str | None]]:
@@ -322,11 +361,15 @@ def _quantities(text: str) -> list[tuple[str, str | None]]:
     out = []
     for m in _NUMBER.finditer(cleaned):
         unit = _UNIT.match(cleaned, m.end())
-        out.append((m.group(1).replace(",", ""), _UNITS[unit.group(1).lower()] if unit else None))
+        out.append((m.group(1).replace(",", ""), _unit(unit.group(1)) if unit else None))
     for w in re.findall(r"\b[a-z]+\b", text.lower()):
         if w in _WORD_NUMBERS and w not in ("one", "zero"):  # "one of the" is not a count
             out.append((_WORD_NUMBERS[w], None))
     return out
+
+
+def _unit(raw: str) -> str:
+    return _UNIT_NAMES.get(raw.lower(), raw.lower())
 
 
 def _units(text: str) -> set[str]:
@@ -335,7 +378,7 @@ def _units(text: str) -> set[str]:
     for m in re.finditer(r"\d", text):
         unit = _UNIT.match(text, m.end())
         if unit:
-            out.add(_UNITS[unit.group(1).lower()])
+            out.add(_unit(unit.group(1)))
     return out
 
 
@@ -363,11 +406,8 @@ def _fold(text: str) -> str:
 def _mentions(haystack: str, entity: str) -> bool:
     """Whether the folded passage text names `entity` (any case; hyphens as spaces;
     a plural or possessive of it counts)."""
-    word = _fold(entity)
-    if re.search(rf"(?<!\w){re.escape(word)}", haystack):
-        return True
-    stem = re.sub(r"(?:'s|s)$", "", word)  # ACEs ~ ACE, Wuhan's ~ Wuhan
-    return stem != word and bool(re.search(rf"(?<!\w){re.escape(stem)}(?!\w)", haystack))
+    word = re.sub(r"(?:'s|s)$", "", _fold(entity))  # ACEs ~ ACE, Wuhan's ~ Wuhan
+    return bool(re.search(rf"(?<!\w){re.escape(word)}(?:s|es|'s)?(?!\w)", haystack))
 
 
 def _marks(numbers: Sequence[int]) -> str:
