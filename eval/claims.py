@@ -30,8 +30,7 @@ def check_answer(engine: Engine, answer: Answer) -> list[ClaimCheck] | None:
     if any(c.chunk_id not in by_chunk for c in ordered):
         return None
     cited = [by_chunk[c.chunk_id] for c in ordered]
-    settings = engine.settings.answer
-    verifier = Verifier(engine.embedder, engine.search.sentences, engine.search.idf, settings)
+    verifier = engine.verifier
     out = []
     for claim in verifier.claims(answer.answer, cited):
         whole = claim.verdict == "supported"

@@ -30,6 +30,7 @@ class ClaimBuilder:
     ) -> None:
         self._verifier = verifier
         self._passages = list(passages)
+        self._settings = settings
         self._remove = settings.unsupported == "remove"
         self.raw = ""  # what the LLM wrote so far
         self._done = 0  # raw[:_done] is checked
@@ -72,7 +73,7 @@ class ClaimBuilder:
             self._done = b
             if not self.raw[a:b].strip():
                 continue
-            checked = self._verifier.claim(self.raw, a, b, self._passages)
+            checked = self._verifier.claim(self.raw, a, b, self._passages, settings=self._settings)
             claim = self._place(checked)
             self.claims.append(claim)
             out.append(claim)
@@ -120,7 +121,8 @@ class ClaimBuilder:
         if checked.quote is not None and checked.quote.n == k:
             return checked.quote
         alone = f"{strip_markers(checked.text)} [{k}]"
-        return self._verifier.claim(alone, 0, len(alone), self._passages).quote
+        again = self._verifier.claim(alone, 0, len(alone), self._passages, settings=self._settings)
+        return again.quote
 
 
 def _renumber(sentence: str, numbers: dict[int, int]) -> str:

@@ -153,8 +153,7 @@ class Engine:
         """The LLM's answer from the passages the extractive one read, checked sentence by
         sentence; any failure gives the extractive answer with a one-line notice."""
         shown = extractive.passages[: settings.passages]
-        verifier = Verifier(self.embedder, self.search.sentences, self.search.idf, settings)
-        built = ClaimBuilder(verifier, shown, settings)
+        built = ClaimBuilder(self.verifier, shown, settings)
         sentences = max(2, settings.max_words // 20)
 
         def event(kind: str, text: str = "", claim: Claim | None = None) -> AnswerEvent:
