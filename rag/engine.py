@@ -165,8 +165,14 @@ class Engine:
                 pending=built.pending,
             )
 
+        tokens = generator.stream(answer_messages(query, shown, sentences))
         try:
-            for delta in generator.stream(answer_messages(query, shown, sentences)):
+            while True:
+                try:
+                    delta = next(tokens)
+                except StopIteration as stop:
+                    reason = stop.value
+                    break
                 done = built.feed(delta)
                 yield event("delta", delta)
                 for claim in done:
@@ -193,6 +199,12 @@ class Engine:
                     "notice": _join(extractive.notice, f"{why}; showing the extractive answer"),
                 }
             )
+        elif reason == "length":
+            cut = (
+                f"the LLM reached its limit of {generator.settings.max_tokens} tokens "
+                "(PAPERTRAIL_LLM__MAX_TOKENS); the last sentence may be cut short"
+            )
+            final = final.model_copy(update={"notice": _join(final.notice, cut)})
         yield AnswerEvent(kind="answer", answer=final)
 
     def _llm(self) -> tuple[Generator | None, str | None]:

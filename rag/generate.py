@@ -9,7 +9,8 @@ the API key, so clients can show it as a notice.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator as Generator_
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from index.errors import PaperTrailError
@@ -118,22 +119,24 @@ class Generator:
             )
         return self._llm
 
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
-        """The answer's text as it is generated; LLMError when it cannot be completed."""
-        finished = False
+    def stream(self, messages: Sequence[ChatMessage]) -> Generator_[str, None, str]:
+        """The answer's text as it is generated; returns the finish reason ("stop",
+        "length" ...). LLMError when it cannot be completed."""
+        reason = ""
         try:
             for chunk in self.llm().stream_chat(list(messages)):
                 if chunk.delta:
                     yield chunk.delta
                 choices = getattr(chunk.raw, "choices", None) or []
                 if choices and choices[0].finish_reason:
-                    finished = True
+                    reason = str(choices[0].finish_reason)
         except LLMError:
             raise
         except Exception as exc:  # the client's and the transport's errors, all one line
             raise LLMError(self._describe(exc)) from None
-        if not finished:
+        if not reason:
             raise LLMError(f"{self.where} stopped before finishing its answer (stream cut off)")
+        return reason
 
     def complete(self, messages: Sequence[ChatMessage]) -> str:
         try:

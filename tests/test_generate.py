@@ -294,3 +294,18 @@ def test_the_api_key_stays_out_of_debug_logs(bundled_engine, llm, caplog):
         generative(bundled_engine, llm).ask(QUESTION)
     assert llm.requests and caplog.records  # the client did log its requests
     assert KEY not in caplog.text
+
+
+def test_an_answer_cut_at_max_tokens_says_so(bundled_engine, llm):
+    def script(body: dict) -> Reply:
+        reply = citing(("MSCs are usually obtained from tissues such as bone marrow", SOURCES))(
+            body
+        )
+        reply.chunks.append("They are also")
+        reply.finish_reason = "length"
+        return reply
+
+    llm.script = script
+    answer = generative(bundled_engine, llm).ask(QUESTION)
+    assert answer.mode == "generative" and answer.claims[0].verdict == "supported"
+    assert "limit of 512 tokens" in answer.notice and "\n" not in answer.notice

@@ -31,8 +31,8 @@ def script(body: dict[str, Any]) -> Reply:
         f"and cord blood [{n}]. Pfizer grows MSCs in Wistar rats at no cost [{n}]. "
         "They are promising."
     ).split(" ")
-    # One word every 0.25 s: about six seconds to write.
-    return Reply(chunks=[w + " " for w in words], delay_s=0.25)
+    # One word every 0.35 s: about eight seconds to write, time to watch it.
+    return Reply(chunks=[w + " " for w in words], delay_s=0.35)
 
 
 @pytest.fixture(scope="module")
