@@ -9,6 +9,11 @@ gold answer lies in one or two sentences of the cleaned article, held whole by o
   - `gold`: the answer's sentence as written;
   - `clause_dropped`: the same with one clause or parenthesis left out;
   - `reordered`: the same with its two halves around a comma swapped;
+  - `answer_only`: the gold answer alone, when it is a shorter part of the sentence;
+  - `merged`: the sentence and the next one fused ("A; b");
+- reported apart, as harder supported claims (not part of the goal):
+  - `paraphrase`: a "What is X?" question and its short answer as a statement in the
+    question's words ("X is A"), which a generated answer resembles more;
 - unsupported claims:
   - `changed_number`: the sentence with one number changed (a random nearby value, chosen
     without looking at the passage, so it may happen to occur elsewhere in it);
@@ -63,6 +68,7 @@ Kind = Literal[
     "reordered",
     "answer_only",
     "merged",
+    "paraphrase",
     "changed_number",
     "changed_entity",
     "wrong_passage",
@@ -100,6 +106,8 @@ _REFERENCE_MARKS = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 _BENCH_NUMBER = re.compile(
     r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![.,]?\d)(?![\w-]*[A-Za-z])"
 )
+_WHAT_IS = re.compile(r"(?i)^(?:what|which)\s+(is|are|was|were)\s+(.+)$")
+_VERB = re.compile(r"(?i)\b(?:is|are|was|were)\b")
 _LABEL = re.compile(r"^(?:[A-Z][A-Za-z ]{2,30}:\s+)+")
 _BENCH_ENTITY = re.compile(r"\b[A-Z][A-Za-z]*[A-Z0-9][A-Za-z0-9-]*\b|\b[A-Z][a-z]{3,}\b")
 
@@ -116,7 +124,7 @@ class BenchClaim(BaseModel):
 
     @property
     def supported(self) -> bool:
-        return self.kind in SUPPORTED_KINDS
+        return self.kind in (*SUPPORTED_KINDS, "paraphrase")
 
 
 class Verdict(BaseModel):
@@ -251,6 +259,8 @@ def build_claims(
             add("answer_only", short, home.chunk_id)
         if fused := _merged(texts[doc_id], sentences[doc_id], start, end, home):
             add("merged", fused, home.chunk_id)
+        if reworded := _paraphrase(q.question, q.answers):
+            add("paraphrase", reworded, home.chunk_id)
         if changed := _change_number(sentence, rng):
             add("changed_number", changed[0], home.chunk_id, changed[1])
         elif changed := _change_entity(sentence, doc_id, entities, rng):
@@ -343,6 +353,20 @@ def _merged(
     if not second.split()[0].isupper():  # an acronym keeps its case
         second = second[0].lower() + second[1:]
     return f"{first}; {second}"
+
+
+def _paraphrase(question: str, answers: Sequence[str]) -> str | None:
+    """'What is X?' with its short answer A as a statement, in the question's words:
+    'X is A.' (or 'A is X.' when X opens with a participle: 'What is used by ...?')."""
+    m = _WHAT_IS.match(" ".join(question.split()))
+    answer = _plain(answers[0]).rstrip(" .") if answers else ""
+    if not m or not answer or len(answer.split()) > 12 or _VERB.search(answer):
+        return None
+    verb, subject = m.group(1).lower(), m.group(2).rstrip(" ?.")
+    if subject.split()[0].lower().endswith("ed"):
+        return f"{answer[0].upper()}{answer[1:]} {verb} {subject}"
+    rest = answer if answer.split()[0].isupper() else answer[0].lower() + answer[1:]
+    return f"{subject[0].upper()}{subject[1:]} {verb} {rest}"
 
 
 def _drop_clause(sentence: str, rng: random.Random) -> tuple[str, str] | None:
@@ -552,7 +576,7 @@ def metrics(
     rows = [_reread(v, supported_at, weak_at) for v in run.verdicts]
     out: dict[str, dict[str, float]] = {}
     groups: list[tuple[str, tuple[Kind, ...]]] = [(k, (k,)) for k in SUPPORTED_KINDS]
-    groups += [("supported", SUPPORTED_KINDS)]
+    groups += [("supported", SUPPORTED_KINDS), ("paraphrase", ("paraphrase",))]
     groups += [(k, (k,)) for k in UNSUPPORTED_KINDS]
     for name, kinds in groups:
         mine = [v for v in rows if v[0] in kinds]
@@ -615,7 +639,7 @@ def table(run: VerifierRun, figures: dict[str, dict[str, float]]) -> str:
 
 def sweep(run: VerifierRun) -> str:
     """Flagged shares over a grid of supported thresholds (weak fixed): for tuning on dev."""
-    kinds = ("supported", *UNSUPPORTED_KINDS)
+    kinds = ("supported", "paraphrase", *UNSUPPORTED_KINDS)
     lines = [f"{'supported_at':>12}" + "".join(f"{k:>16}" for k in kinds)]
     for i in range(40, 91, 2):
         at = i / 100
@@ -663,7 +687,10 @@ def run_and_report(
     if show_sweep:
         supported_at, weak_at = tune(run)
         text += "\n\n" + sweep(run)
-        text += f"\ntuned on this split: verify_supported={supported_at}, verify_weak={weak_at}"
+        text += (
+            f"\nthresholds this split tunes to (tune on dev only): "
+            f"verify_supported={supported_at}, verify_weak={weak_at}"
+        )
     return text + f"\nwrote {out}/verifier.json"
 
 

@@ -46,7 +46,8 @@ _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 _MARKERS_AROUND = re.compile(r"\s*(?:\[\d+(?:\s*[,;–-]\s*\d+)*\]\s*)+")
 _LEADING_MARKERS = re.compile(r"^(?:\[\d+(?:\s*[,;–-]\s*\d+)*\]\s*)+")
 _MAX_RANGE = 20  # "[1-300]" is not a citation range anyone means
-_MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|[*_`#]+")  # list bullets, emphasis
+# List bullets and markdown emphasis; an underscore inside a name (NC_018871) stays.
+_MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|[*`#]+|(?<!\w)_+|_+(?!\w)")
 _MIN_FRAGMENT_WORDS = 3
 _CACHE = 64  # passages whose sentence vectors are kept (a streamed answer re-cites them)
 # A number must be in a supporting sentence: one whose cosine to the claim is within this
@@ -61,6 +62,7 @@ _NUMBER = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?![.,]?\d)(?![\w-]*[A-Za-z])"
 )
+_ENUMERATION = re.compile(r"\((?:\d{1,2}|[ivx]{1,4}|[a-h])\)")  # "(1) ..., (2) ..." lists
 _NAME_WITH_DIGITS = re.compile(r"\b[^\W\d_]+(?:-[^\W\d_]+)*-?\d+[\w-]*")
 _WORD_NUMBERS = {
     w: str(i)
@@ -334,9 +336,13 @@ def _hard_check(
         if unit and unit not in _units(haystack):
             return f"unit {unit} not in {where}"
     lowered = _fold(haystack)
-    for entity in _entities(bare):
-        if not _mentions(lowered, entity):
-            return f"{entity!r} not in {where}"
+    known = _acronyms(haystack)  # "WHO" in the passage vouches for "World Health Organization"
+    for run in _name_runs(bare):
+        if _initials(run) in known:
+            continue
+        for entity in run:
+            if not _mentions(lowered, entity) and not _expanded(entity, haystack):
+                return f"{entity!r} not in {where}"
     return None
 
 
@@ -358,6 +364,7 @@ def _numbers(text: str) -> list[str]:
 def _quantities(text: str) -> list[tuple[str, str | None]]:
     """(number, canonical unit or None) for each number the claim states."""
     cleaned = _NAME_WITH_DIGITS.sub(lambda m: " " * len(m.group()), text)
+    cleaned = _ENUMERATION.sub(lambda m: " " * len(m.group()), cleaned)
     out = []
     for m in _NUMBER.finditer(cleaned):
         unit = _UNIT.match(cleaned, m.end())
@@ -397,6 +404,42 @@ def _entities(text: str) -> list[str]:
         if word not in out:
             out.append(word)
     return out
+
+
+def _name_runs(text: str) -> list[list[str]]:
+    """The claim's entities, neighbours grouped: [["World", "Health", "Organization"]]."""
+    names = _entities(text)
+    runs: list[list[str]] = []
+    last_end = -2
+    for m in _ENTITY.finditer(text):
+        if m.group() not in names:
+            continue
+        if runs and text[last_end : m.start()].strip() == "":
+            runs[-1].append(m.group())
+        else:
+            runs.append([m.group()])
+        last_end = m.end()
+    return runs
+
+
+def _initials(run: list[str]) -> str:
+    return "".join(w[0] for w in run).lower() if len(run) > 1 else ""
+
+
+def _acronyms(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\b[A-Z]{2,}s?\b", text)} | {
+        w.lower()[:-1] for w in re.findall(r"\b[A-Z]{2,}s\b", text)
+    }
+
+
+def _expanded(entity: str, haystack: str) -> bool:
+    """Whether an acronym of the claim is spelt out in the passage (WHO: World Health
+    Organization, ignoring small words between)."""
+    letters = re.sub(r"s$", "", entity) if entity[:-1].isupper() else entity
+    if not (letters.isupper() and letters.isalpha() and 3 <= len(letters) <= 8):
+        return False  # two letters spell too many word pairs by chance
+    words = r"[\s-]+(?:(?:of|and)\s+)?".join(f"{c}[a-z]{{2,}}" for c in letters)
+    return bool(re.search(rf"\b{words}", haystack, re.IGNORECASE))
 
 
 def _fold(text: str) -> str:

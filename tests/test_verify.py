@@ -45,6 +45,7 @@ def test_markers_are_parsed_in_every_form() -> None:
     assert markers("Cells grow [1-3] or [2–4].") == [1, 2, 3, 4]
     assert markers("Cells grow; see 2019 and IL-10.") == []
     assert strip_markers("**Cells** grow [1] fast [2, 3].") == "Cells grow fast."
+    assert strip_markers("_NC_018871_ is a name [1].") == "NC_018871 is a name."
 
 
 def test_split_claims_keeps_a_marker_after_the_full_stop_with_its_sentence() -> None:
@@ -162,3 +163,29 @@ def test_the_verifier_benchmark_runs_on_a_slice(tmp_path: Path) -> None:
     assert {"gold", "wrong_passage", "other_article"} <= kinds
     assert len(saved["run"]["verdicts"]) == len(saved["run"]["claims"]) > 0
     assert saved["metrics"]["gold"]["n"] > 0
+
+
+def test_a_passage_outside_the_index_is_checked_too(bundled_engine: Engine) -> None:
+    """Sentences the index does not hold are embedded on the spot; names are matched by
+    their acronym, and a unit the passage does not give a number makes the claim fail."""
+    text = (
+        "The WHO declared the outbreak a pandemic on 11 March 2020. Patients were isolated "
+        "for 14 days after their last contact with a confirmed case."
+    )
+    passage = Passage(
+        chunk_id="notes#0", doc_id="notes", title="Pandemic notes", source="notes.txt",
+        text=text, start=0, end=len(text), page=1, score=1.0,
+    )  # fmt: skip
+    verifier = bundled_engine.verifier
+
+    def verdict(sentence: str) -> Claim:
+        return verifier.claim(sentence, 0, len(sentence), [passage])
+
+    named = verdict("The World Health Organization declared a pandemic on 11 March 2020 [1].")
+    assert named.verdict == "supported", named
+    assert named.quote is not None and named.quote.quote.startswith("The WHO declared")
+    assert text[named.quote.quote_start : named.quote.quote_end] == named.quote.quote
+    unit = verdict("Patients were isolated for 14 weeks after their last contact [1].")
+    assert unit.verdict == "unsupported" and unit.reason is not None and "week" in unit.reason
+    year = verdict("The WHO declared the outbreak a pandemic on 11 March 2021 [1].")
+    assert year.verdict == "unsupported" and year.reason is not None and "2021" in year.reason
