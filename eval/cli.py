@@ -28,7 +28,8 @@ def eval_command(
     dataset: Annotated[
         str,
         typer.Argument(
-            help="covid-qa, pubmedqa, seed, a .jsonl question file, or verifier (the claim "
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, followups "
+            "(two-turn conversations: python -m eval.followups) or verifier (the claim "
             "verifier's benchmark on COVID-QA; --limit then counts articles)."
         ),
     ],
@@ -79,6 +80,13 @@ def eval_command(
             typer.echo("Error: the verifier benchmark has a dev and a test split", err=True)
             raise typer.Exit(1)
         typer.echo(run_and_report(split.value if split else "test", limit=limit, out=out))
+        return
+
+    if dataset == "followups":  # its own set-up: one index, three follow-up policies
+        from eval.followups import main as followups
+
+        where = ["--out", str(out)] if out else []
+        followups(["--split", split.value if split else "all", *where])
         return
 
     try:

@@ -69,13 +69,22 @@ class Indexer:
         *,
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        replace: str | None = None,
     ) -> IngestReport:
-        """Load, clean, chunk and embed each file; a bad file is reported, not fatal."""
+        """Load, clean, chunk and embed each file; a bad file is reported, not fatal.
+
+        `replace` names a document that the one file given takes the place of, under the
+        same id (a file is otherwise its own document: index.store.Identities)."""
         report = IngestReport()
         pending: list[_Pending] = []
         identities = self.store.identities()
-        for path in _unique(expand_paths(paths)):
-            result, job = self._prepare(path, identities)
+        files = list(_unique(expand_paths(paths)))
+        if replace is not None and len(files) != 1:
+            raise PaperTrailError(
+                f"--replace {replace} takes exactly one file; {len(files)} were given"
+            )
+        for path in files:
+            result, job = self._prepare(path, identities, replace)
             report.files.append(result)
             if job:
                 pending.append(job)
@@ -103,6 +112,7 @@ class Indexer:
                 own,
                 signature=job.signature,
                 duplicate_of=job.result.duplicate_of,
+                replaces=identities.rebound.get(source_key(job.document.source)),
             )
             writes.append((job, write))
         failures = self.store.replace_many([w for _, w in writes])
@@ -146,12 +156,18 @@ class Indexer:
             known[doc.doc_id] = (job.signature, job.result.duplicate_of)
             titles[doc.doc_id] = doc.title
 
-    def _prepare(self, path: Path, identities: Identities) -> tuple[FileResult, _Pending | None]:
+    def _prepare(
+        self, path: Path, identities: Identities, replace: str | None = None
+    ) -> tuple[FileResult, _Pending | None]:
         try:
             self._check_size(path)
             raw = load_file(path)
             self._check_length(path, raw)
-            raw.doc_id, known_hash = identities.resolve(path, raw.doc_id)
+            raw.doc_id, known_hash = (
+                identities.rebind(path, replace)
+                if replace
+                else identities.resolve(path, raw.doc_id)
+            )
             if known_hash == raw.content_hash:
                 return FileResult(path=str(path), status="unchanged", doc_id=raw.doc_id), None
             document = clean(raw)

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
@@ -386,7 +386,7 @@ class Store:
         }
         for w in writes:
             key = owner.get(w.document.doc_id)
-            if key and key != source_key(w.document.source):
+            if key and key not in (source_key(w.document.source), w.replaces):
                 raise PaperTrailError(
                     f"{w.document.source}: id {w.document.doc_id!r} was taken meanwhile by "
                     f"{key}; ingest the file again"
@@ -650,6 +650,7 @@ class Identities:
 
     known: dict[str, tuple[str, str]]  # source key -> (doc id, content hash)
     taken: set[str]
+    rebound: dict[str, str] = field(default_factory=dict)  # new source key -> replaced one
 
     def resolve(self, path: str | Path, name_id: str) -> tuple[str, str | None]:
         """(doc id, content hash indexed so far) for a file: its own id if it has one, else
@@ -663,6 +664,22 @@ class Identities:
                 self.taken.add(candidate)
                 return candidate, None
         raise PaperTrailError(f"{path}: no free document id for {name_id!r}")
+
+    def rebind(self, path: str | Path, doc_id: str) -> tuple[str, str]:
+        """(doc id, content hash) for a file the user asked to replace document `doc_id`
+        with, e.g. the published version of a preprint saved under another name."""
+        key = source_key(path)
+        old_key = next((k for k, (known_id, _) in self.known.items() if known_id == doc_id), None)
+        if old_key is None:
+            raise PaperTrailError(f"{path}: cannot replace {doc_id}: no such document")
+        own = self.known.get(key)
+        if own and own[0] != doc_id:
+            raise PaperTrailError(
+                f"{path}: already indexed as {own[0]}; remove it first to replace {doc_id}"
+            )
+        self.known[key] = self.known.pop(old_key)
+        self.rebound[key] = old_key
+        return self.known[key]
 
 
 def source_key(path: str | Path) -> str:
@@ -763,6 +780,7 @@ class DocumentWrite:
     sentence_vectors: np.ndarray
     signature: Signature | None = None
     duplicate_of: str | None = None
+    replaces: str | None = None  # source key whose document this file takes over (--replace)
 
 
 def _sentence_packs(

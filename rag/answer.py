@@ -101,8 +101,10 @@ def compose(
     idf: Idf,
     unseen: Unseen,
     settings: AnswerSettings,
+    avoid: Collection[str] = (),
 ) -> Answer:
-    """The cited extractive answer to `question` from `passages` (best first)."""
+    """The cited extractive answer to `question` from `passages` (best first); sentences in
+    `avoid` (already quoted in the conversation) are left out unless nothing else is eligible."""
     shown = passages[: settings.passages]
     quotable = set(settings.quote_kinds)
     if _ABOUT_FIGURES.search(question):
@@ -118,6 +120,7 @@ def compose(
     eligible = _eligible(question, candidates)
     if strength < settings.min_evidence or not eligible:
         return _abstain(question, passages, strength)
+    eligible = [c for c in eligible if c.sentence.text not in avoid] or eligible
     chosen = _select(eligible, candidates, settings.max_words)
     citations = [cite(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
     return Answer(

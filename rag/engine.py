@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -13,13 +12,13 @@ from typing import TYPE_CHECKING
 from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
-from index.keyword import terms
 from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
 from rag.claims import ClaimBuilder
+from rag.followup import Turn, already_said, standalone
 from rag.generate import Generator, LLMError, answer_messages
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Turn"]
 
-Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 _MAX_QUESTION_CHARS = 2000
-_FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|this|these|those|that|he|she|such)\b", re.I)
 
 
 class Engine:
@@ -104,17 +101,19 @@ class Engine:
         settings = answer or self.settings.answer
         generative = settings.mode == "generative"
         generator, notice = self._llm() if generative else (None, None)
-        query = _with_context(question, history or [])
+        query = standalone(question, history or [])
         if generator is not None and history:
             try:
                 query = generator.condense(question, history)
             except LLMError as exc:
                 notice = f"{exc}; the follow-up was searched without it"
         searched = query if query != question else None
+        # A follow-up's answer does not quote again what the last answer quoted.
+        said = already_said(question, history or []) if searched else []
         base = Answer(question=question, answer="", abstained=False, searched=searched)
         if searched:
             yield AnswerEvent(kind="searched", text=searched, answer=base)
-        extractive = self._compose(query, retrieval, settings, doc_ids).model_copy(
+        extractive = self._compose(query, retrieval, settings, doc_ids, said).model_copy(
             update={"question": question, "searched": searched, "notice": notice}
         )
         # An unsupported question is abstained on before any LLM is asked.
@@ -129,6 +128,7 @@ class Engine:
         retrieval: RetrievalSettings | None,
         settings: AnswerSettings,
         doc_ids: Iterable[str] | None,
+        said: Sequence[str] = (),
     ) -> Answer:
         query_vector = self._retriever.embed_query(query)
         passages = self._retrieve(
@@ -145,6 +145,7 @@ class Engine:
             idf=self.search.idf,
             unseen=self.search.unseen,
             settings=settings,
+            avoid=frozenset(said),
         )
 
     def _generate(
@@ -231,10 +232,12 @@ class Engine:
         *,
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        replace: str | None = None,
     ) -> IngestReport:
+        """Index files; `replace` names a document the one file given takes the place of."""
         with self._outage():
             report = self._indexer.ingest(
-                paths, show_progress=show_progress, on_progress=on_progress
+                paths, show_progress=show_progress, on_progress=on_progress, replace=replace
             )
             # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
@@ -348,12 +351,3 @@ def _check(question: str) -> str:
 
 def _join(*notices: str | None) -> str | None:
     return "; ".join(n for n in notices if n) or None
-
-
-def _with_context(question: str, history: Sequence[Turn]) -> str:
-    """A follow-up ("what about their cost?") is searched together with the last question."""
-    if not history:
-        return question
-    if len(terms(question)) <= 3 or _FOLLOW_UP.search(question):
-        return f"{history[-1][0]} {question}"
-    return question

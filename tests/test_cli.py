@@ -79,6 +79,25 @@ def test_ingest_reports_bad_files_and_exits_1_after_indexing_the_rest(tmp_path: 
     assert [d["doc_id"] for d in json.loads(listed.stdout)] == ["good.txt"]
 
 
+def test_ingest_replace_takes_one_file_into_a_documents_place(tmp_path: Path) -> None:
+    old, new = tmp_path / "preprint.txt", tmp_path / "published.txt"
+    old.write_text("Coral polyps host photosynthetic algae.")
+    new.write_text("Coral polyps host photosynthetic algae called zooxanthellae.")
+    index = str(tmp_path / "index")
+    runner.invoke(app, ["ingest", str(old), "--index-dir", index])
+    both = runner.invoke(
+        app, ["ingest", str(old), str(new), "--replace", "preprint.txt", "--index-dir", index]
+    )
+    assert both.exit_code == 1
+    assert "--replace preprint.txt takes exactly one file; 2 were given" in both.stderr
+    result = runner.invoke(
+        app, ["ingest", str(new), "--replace", "preprint.txt", "--index-dir", index]
+    )
+    assert result.exit_code == 0 and result.stdout.startswith("replaced")
+    listed = json.loads(runner.invoke(app, ["list", "--json", "--index-dir", index]).stdout)
+    assert [(d["doc_id"], d["source"]) for d in listed] == [("preprint.txt", str(new))]
+
+
 def test_list_and_remove_a_document(index_dir: str) -> None:
     listed = json.loads(runner.invoke(app, ["list", "--json", "--index-dir", index_dir]).stdout)
     assert [d["pages"] for d in listed] == [1]

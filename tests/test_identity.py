@@ -101,3 +101,31 @@ def test_a_folder_with_a_symlink_loop_is_walked_once(engine: Engine, tmp_path: P
     (note.parent / "loop").symlink_to(note.parent, target_is_directory=True)
     report = engine.ingest([note.parent])
     assert [(f.status, f.doc_id) for f in report.files] == [("indexed", "kelp.txt")]
+
+
+def test_replace_puts_another_file_in_a_documents_place_under_its_id(
+    engine: Engine, tmp_path: Path
+) -> None:
+    preprint = _write(tmp_path, "preprint.txt", "Sea otters use stones to open shellfish.")
+    engine.ingest([preprint])
+    published = _write(tmp_path, "published.txt", "Sea otters crack clams on stones they keep.")
+    report = engine.ingest([published], replace="preprint.txt")
+    assert [(f.status, f.doc_id) for f in report.files] == [("replaced", "preprint.txt")]
+    (doc,) = engine.documents()
+    assert doc.doc_id == "preprint.txt" and doc.source == str(published)
+    assert "clams" in engine.retrieve("otters clams", k=1)[0].text
+    # From now on the new file is the document: ingesting it again changes nothing.
+    assert [f.status for f in engine.ingest([published]).files] == ["unchanged"]
+
+
+def test_replace_refuses_an_unknown_id_or_a_file_indexed_as_another_document(
+    engine: Engine, tmp_path: Path
+) -> None:
+    a = _write(tmp_path, "a.txt", "Sea otters use stones to open shellfish.")
+    b = _write(tmp_path, "b.txt", "Crows bend wire into hooks to fetch food.")
+    engine.ingest([a, b])
+    (unknown,) = engine.ingest([b], replace="nothing.txt").files
+    assert unknown.status == "failed" and "cannot replace nothing.txt" in (unknown.error or "")
+    (taken,) = engine.ingest([b], replace="a.txt").files
+    assert taken.status == "failed" and "already indexed as b.txt" in (taken.error or "")
+    assert sorted(d.doc_id for d in engine.documents()) == ["a.txt", "b.txt"]

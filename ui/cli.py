@@ -168,13 +168,22 @@ def ingest(
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
     embed_model: EmbedModel = None,
+    replace: Annotated[
+        str | None,
+        typer.Option(
+            "--replace",
+            metavar="DOC_ID",
+            help="Put the one file given in place of this document, under its id (e.g. the "
+            "published version of a preprint saved under another name).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Index files; unchanged files are skipped, changed ones replaced."""
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
-    report = Engine.open(settings).ingest(paths, show_progress=not as_json)
+    report = Engine.open(settings).ingest(paths, show_progress=not as_json, replace=replace)
     if as_json:
         _print_json(report)
     else:
