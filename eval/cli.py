@@ -13,6 +13,11 @@ __all__ = ["DEFAULT_SYSTEMS", "eval_command"]
 DEFAULT_SYSTEMS = "papertrail,bm25,dense,llamaindex-default"
 
 
+class AnswerModeChoice(StrEnum):
+    extractive = "extractive"
+    generative = "generative"
+
+
 class SplitChoice(StrEnum):
     dev = "dev"
     test = "test"
@@ -23,9 +28,9 @@ def eval_command(
     dataset: Annotated[
         str,
         typer.Argument(
-            help="covid-qa, pubmedqa, seed, a .jsonl question file, followups (two-turn "
-            "conversations: python -m eval.followups), or verifier (the claim verifier's "
-            "benchmark on COVID-QA; --limit then counts articles)."
+            help="covid-qa, pubmedqa, seed, a .jsonl question file, followups "
+            "(two-turn conversations: python -m eval.followups) or verifier (the claim "
+            "verifier's benchmark on COVID-QA; --limit then counts articles)."
         ),
     ],
     split: Annotated[
@@ -55,16 +60,19 @@ def eval_command(
     isolate: Annotated[
         bool, typer.Option(help="Run each system in a fresh process (own memory and timings).")
     ] = True,
+    answer_mode: Annotated[
+        AnswerModeChoice,
+        typer.Option(
+            "--answer-mode",
+            help="generative adds papertrail-generative (the LLM set by PAPERTRAIL_LLM__*) "
+            "beside the extractive papertrail: faithfulness, ALCE citation precision/recall, "
+            "time to first token.",
+        ),
+    ] = AnswerModeChoice.extractive,
 ) -> None:
     """Evaluate answer quality against baselines; writes results.json and report.html."""
     from eval.main import EvalRequest, run_eval, user_error
 
-    if dataset == "followups":  # its own set-up: one index, three follow-up policies
-        from eval.followups import main as followups
-
-        where = ["--out", str(out)] if out else []
-        followups(["--split", split.value if split else "all", *where])
-        return
     if dataset == "verifier":
         from eval.verifier import run_and_report
 
@@ -74,13 +82,20 @@ def eval_command(
         typer.echo(run_and_report(split.value if split else "test", limit=limit, out=out))
         return
 
+    if dataset == "followups":  # its own set-up: one index, three follow-up policies
+        from eval.followups import main as followups
+
+        where = ["--out", str(out)] if out else []
+        followups(["--split", split.value if split else "all", *where])
+        return
+
     try:
         request = EvalRequest(
             dataset=dataset,
             split=split.value if split else None,
             limit=limit,
             distractors=distractors,
-            systems=[s.strip() for s in systems.split(",") if s.strip()],
+            systems=_systems(systems, answer_mode.value),
             out=out,
             corpus=[str(p) for p in corpus or []],
             embed_model=embed_model,
@@ -94,3 +109,10 @@ def eval_command(
         typer.echo(f"Error: {message}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(table)
+
+
+def _systems(systems: str, answer_mode: str) -> list[str]:
+    names = [s.strip() for s in systems.split(",") if s.strip()]
+    if answer_mode == "generative":
+        names += [n for n in ("papertrail", "papertrail-generative") if n not in names]
+    return names

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "METRIC_KEYS",
     "CitationRef",
+    "ClaimCheck",
     "EvalQuestion",
     "EvalSet",
     "Gold",
@@ -86,6 +87,17 @@ class CitationRef(BaseModel):
     verbatim: bool = Field(description="document.text[start + quote_start : ...] == quote")
 
 
+class ClaimCheck(BaseModel):
+    """One sentence of an answer as the verifier judged it, for ALCE-style citation scores."""
+
+    verdict: str
+    precise: list[bool] = Field(
+        default_factory=list,
+        description="Per citation: it supports the sentence alone, or the others do not "
+        "without it (ALCE citation precision).",
+    )
+
+
 class QuestionRun(BaseModel):
     """One system's output for one question."""
 
@@ -99,6 +111,12 @@ class QuestionRun(BaseModel):
     answer_ms: float
     evidence_score: float | None = Field(
         None, description="The support score behind abstention; None for baselines."
+    )
+    first_token_ms: float | None = Field(
+        None, description="Until the first generated text (the whole answer when not streamed)."
+    )
+    claims: list[ClaimCheck] | None = Field(
+        None, description="PaperTrail's answers: each sentence checked by rag.verify."
     )
 
 
@@ -137,6 +155,11 @@ METRIC_KEYS = (
     "ingest_chunks_per_s",
     "ingest_chars_per_s",
     "peak_rss_mb",
+    "faithfulness",
+    "alce_citation_precision",
+    "alce_citation_recall",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
 )
 
 
@@ -170,6 +193,11 @@ class SystemMetrics(BaseModel):
     ingest_chunks_per_s: float | None = None
     ingest_chars_per_s: float | None = None
     peak_rss_mb: float | None = None
+    faithfulness: float | None = None
+    alce_citation_precision: float | None = None
+    alce_citation_recall: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
     n_chunks: int = 0
     hit_curve: list[float] = Field(
         default_factory=list, description="hit@k for k = 1..10, for the report's plot."

@@ -21,7 +21,13 @@ _COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#
 _MARKERS = ("circle", "square", "triangle", "diamond", "cross", "down", "plus")
 _DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4", "1 2", "10 4")
 _DECIMALS = {"ms": 1, "per_s": 1, "mb": 0}
-_LOWER_IS_BETTER = ("false_abstention_rate", "latency_", "retrieval_latency_", "peak_rss_mb")
+_LOWER_IS_BETTER = (
+    "false_abstention_rate",
+    "latency_",
+    "retrieval_latency_",
+    "peak_rss_mb",
+    "ttft_",
+)
 # Fewer questions than this and one question moves a share by more than 1/30: the report
 # says its figures cannot separate the systems (the seed set has 27).
 _SMALL_RUN = 30
@@ -45,6 +51,13 @@ _DEFINITIONS = {
     "(lower is better)",
     "ingest": "chunks or characters indexed per second of ingestion, from an empty index",
     "peak_rss_mb": "peak resident memory of the system's process (lower is better)",
+    "faithfulness": "share of answer sentences rag.verify finds supported by what they cite",
+    "alce_citation_precision": "share of citations that support their sentence alone, or "
+    "without which the others do not (ALCE, with rag.verify as the judge)",
+    "alce_citation_recall": "mean over answers of the share of sentences fully supported by "
+    "their citations; an uncited sentence counts 0 (ALCE, rag.verify as the judge)",
+    "ttft": "time to the first generated text; a system that does not stream: the whole "
+    "answer (lower is better)",
 }
 
 
@@ -246,6 +259,8 @@ def _anchor(key: str) -> str:
         return "latency"
     if key.startswith("ingest_"):
         return "ingest"
+    if key.startswith("ttft_"):
+        return "ttft"
     return key.replace("@", "-")
 
 

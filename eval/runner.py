@@ -93,8 +93,17 @@ def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: Phase) -> 
         retrieved = system.retrieve(q.question, TOP_K)
         retrieve_ms = (perf_counter() - started) * 1000
     started = perf_counter()
-    answer = system.ask(q.question)
+    first_token_ms = None
+    stream = getattr(system, "ask_stream", None)
+    if stream is None:
+        answer = system.ask(q.question)
+    else:
+        for event in stream(q.question):
+            if first_token_ms is None and event.kind in ("delta", "answer"):
+                first_token_ms = (perf_counter() - started) * 1000
+            answer = event.answer
     answer_ms = (perf_counter() - started) * 1000
+    check = getattr(system, "check", None)
     return QuestionRun(
         id=q.id,
         phase=phase,
@@ -105,6 +114,8 @@ def _ask(system: System, q: EvalQuestion, docs: _Documents, *, phase: Phase) -> 
         retrieve_ms=retrieve_ms,
         answer_ms=answer_ms,
         evidence_score=answer.evidence_score if answer.support_features else None,
+        first_token_ms=first_token_ms,
+        claims=check(answer) if check else None,
     )
 
 

@@ -96,6 +96,9 @@ def score_system(
         ingest_chunks_per_s=run.n_chunks / run.ingest_s if run.ingest_s > 0 else None,
         ingest_chars_per_s=corpus_chars / run.ingest_s if run.ingest_s > 0 else None,
         peak_rss_mb=run.peak_rss_mb,
+        **_claim_metrics(main),
+        ttft_p50_ms=percentile(_first_token_ms(main), 50),
+        ttft_p95_ms=percentile(_first_token_ms(main), 95),
         n_chunks=run.n_chunks,
         hit_curve=[c for c in curve if c is not None],
     )
@@ -145,6 +148,23 @@ def _leads_with_answer(run: QuestionRun, answers: Sequence[str]) -> bool:
         return False
     first = min(run.citations, key=lambda c: c.n)
     return contains_answer(first.quote, answers)
+
+
+def _claim_metrics(runs: Sequence[QuestionRun]) -> dict[str, float | None]:
+    """Faithfulness and ALCE citation precision/recall over the answered questions."""
+    checked = [r.claims for r in runs if r.claims is not None and not r.abstained and r.claims]
+    claims = [c for cs in checked for c in cs]
+    return {
+        "faithfulness": mean([float(c.verdict == "supported") for c in claims]),
+        "alce_citation_precision": mean([float(p) for c in claims for p in c.precise]),
+        "alce_citation_recall": mean(
+            [mean([float(c.verdict == "supported") for c in cs]) or 0.0 for cs in checked]
+        ),
+    }
+
+
+def _first_token_ms(runs: Sequence[QuestionRun]) -> list[float]:
+    return [r.first_token_ms if r.first_token_ms is not None else r.answer_ms for r in runs]
 
 
 def _retrieve_ms(runs: Sequence[QuestionRun]) -> list[float]:

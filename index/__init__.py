@@ -4,6 +4,7 @@ from index.errors import IndexMismatchError, LoadError, PaperTrailError, Questio
 from index.indexer import Indexer
 from index.models import (
     Answer,
+    AnswerEvent,
     Chunk,
     Citation,
     Claim,
@@ -21,6 +22,7 @@ from index.settings import BUNDLED_CORPUS, Settings
 __all__ = [
     "BUNDLED_CORPUS",
     "Answer",
+    "AnswerEvent",
     "Chunk",
     "Citation",
     "Claim",

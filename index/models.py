@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "Answer",
+    "AnswerEvent",
     "Chunk",
     "Citation",
     "DoctorReport",
@@ -202,6 +203,19 @@ class Answer(BaseModel):
         default_factory=dict,
         description="What evidence_score was computed from (rag.answer.support_features).",
     )
+
+
+class AnswerEvent(BaseModel):
+    """One step of a streamed answer (rag.Engine.ask_stream); the last one has kind "answer"."""
+
+    kind: Literal["searched", "delta", "claim", "answer"]
+    text: str = Field("", description="delta: generated text; searched: the query searched.")
+    claim: Claim | None = Field(None, description="claim: a sentence just checked.")
+    answer: Answer = Field(
+        description="The answer so far: its checked sentences, claims and citations; the "
+        "final answer when kind is 'answer'."
+    )
+    pending: str = Field("", description="Generated text not yet checked (being written).")
 
 
 class DocumentInfo(BaseModel):

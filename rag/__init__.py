@@ -2,6 +2,7 @@
 
 from index import (
     Answer,
+    AnswerEvent,
     Citation,
     Claim,
     DocumentInfo,
@@ -15,17 +16,20 @@ from index import (
 )
 from rag.answer import ABSTAIN_MESSAGE
 from rag.engine import Engine, Turn
+from rag.generate import LLMError
 from rag.page_view import PageView
 
 __all__ = [
     "ABSTAIN_MESSAGE",
     "Answer",
+    "AnswerEvent",
     "Citation",
     "Claim",
     "DocumentInfo",
     "Engine",
     "IndexMismatchError",
     "IngestReport",
+    "LLMError",
     "LoadError",
     "PageView",
     "PaperTrailError",

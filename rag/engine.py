@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING
 from index.embedding import load_embedder, model_vocabulary
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
-from index.models import Answer, Document, DocumentInfo, IngestReport, Passage
+from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
 from rag.answer import compose
+from rag.claims import ClaimBuilder
 from rag.followup import Turn, already_said, standalone
+from rag.generate import Generator, LLMError, answer_messages
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
@@ -43,6 +46,8 @@ class Engine:
             load_cross_encoder(settings.retrieval.cross_encoder)
         self._indexer = Indexer(settings, store=store, embedder=embedder)
         self._copies: tuple[str, dict[str, tuple[str, str]]] = ("", {})
+        self._generator: Generator | None = None
+        self._generator_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:
@@ -75,10 +80,56 @@ class Engine:
     ) -> Answer:
         """Answer with citations; `retrieval`/`answer` override the settings for one call,
         and `doc_ids` (when given) limits both retrieval sides to those documents."""
+        events = self.ask_stream(
+            question, history, retrieval=retrieval, answer=answer, doc_ids=doc_ids
+        )
+        *_, last = events
+        return last.answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        *,
+        retrieval: RetrievalSettings | None = None,
+        answer: AnswerSettings | None = None,
+        doc_ids: Iterable[str] | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """`ask`, step by step: in generative mode the text as the LLM writes it and each
+        sentence's verdict as it completes; always ends with the final answer."""
         question = _check(question)
+        settings = answer or self.settings.answer
+        generative = settings.mode == "generative"
+        generator, notice = self._llm() if generative else (None, None)
         query = standalone(question, history or [])
+        if generator is not None and history:
+            try:
+                query = generator.condense(question, history)
+            except LLMError as exc:
+                notice = f"{exc}; the follow-up was searched without it"
+        searched = query if query != question else None
         # A follow-up's answer does not quote again what the last answer quoted.
-        said = already_said(question, history or []) if query != question else []
+        said = already_said(question, history or []) if searched else []
+        base = Answer(question=question, answer="", abstained=False, searched=searched)
+        if searched:
+            yield AnswerEvent(kind="searched", text=searched, answer=base)
+        extractive = self._compose(query, retrieval, settings, doc_ids, said).model_copy(
+            update={"question": question, "searched": searched, "notice": notice}
+        )
+        # An unsupported question is abstained on before any LLM is asked.
+        if generator is None or extractive.abstained:
+            yield AnswerEvent(kind="answer", answer=extractive)
+            return
+        yield from self._generate(generator, query, extractive, settings)
+
+    def _compose(
+        self,
+        query: str,
+        retrieval: RetrievalSettings | None,
+        settings: AnswerSettings,
+        doc_ids: Iterable[str] | None,
+        said: Sequence[str] = (),
+    ) -> Answer:
         query_vector = self._retriever.embed_query(query)
         passages = self._retrieve(
             query,
@@ -86,19 +137,89 @@ class Engine:
             query_vector=query_vector,
             doc_ids=_scope(doc_ids),
         )
-        result = compose(
+        return compose(
             query,
             passages,
             query_vector=query_vector,
             sentences_in=self.search.sentences,
             idf=self.search.idf,
             unseen=self.search.unseen,
-            settings=answer or self.settings.answer,
+            settings=settings,
             avoid=frozenset(said),
             vocabulary=model_vocabulary(self.settings.embed_model),
         )
-        searched = query if query != question else None
-        return result.model_copy(update={"question": question, "searched": searched})
+
+    def _generate(
+        self, generator: Generator, query: str, extractive: Answer, settings: AnswerSettings
+    ) -> Iterator[AnswerEvent]:
+        """The LLM's answer from the passages the extractive one read, checked sentence by
+        sentence; any failure gives the extractive answer with a one-line notice."""
+        shown = extractive.passages[: settings.passages]
+        built = ClaimBuilder(self.verifier, shown, settings)
+        sentences = max(2, settings.max_words // 20)
+
+        def event(kind: str, text: str = "", claim: Claim | None = None) -> AnswerEvent:
+            return AnswerEvent(
+                kind=kind,  # type: ignore[arg-type]
+                text=text,
+                claim=claim,
+                answer=built.answer(extractive),
+                pending=built.pending,
+            )
+
+        tokens = generator.stream(answer_messages(query, shown, sentences))
+        try:
+            while True:
+                try:
+                    delta = next(tokens)
+                except StopIteration as stop:
+                    reason = stop.value
+                    break
+                done = built.feed(delta)
+                yield event("delta", delta)
+                for claim in done:
+                    yield event("claim", claim=claim)
+            for claim in built.finish():
+                yield event("claim", claim=claim)
+        except LLMError as exc:
+            notice = f"{exc}; showing the extractive answer"
+            yield AnswerEvent(
+                kind="answer",
+                answer=extractive.model_copy(update={"notice": _join(extractive.notice, notice)}),
+            )
+            return
+        final = built.answer(extractive)
+        if not final.answer.strip():
+            why = (
+                "every sentence the LLM wrote was unsupported"
+                if built.claims
+                else "the LLM wrote nothing"
+            )
+            final = extractive.model_copy(
+                update={
+                    "claims": built.claims,
+                    "notice": _join(extractive.notice, f"{why}; showing the extractive answer"),
+                }
+            )
+        elif reason == "length":
+            cut = (
+                f"the LLM reached its limit of {generator.settings.max_tokens} tokens "
+                "(PAPERTRAIL_LLM__MAX_TOKENS); the last sentence may be cut short"
+            )
+            final = final.model_copy(update={"notice": _join(final.notice, cut)})
+        yield AnswerEvent(kind="answer", answer=final)
+
+    def _llm(self) -> tuple[Generator | None, str | None]:
+        """The configured LLM, or None and why not."""
+        if not self.settings.llm.base_url:
+            return None, (
+                "generative mode needs an LLM (set PAPERTRAIL_LLM__BASE_URL); "
+                "showing the extractive answer"
+            )
+        with self._generator_lock:
+            if self._generator is None or self._generator.settings != self.settings.llm:
+                self._generator = Generator(self.settings.llm)
+            return self._generator, None
 
     @cached_property
     def verifier(self) -> Verifier:
@@ -227,3 +348,7 @@ def _check(question: str) -> str:
             f"the question is {len(question)} characters long; the limit is {_MAX_QUESTION_CHARS}"
         )
     return question
+
+
+def _join(*notices: str | None) -> str | None:
+    return "; ".join(n for n in notices if n) or None

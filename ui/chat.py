@@ -6,6 +6,8 @@ events. The HTML comes from ui.render.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ from ui.widgets import gradio, html_block
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
+__all__ = ["CHAT_CONCURRENCY", "EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
 
 EXAMPLE_QUESTIONS = BUNDLED_EXAMPLES  # shown until other documents are indexed
 # Chat outputs: transcript, sources, session state, question box, notice.
@@ -36,6 +38,13 @@ SavedOutputs = tuple[dict[str, str], Any, str]
 # Exchanges a session keeps and shows. Every answer re-sends the transcript and sources, so
 # without a cap the response grew from 38 KB on the first turn to 1.4 MB on the 50th.
 KEPT_EXCHANGES = 20
+# A streamed answer is re-drawn at most this often (each update re-sends the transcript),
+# and whenever a sentence's verdict arrives.
+_STREAM_INTERVAL_S = 0.15
+# Answers in progress at once, across sessions. An extractive answer costs the handler ~10 ms,
+# so this only matters while an LLM writes; the queue's limit did not change extractive
+# throughput at 1, 4 or 16 (docs/reliability.md).
+CHAT_CONCURRENCY = 16
 
 
 class ChatHandlers:
@@ -55,28 +64,57 @@ class ChatHandlers:
         keyword_weight: float,
         scope: list[str] | None = None,
     ) -> ChatOutputs:
+        """`chat_stream`'s final outputs."""
+        *_, last = self.chat_stream(question, exchanges, max_words, top_k, keyword_weight, scope)
+        return last
+
+    def chat_stream(
+        self,
+        question: str,
+        exchanges: list[Exchange] | None,
+        max_words: float,
+        top_k: float,
+        keyword_weight: float,
+        scope: list[str] | None = None,
+    ) -> Iterator[ChatOutputs]:
         """Answer `question` in the context of the session's earlier exchanges; a non-empty
-        `scope` (document ids) limits the search to those documents."""
+        `scope` (document ids) limits the search to those documents. A generated answer is
+        shown as it is written, each sentence's verdict as it is checked."""
         exchanges = list(exchanges or [])
+        answer = None
         try:
             retrieval, answer_settings = self.session_settings(max_words, top_k, keyword_weight)
             history = [(x.answer.question, x.answer.answer) for x in exchanges]
-            answer = self.engine.ask(
+            titles = self._titles(scope or [])
+            events = self.engine.ask_stream(
                 question,
                 history,
                 retrieval=retrieval,
                 answer=answer_settings,
                 doc_ids=scope or None,
             )
-            titles = self._titles(scope or [])
+            shown = 0.0
+            for event in events:
+                if event.kind == "answer":
+                    answer = event.answer
+                    break
+                now = time.monotonic()
+                if event.kind == "delta" and now - shown < _STREAM_INTERVAL_S:
+                    continue
+                shown = now
+                partial = Exchange(event.answer, [], scope=titles, pending=event.pending)
+                skip = gradio().skip()
+                yield render.transcript_html([*exchanges, partial]), skip, skip, "", ""
         except (PaperTrailError, ValidationError) as exc:
-            return (
+            yield (
                 render.transcript_html(exchanges),
                 render.sources_html(exchanges),
                 exchanges,
                 question,
                 render.notice_html(_message(exc)),
             )
+            return
+        assert answer is not None
         turn = Exchange(answer, self.contexts(answer), scope=titles)
         exchanges = [*exchanges, turn][-KEPT_EXCHANGES:]
         notice = ""
@@ -84,7 +122,7 @@ class ChatHandlers:
             notice = render.notice_html(
                 "No documents are indexed yet; add some in the Documents tab.", "info"
             )
-        return (
+        yield (
             render.transcript_html(exchanges),
             render.sources_html(exchanges),
             exchanges,
@@ -357,16 +395,21 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) 
     outputs = [transcript, sources, state, question, notice]
     saved = [browser, conversations, export]
     busy = {"show_progress_on": transcript}  # one spinner, not one per output
+    # Answers share their own queue slots: a generated answer waits on the LLM for seconds
+    # while holding one, and uploads (CPU-heavy) keep the default limit.
+    busy |= {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
     private = {"api_visibility": "private"}
     asked = [
         question.submit(
-            h.chat, [question, state, *sliders, scope], outputs, api_name="chat", **busy
+            h.chat_stream, [question, state, *sliders, scope], outputs, api_name="chat", **busy
         ),
-        send.click(h.chat, [question, state, *sliders, scope], outputs, **private, **busy),
+        send.click(h.chat_stream, [question, state, *sliders, scope], outputs, **private, **busy),
     ]
     for button in examples:  # a button's label is its question (they follow the documents)
         asked.append(
-            button.click(h.chat, [button, state, *sliders, scope], outputs, **private, **busy)
+            button.click(
+                h.chat_stream, [button, state, *sliders, scope], outputs, **private, **busy
+            )
         )
     for event in asked:  # a separate step, so the /chat API keeps its inputs and outputs
         event.then(h.save, [state, browser], saved, **private)

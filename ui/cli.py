@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -13,8 +16,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from index.loaders import SUPPORTED_SUFFIXES
-from index.settings import RetrievalSettings
-from rag import Answer, Engine, IngestReport, PaperTrailError, Settings
+from index.settings import AnswerSettings, LLMSettings, RetrievalSettings
+from rag import Answer, AnswerEvent, Engine, IngestReport, PaperTrailError, Settings
 from ui.render.common import count_of
 
 __all__ = ["app"]
@@ -36,7 +39,15 @@ def _help(text: str, name: str, section: type[BaseModel] = Settings) -> str:
     """Help text with the setting's default and variable; the flag's own default is None
     (unset means "from the environment"), so Click cannot show the real one."""
     default = section.model_fields[name].default
-    prefix = "PAPERTRAIL_" + ("" if section is Settings else "RETRIEVAL__")
+    prefix = (
+        "PAPERTRAIL_"
+        + {
+            Settings: "",
+            RetrievalSettings: "RETRIEVAL__",
+            AnswerSettings: "ANSWER__",
+            LLMSettings: "LLM__",
+        }[section]
+    )
     shown = "unset" if default is None else str(default)
     return f"{text} [default: {shown}; env: {prefix}{name.upper()}]"
 
@@ -58,6 +69,57 @@ EmbedModel = Annotated[
     typer.Option("--embed-model", help=_help("sentence-transformers model.", "embed_model")),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+class AnswerMode(StrEnum):
+    extractive = "extractive"
+    generative = "generative"
+
+
+class Unsupported(StrEnum):
+    flag = "flag"
+    remove = "remove"
+
+
+Mode = Annotated[
+    AnswerMode | None,
+    typer.Option(
+        "--answer-mode",
+        help=_help(
+            "extractive quotes sentences (no LLM); generative has the LLM write the answer "
+            "and checks each sentence.",
+            "mode",
+            AnswerSettings,
+        ),
+    ),
+]
+LlmUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-url",
+        help=_help(
+            "OpenAI-compatible API root (Ollama: http://127.0.0.1:11434/v1). The API key is "
+            "read from PAPERTRAIL_LLM__API_KEY only.",
+            "base_url",
+            LLMSettings,
+        ),
+    ),
+]
+LlmModel = Annotated[
+    str | None,
+    typer.Option("--llm-model", help=_help("Model the endpoint serves.", "model", LLMSettings)),
+]
+UnsupportedFlag = Annotated[
+    Unsupported | None,
+    typer.Option(
+        "--unsupported",
+        help=_help(
+            "Generated sentences the sources do not support: flagged or removed.",
+            "unsupported",
+            AnswerSettings,
+        ),
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -187,6 +249,10 @@ def ask(
     bundled: Annotated[
         bool, typer.Option(help="Index the bundled MSC article when the index is empty.")
     ] = True,
+    answer_mode: Mode = None,
+    llm_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    unsupported: UnsupportedFlag = None,
 ) -> None:
     """Answer a question with numbered citations."""
     settings = _settings(
@@ -196,20 +262,89 @@ def ask(
         settings.retrieval = RetrievalSettings(
             **{**settings.retrieval.model_dump(), "top_k": top_k}
         )
+    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported)
     engine = Engine.open(settings)
     if bundled:  # as `serve` does: a fresh install answers about the bundled article
         engine.ensure_bundled_corpus()
     if not engine.documents():
         raise PaperTrailError("nothing is indexed; add documents with `papertrail ingest PATH`")
-    answer = engine.ask(question)
+    live = _Live() if not as_json and sys.stderr.isatty() else None
+    answer = _final(engine.ask_stream(question), live)
     if as_json:
         _print_json(answer)
     else:
         typer.echo(format_answer(answer))
 
 
+def _answer_flags(
+    settings: Settings,
+    mode: AnswerMode | None,
+    llm_url: str | None,
+    llm_model: str | None,
+    unsupported: Unsupported | None,
+) -> None:
+    """The answer and LLM flags over the environment's settings (validated)."""
+    answer = {"mode": mode and mode.value, "unsupported": unsupported and unsupported.value}
+    answer = {k: v for k, v in answer.items() if v is not None}
+    if answer:
+        settings.answer = AnswerSettings(**{**settings.answer.model_dump(), **answer})
+    llm = {k: v for k, v in {"base_url": llm_url, "model": llm_model}.items() if v is not None}
+    if llm:
+        settings.llm = LLMSettings(**{**dict(settings.llm), **llm})
+
+
+def _final(events: Any, live: _Live | None) -> Answer:
+    """The last event's answer; the generated text is shown live on a terminal meanwhile."""
+    last: AnswerEvent | None = None
+    for event in events:
+        last = event
+        if live and event.kind == "delta":
+            live.write(event.text)
+    if live:
+        live.clear()
+    assert last is not None
+    return last.answer
+
+
+class _Live:
+    """The answer as it is written, on stderr; wiped once the checked answer is printed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, delta: str) -> None:
+        self.text += delta
+        sys.stderr.write(delta)
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if not self.text:
+            return
+        width = max(shutil.get_terminal_size().columns, 20)
+        rows = sum(max(1, -(-len(line) // width)) for line in self.text.split("\n"))
+        # Back to the first row written, then erase to the end of the screen.
+        sys.stderr.write("\r" + (f"\x1b[{rows - 1}F" if rows > 1 else "") + "\x1b[J")
+        sys.stderr.flush()
+
+
+_VERDICT_MARKS = {"supported": "✓", "weak": "~", "unsupported": "✗", "uncited": "?"}
+
+
 def format_answer(answer: Answer) -> str:
-    lines = [answer.answer, ""]
+    lines = []
+    if answer.searched:
+        lines.append(f"Searched: {answer.searched}")
+    if answer.notice:
+        lines.append(f"Note: {answer.notice}")
+    lines += [answer.answer, ""]
+    if answer.mode == "generative" and answer.claims:
+        lines.append("Checked against the sources:")
+        for claim in answer.claims:
+            removed = " (removed)" if claim.start == claim.end else ""
+            lines.append(f"{_VERDICT_MARKS[claim.verdict]} {claim.verdict}{removed}: {claim.text}")
+            if claim.reason:
+                lines.append(f"    {claim.reason}")
+        lines.append("")
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
@@ -327,6 +462,10 @@ def serve(
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
     embed_model: EmbedModel = None,
+    answer_mode: Mode = None,
+    llm_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    unsupported: UnsupportedFlag = None,
 ) -> None:
     """Serve the chat UI; any address but loopback needs PAPERTRAIL_AUTH."""
     from ui.app import serve as serve_app
@@ -334,6 +473,7 @@ def serve(
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
+    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported)
     serve_app(settings, host=host, port=port, bundled=bundled)
 
 

@@ -128,6 +128,21 @@ CSS = """
   margin: 4px 0 0; font-size: 0.82em; color: var(--body-text-color-subdued);
   overflow-wrap: anywhere;
 }
+.pt-answer-notice { margin: 0 0 6px; }
+/* Generated answers: each sentence's verdict after it; unsupported ones underlined. */
+.pt-verdict {
+  display: inline-block; margin-left: 2px; padding: 0 4px; border-radius: 4px;
+  font-size: 0.8em; font-weight: 700; cursor: help;
+}
+.pt-v-supported .pt-verdict { color: #15803d; background: #dcfce7; }
+.pt-v-weak .pt-verdict { color: #92400e; background: #fef3c7; }
+.pt-v-unsupported .pt-verdict, .pt-v-uncited .pt-verdict { color: #991b1b; background: #fee2e2; }
+.pt-v-unsupported { text-decoration: underline wavy #dc2626; }
+.pt-v-uncited { text-decoration: underline dotted #dc2626; }
+.pt-pending { color: var(--body-text-color-subdued); }
+.pt-removed { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.pt-writing .pt-caret::after { content: "▍"; animation: pt-blink 1s steps(1) infinite; }
+@keyframes pt-blink { 50% { opacity: 0; } }
 .pt-empty { color: var(--body-text-color-subdued); }
 .pt-transcript .pt-empty { padding: 24px 12px; }
 .pt-transcript .pt-empty p { margin: 0 0 8px; }

@@ -46,6 +46,7 @@ class Exchange:
     answer: Answer
     contexts: list[PageContext | None] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)  # titles searched; [] for all documents
+    pending: str | None = None  # an answer being written: its unchecked text (None when done)
 
 
 def page_context(

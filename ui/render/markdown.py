@@ -13,10 +13,24 @@ from ui.render.common import page_name
 
 __all__ = ["answer_markdown", "conversation_markdown"]
 
+_MARKS = {"supported": "✓", "weak": "~", "unsupported": "✗", "uncited": "?"}
+
 
 def answer_markdown(answer: Answer) -> str:
     """The question, the answer with its [n] markers, and each source with its quote."""
-    lines = [f"**Q:** {answer.question}", "", answer.answer, ""]
+    lines = [f"**Q:** {answer.question}", ""]
+    if answer.searched:
+        lines += [f"*Searched for:* {answer.searched}", ""]
+    lines += [answer.answer, ""]
+    if answer.notice:
+        lines += [f"*Note:* {answer.notice}", ""]
+    if answer.mode == "generative" and answer.claims:
+        lines += ["**Checked against the sources**", ""]
+        for claim in answer.claims:
+            removed = " (removed)" if claim.end == claim.start else ""
+            why = f" — {claim.reason}" if claim.reason else ""
+            lines.append(f"- {_MARKS[claim.verdict]} {claim.verdict}{removed}: {claim.text}{why}")
+        lines.append("")
     if answer.citations:
         lines.append("**Sources**")
         lines.append("")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from index.models import Answer, Citation
+from index.models import Answer, Citation, Claim
 from ui.render.common import count_of, esc, where
 from ui.render.context import Exchange
 from ui.render.markdown import answer_markdown
@@ -24,7 +25,9 @@ def transcript_html(exchanges: Sequence[Exchange]) -> str:
     # Only recent turns carry their Markdown, as only they carry their sources: every answer
     # re-sends the transcript (ui.chat.KEPT_EXCHANGES); the export holds every turn.
     recent = len(exchanges) - SOURCE_TURNS
-    turns = [_turn_html(t, x, copy=t >= recent) for t, x in enumerate(exchanges)]
+    turns = [
+        _turn_html(t, x, copy=t >= recent and x.pending is None) for t, x in enumerate(exchanges)
+    ]
     return f'<div class="pt-transcript">{"".join(turns)}</div>'
 
 
@@ -42,14 +45,41 @@ def _turn_html(turn: int, x: Exchange, *, copy: bool) -> str:
         else ""
     )
     scope = f'<p class="pt-scope">Searched only: {esc("; ".join(x.scope))}</p>' if x.scope else ""
+    searched = (
+        f'<p class="pt-scope pt-searched">Searched for: {esc(x.answer.searched)}</p>'
+        if x.answer.searched
+        else ""
+    )
+    notice = (
+        f'<p class="pt-scope pt-answer-notice" role="status">{esc(x.answer.notice)}</p>'
+        if x.answer.notice
+        else ""
+    )
+    body = answer_html(x.answer, turn, pending=x.pending)
     return (
-        f'<div class="pt-turn" data-turn="{turn}">{question}{scope}'
-        f'<div class="pt-msg pt-bot">{answer_html(x.answer, turn)}</div>{tools}</div>'
+        f'<div class="pt-turn" data-turn="{turn}">{question}{scope}{searched}'
+        f'<div class="pt-msg pt-bot">{body}</div>{notice}{tools}</div>'
     )
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """The answer bubble; each [n] marker becomes a button that opens source n."""
+_VERDICTS = {
+    "supported": ("✓", "Supported by the cited source"),
+    "weak": ("~", "Only partly supported by the cited source"),
+    "unsupported": ("✗", "Not supported by the cited source"),
+    "uncited": ("?", "Cites no source"),
+}
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+
+
+def answer_html(answer: Answer, turn: int, *, pending: str | None = None) -> str:
+    """The answer bubble; each [n] marker becomes a button that opens source n.
+
+    A generated answer shows each checked sentence with its verdict mark; while it is
+    being written (`pending` not None) the unchecked rest follows, without its markers
+    (they become buttons once the sentence is checked)."""
+    if answer.mode == "generative" or pending is not None:
+        return _generated_html(answer, turn, pending)
     if answer.abstained:
         count = len(answer.passages)
         more = (
@@ -93,3 +123,43 @@ def _markers(text: str, citations: Sequence[Citation]) -> list[tuple[int, int, C
         found.append((start, start + len(marker), c))
         cursor = start + len(marker)
     return found
+
+
+def _generated_html(answer: Answer, turn: int, pending: str | None) -> str:
+    by_n = {c.n: c for c in answer.citations}
+    parts = [_claim_html(c, by_n, turn) for c in answer.claims if c.end > c.start]
+    removed = sum(c.end == c.start for c in answer.claims)
+    if pending is not None:
+        # A marker still being written ("[2") is left out too.
+        tail = esc(re.sub(r"\s*\[[\d,;\s–-]*$", "", _MARKERS.sub("", pending)))
+        parts.append(f'<span class="pt-pending">{tail}</span><span class="pt-caret"></span>')
+    elif removed:
+        parts.append(
+            f'<span class="pt-removed">({count_of(removed, "unsupported sentence")} removed)</span>'
+        )
+    writing = " pt-writing" if pending is not None else ""
+    return f'<div class="pt-bubble pt-generated{writing}">{" ".join(parts)}</div>'
+
+
+def _claim_html(claim: Claim, by_n: dict[int, Citation], turn: int) -> str:
+    """One checked sentence: its markers as buttons, then its verdict mark."""
+    parts, cursor = [], 0
+    for m in _MARKER.finditer(claim.text):
+        c = by_n.get(int(m.group(1)))
+        if c is None or c.n not in claim.cites:
+            continue
+        parts.append(esc(claim.text[cursor : m.start()]))
+        parts.append(
+            f'<button type="button" class="pt-cite" data-turn="{turn}" data-n="{c.n}" '
+            f'title="{esc(where(c, with_title=True))}" '
+            f'aria-label="Show source {c.n}">[{c.n}]</button>'
+        )
+        cursor = m.end()
+    parts.append(esc(claim.text[cursor:]))
+    mark, label = _VERDICTS[claim.verdict]
+    why = f"{label}: {claim.reason}" if claim.reason else label
+    return (
+        f'<span class="pt-claim pt-v-{claim.verdict}">{"".join(parts)}'
+        f'<span class="pt-verdict" role="img" title="{esc(why)}" aria-label="{esc(why)}">'
+        f"{mark}</span></span>"
+    )
