@@ -94,7 +94,7 @@ def test_bench_embedding_runs_one_small_round() -> None:
 def test_bench_micro_batch_runs_one_small_round() -> None:
     out = _run("bench_micro_batch", "--rounds", "1", "--limit", "40", "--articles", "2")
     rows = [line for line in out.splitlines() if line.startswith("| int8")]
-    assert len(rows) == 5, out  # three int8 throughput rows, two ingest rows
+    assert len(rows) == 11, out  # four int8 rows: throughput, cosine to fp32; three ingest
     shipped = next(r for r in rows if "(shipped)" in r)
     assert shipped.split("|")[5].strip().startswith("1.0000000 /")  # the same alone
 
