@@ -54,7 +54,11 @@ _OUTPUT = "sentence_embedding"
 # Texts are sorted by token count and run in groups this size, so a short text is never
 # padded to a long neighbour's length. Measured on 2 cores: 8 doubles the throughput of
 # mixed-length batches over one padded batch of 32 and costs nothing on uniform chunks.
-_MICRO_BATCH = 8
+# int8 runs one text at a time: dynamic quantisation scales activations per tensor, so in a
+# group a text's vector depended on its companions and padding (cosine to itself alone as
+# low as 0.95), and an index's vectors on what else was ingested with it (issue #14).
+# experiments/bench_micro_batch.py measures what that costs.
+_MICRO_BATCH: dict[OnnxBackend, int] = {"onnx": 8, "onnx-int8": 1}
 # Micro-batches run concurrently on one session, one ONNX Runtime thread each: a batch of
 # short sentences is too small to split across cores efficiently. COVID-QA test sentences
 # on 2 idle cores: 12.8-13.4 s against 15.8-18.3 s for one 2-thread run at a time.
@@ -102,6 +106,7 @@ class OnnxEmbedding(BaseEmbedding):
     _lowercase: bool = PrivateAttr()
     _input_names: frozenset[str] = PrivateAttr()
     _pool: ThreadPoolExecutor = PrivateAttr()
+    _micro_batch: int = PrivateAttr()
 
     def __init__(
         self,
@@ -111,6 +116,8 @@ class OnnxEmbedding(BaseEmbedding):
         max_length: int,
         lowercase: bool,
         embed_batch_size: int,
+        micro_batch: int,
+        workers: int = _WORKERS,
     ) -> None:
         super().__init__(
             model_name=model_name,
@@ -122,7 +129,8 @@ class OnnxEmbedding(BaseEmbedding):
         self._tokenizer, self._pad_id = _open_tokenizer(export_dir / _TOKENIZER, max_length)
         self._lowercase = lowercase
         self._input_names = frozenset(i.name for i in self._session.get_inputs())
-        self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="papertrail-onnx")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="papertrail-onnx")
+        self._micro_batch = micro_batch
 
     @classmethod
     def class_name(cls) -> str:
@@ -152,7 +160,8 @@ class OnnxEmbedding(BaseEmbedding):
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         vectors: list[list[float]] = [[] for _ in encodings]
-        groups = [order[i : i + _MICRO_BATCH] for i in range(0, len(order), _MICRO_BATCH)]
+        size = self._micro_batch
+        groups = [order[i : i + size] for i in range(0, len(order), size)]
         runs = self._pool.map(self._run, [[encodings[i] for i in g] for g in groups])
         for group, rows in zip(groups, runs, strict=True):
             for i, row in zip(group, rows.tolist(), strict=True):
@@ -186,6 +195,7 @@ def load_onnx_embedder(
         max_length=layout.max_seq_length,
         lowercase=layout.do_lower_case,
         embed_batch_size=embed_batch_size,
+        micro_batch=_MICRO_BATCH[backend],
     )
 
 

@@ -276,7 +276,9 @@ class Settings(BaseSettings):
             "chunk_overlap": self.chunking.chunk_overlap,
             # 3: packed sentence records; 4: chunks split on index.sentences; 5: no ONNX
             # SkipLayerNorm fusion (int8 vectors move within quantisation noise)
-            "pipeline_version": 6,  # 6: PDFs read by layout, chunks carry kinds
+            # 6: PDFs read by layout, chunks carry kinds; 7: int8 embeds one text a run, so
+            # a stored vector no longer depends on what was ingested with it (issue #14)
+            "pipeline_version": 7,
         }
 
 

@@ -127,6 +127,17 @@ def test_int8_vectors_stay_close_to_torch(
     assert cosines.mean() >= 0.985
 
 
+def test_int8_vector_is_the_same_alone_and_among_texts_of_other_lengths(
+    cache_dir: Path, texts: list[str]
+) -> None:
+    """A text's vector must not depend on what is embedded with it (issue #14)."""
+    int8 = _load(cache_dir, "onnx-int8")
+    mixed = [texts[-1], *texts[:20], texts[-2]]  # a long text, short ones, a chunk
+    batch = np.array(int8.get_text_embedding_batch(mixed))
+    alone = np.array([int8.get_text_embedding(t) for t in mixed])
+    assert _cosines(batch, alone).min() >= 0.99999
+
+
 def test_second_load_reuses_the_export(
     onnx_fp32: OnnxEmbedding, cache_dir: Path, texts: list[str], exports: list[str]
 ) -> None:

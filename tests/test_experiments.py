@@ -91,6 +91,14 @@ def test_bench_embedding_runs_one_small_round() -> None:
     assert float(int8.split("|")[5]) > 0.9  # min cosine to torch
 
 
+def test_bench_micro_batch_runs_one_small_round() -> None:
+    out = _run("bench_micro_batch", "--rounds", "1", "--limit", "40", "--articles", "2")
+    rows = [line for line in out.splitlines() if line.startswith("| int8")]
+    assert len(rows) == 11, out  # four int8 rows: throughput, cosine to fp32; three ingest
+    shipped = next(r for r in rows if "(shipped)" in r)
+    assert shipped.split("|")[5].strip().startswith("1.0000000 /")  # the same alone
+
+
 @pytest.mark.slow
 def test_probe_finetune_runs_train_and_eval_on_four_questions(tmp_path: Path) -> None:
     model = tmp_path / "model"
