@@ -55,9 +55,9 @@ def test_tapping_a_marker_scrolls_to_its_open_source(phone: Any) -> None:
 
 
 def test_the_question_placeholder_fits_its_box(phone: Any) -> None:
-    spare = phone.evaluate(
-        """() => {
-          const box = document.querySelector('#pt-question textarea');
+    # The locator waits for the box; a bare querySelector raced the page's first render.
+    spare = phone.locator("#pt-question textarea").evaluate(
+        """(box) => {
           const style = getComputedStyle(box);
           const pen = document.createElement('canvas').getContext('2d');
           pen.font = `${style.fontSize} ${style.fontFamily}`;
