@@ -22,6 +22,7 @@ bm25s itself cannot do this: its index stores scores with the corpus's idf baked
 from __future__ import annotations
 
 import bisect
+import gc
 import json
 import logging
 import math
@@ -312,7 +313,7 @@ class SearchIndex:
             del self._loaded[name]
         old: Counter[int | None] = Counter()
         for name in sorted(on_disk - set(self._loaded)):
-            segment = _read(self._dir / name, self._store)
+            segment = _without_gc(_read, self._dir / name, self._store)
             if segment is None:  # broken or too old: its documents are derived again
                 old[_format(self._dir / name)] += 1
                 shutil.rmtree(self._dir / name, ignore_errors=True)
@@ -715,6 +716,18 @@ def _sliced(texts: dict[str, str], meta: dict[str, Any]) -> str:
     return texts.get(str(meta.get("doc_id")), "")[
         int(meta.get("start", 0)) : int(meta.get("end", 0))
     ]
+
+
+def _without_gc(read: Any, *args: Any) -> Any:
+    """A segment's hundreds of thousands of objects, read without the cyclic collector
+    walking them again and again as they are made (none of them is garbage)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return read(*args)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _format(path: Path) -> int | None:
