@@ -125,6 +125,7 @@ class _Unread:
     store: Store
     rows: dict[str, tuple[int, int]]  # doc id -> its rows, until read
     lock: threading.Lock = field(default_factory=threading.Lock)
+    reader: threading.Thread | None = None  # reads the rest once a question was answered
 
 
 @dataclass
@@ -438,6 +439,7 @@ def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
     keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
     best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
     best[keep] = _best_of(s, keep, q)
+    _read_rest_later(s)
     return best
 
 
@@ -812,6 +814,22 @@ def _vectors_from_store(segment: _Segment, store: Store) -> None:
         else:
             unread[doc] = (lo, hi)
     segment.unread = _Unread(store, unread)
+
+
+def _read_rest_later(segment: _Segment) -> None:
+    """Read the vectors no question has needed yet in a background thread, document by
+    document, started after the first search so that it does not delay the first answer
+    but spares the next ones (which would each read their shortlist's documents)."""
+    unread = segment.unread
+    if unread is None or unread.reader is not None or not unread.rows:
+        return
+
+    def read_all() -> None:
+        for doc in list(unread.rows):
+            _read_vectors(segment, [doc])
+
+    unread.reader = threading.Thread(target=read_all, name="search-vectors", daemon=True)
+    unread.reader.start()
 
 
 def _read_vectors(segment: _Segment, docs: Any = None) -> None:
