@@ -155,7 +155,8 @@ class _Segment:
     vectorless: set[str] = field(default_factory=set)
     stale_format: int | None = None  # read from an older format: rewrite it
     basis: np.ndarray | None = None  # (dim, _REDUCED_DIMS): the principal axes
-    reduced: np.ndarray | None = None  # (n, _REDUCED_DIMS) vectors @ basis; float16 on disk
+    # (n, _REDUCED_DIMS) vectors @ basis rounded to float16; float32 on disk, memory-mapped
+    reduced: np.ndarray | None = None
     unread: _Unread | None = None  # vectors not read yet (zero rows until then)
 
     def __post_init__(self) -> None:
@@ -406,7 +407,7 @@ def _postings(view: _View, term: str) -> list[tuple[int, np.ndarray, np.ndarray]
         if tid is None:
             continue
         lo, hi = s.indptr[tid], s.indptr[tid + 1]
-        rows, tf = s.rows[lo:hi], s.tf[lo:hi]
+        rows, tf = s.rows[lo:hi], s.tf[lo:hi].astype(np.float32)  # uint16 as read
         live = s.alive[rows]
         if live.any():
             out.append((i, rows[live], tf[live]))
@@ -665,12 +666,12 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
         member_rows=s.member_rows.astype(np.int32),
         member_ptr=s.member_ptr.astype(np.int32),
         **s.vocab.arrays(),
-        **(
-            {"basis": s.basis, "reduced": s.reduced.astype(np.float16)}
-            if s.basis is not None and s.reduced is not None
-            else {}
-        ),
+        **({"basis": s.basis} if s.basis is not None and s.reduced is not None else {}),
     )
+    if s.basis is not None and s.reduced is not None:
+        # float32 (of float16-rounded values) in its own file: mapped, not converted, at
+        # opening (64 MB at k = 10).
+        np.save(tmp / "reduced.npy", np.asarray(s.reduced, dtype=np.float32))
     if not store_vectors:
         _read_vectors(s)
         np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))
@@ -756,7 +757,8 @@ def _read(path: Path, store: Store) -> _Segment | None:
         records = [ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in metas]
         own = fmt == 3 or manifest.get("vectors") != "store"
         indptr = arrays["indptr"].astype(np.int64)
-        rows, tf = arrays["rows"].astype(np.int32), arrays["tf"].astype(np.float32)
+        rows = arrays["rows"].astype(np.int32, copy=False)
+        tf = arrays["tf"]  # uint16 since format 4 (float32 before): scored as float32
         if fmt == _CACHE_FORMAT:
             vocab = _Vocab(arrays["vocab_blob"].tobytes(), arrays["vocab_ends"].astype(np.int64))
         else:  # terms numbered in order of appearance
@@ -784,7 +786,13 @@ def _read(path: Path, store: Store) -> _Segment | None:
             _vectors_from_store(segment, store)
         if "basis" in arrays.files:
             segment.basis = arrays["basis"]
-            segment.reduced = arrays["reduced"].astype(np.float32)
+            segment.reduced = (
+                np.load(path / "reduced.npy", mmap_mode="r")
+                if fmt == _CACHE_FORMAT
+                else arrays["reduced"].astype(np.float32)
+            )
+            if segment.reduced.shape != (len(segment.sent_doc), segment.basis.shape[1]):
+                return None
         elif len(segment.vectors) >= _REDUCE_FROM:  # format 3
             _reduce(segment)
         if fmt != _CACHE_FORMAT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -222,13 +223,16 @@ def _as_format_4(segment: Path) -> None:
     data = json.loads((segment / "data.json").read_text())
     arrays = dict(np.load(segment / "arrays.npz"))
     blob, ends = arrays.pop("vocab_blob").tobytes(), arrays.pop("vocab_ends")
-    vocab = [blob[a:b].decode() for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    vocab = [blob[a:b].decode() for a, b in itertools.pairwise(ends)]
     ptr = arrays["indptr"]
     order = range(len(vocab) - 1, -1, -1)
     for key in ("rows", "tf"):
         arrays[key] = np.concatenate([arrays[key][ptr[t] : ptr[t + 1]] for t in order])
     arrays["indptr"] = np.concatenate([[0], np.cumsum([ptr[t + 1] - ptr[t] for t in order])])
     data["vocab"] = vocab[::-1]
+    if (segment / "reduced.npy").exists():  # in the arrays, float16
+        arrays["reduced"] = np.load(segment / "reduced.npy").astype(np.float16)
+        (segment / "reduced.npy").unlink()
     shared = data.pop("doc_fields")
     data["chunks"] = [[i, t, {**shared.get(d, {}), **m}] for i, t, d, m in data["chunks"]]
     (segment / "data.json").write_text(json.dumps(data))
