@@ -2,6 +2,12 @@
 
     python -m eval.bench_scale [--k 1 4 10] [--baseline DIR] [--questions 100]
                                [--out eval-out/scale] [--readme README.md]
+    python -m eval.bench_scale --reopen WORK [--baseline DIR] [--repeat 5]
+
+--keep WORK keeps the last k's library and index (in WORK/<system>-k<k>); --reopen WORK
+then times only "open the index, first answer" on a copy of WORK/index for each system,
+alternating runs (the first, untimed, lets a system migrate the cache to its format), so
+that an opening change is measured on one index without ingesting it again.
 
 Each COVID-QA article is written k times: copy 0 as it is, copy r > 0 with its sentences
 shuffled (seeded by r) into paragraphs of the original sizes and about one word in ten
@@ -24,6 +30,7 @@ has no module of its own for this.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -221,9 +228,47 @@ def _embedding_time(engine: Any, path: Path) -> float:
     return time.perf_counter() - t
 
 
+def _step_reopen(work: Path) -> dict[str, Any]:
+    from rag import Engine
+
+    questions = _questions(20)
+    t0 = time.perf_counter()
+    engine = Engine.open(_settings(work / "index"))
+    opened = time.perf_counter() - t0
+    answers = [engine.ask(questions[0])]
+    first = time.perf_counter() - t0
+    times = []
+    for q in questions[1:]:  # whether what opening left unread slows the next answers
+        t = time.perf_counter()
+        answers.append(engine.ask(q))
+        times.append(time.perf_counter() - t)
+    said = json.dumps([_rounded(a.model_dump(mode="json")) for a in answers], sort_keys=True)
+    return {
+        "open_s": opened,
+        "first_answer_s": first,
+        "next_p50_ms": 1000 * sorted(times)[9],
+        "answers": hashlib.sha256(said.encode()).hexdigest()[:12],
+    }
+
+
+def _rounded(value: Any) -> Any:
+    """Scores to 9 digits: sums over a set's order (which the hash seed sets per process)
+    differ in the last bit from run to run, with either system."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _worker(argv: list[str]) -> None:
     step, work, k, n = argv[0], Path(argv[1]), int(argv[2]), int(argv[3])
-    out = _step_ingest(work, k) if step == "ingest" else _step_serve(work, k, n)
+    if step == "reopen":
+        out = _step_reopen(work)
+    else:
+        out = _step_ingest(work, k) if step == "ingest" else _step_serve(work, k, n)
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -244,15 +289,46 @@ def _disk_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def measure(tree: Path, k: int, n: int, scratch: Path) -> dict[str, Any]:
+def measure(tree: Path, k: int, n: int, scratch: Path, keep: Path | None = None) -> dict[str, Any]:
     work = scratch / f"{tree.name}-k{k}"
     shutil.rmtree(work, ignore_errors=True)
     row = _run_step(tree, "ingest", work, k, n)
     row.update(_run_step(tree, "serve", work, k, n))
     row["disk_mb"] = _disk_mb(work / "index")
     row["bytes_per_char"] = row["disk_mb"] * 1e6 / row.pop("_chars")
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(keep / work.name, ignore_errors=True)
+        shutil.move(work, keep / work.name)
     shutil.rmtree(work, ignore_errors=True)
     return row
+
+
+def reopen(trees: dict[str, Path], source: Path, repeat: int, scratch: Path) -> str:
+    """Open + first answer on copies of one index, systems alternating run by run."""
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    for name in trees:
+        work = scratch / name.replace(" ", "-")
+        shutil.copytree(source / "index", work / "index")
+        _run_step(trees[name], "reopen", work, 0, 0)  # migrates the cache, warms the OS's
+    for _ in range(repeat):
+        for name, tree in trees.items():
+            times[name].append(_run_step(tree, "reopen", scratch / name.replace(" ", "-"), 0, 0))
+    lines = [
+        "| system | open s | first answer after open s | next 19 answers p50 ms "
+        "| first answer, each run s | the 20 answers (digest) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in times.items():
+        med = {c: sorted(r[c] for r in rows)[len(rows) // 2] for c in rows[0] if c != "answers"}
+        runs = ", ".join(f"{r['first_answer_s']:.2f}" for r in rows)
+        said = ", ".join(sorted({r["answers"] for r in rows}))
+        lines.append(
+            f"| {name} | {med['open_s']:.2f} | {med['first_answer_s']:.2f} "
+            f"| {med['next_p50_ms']:.0f} | {runs} | {said} |"
+        )
+    lines.append("\n(medians of the runs)")
+    return "\n".join(lines)
 
 
 def _table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -323,15 +399,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("eval-out/scale"))
     parser.add_argument("--readme", type=Path, help="write the table into this README")
+    parser.add_argument("--keep", type=Path, help="keep each last library and index here")
+    parser.add_argument("--reopen", type=Path, help="only time opening WORK/index (--keep)")
+    parser.add_argument("--repeat", type=int, default=5, help="--reopen runs per system")
     args = parser.parse_args(argv)
     trees = {"this tree": _ROOT}
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
+    if args.reopen:
+        with tempfile.TemporaryDirectory(prefix="bench-reopen-") as scratch:
+            print(reopen(trees, args.reopen.resolve(), args.repeat, Path(scratch)))
+        return
     results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in trees}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
         for k in args.k:
             for name, tree in trees.items():  # side by side, k by k
-                results[name][str(k)] = row = measure(tree, k, args.questions, Path(scratch))
+                results[name][str(k)] = row = measure(
+                    tree, k, args.questions, Path(scratch), args.keep
+                )
                 print(f"{name} k={k}: " + json.dumps({c: round(v, 3) for c, v in row.items()}))
     command = "python -m eval.bench_scale " + " ".join(sys.argv[1:] if argv is None else argv)
     stamp = f"`{command.strip()}`, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores"

@@ -21,6 +21,8 @@ bm25s itself cannot do this: its index stores scores with the corpus's idf baked
 
 from __future__ import annotations
 
+import bisect
+import gc
 import json
 import logging
 import math
@@ -51,8 +53,12 @@ _log = logging.getLogger(__name__)
 _BLAS = ThreadpoolController()
 
 # Bumped when what a segment holds is derived differently; older segments are rebuilt.
-_CACHE_FORMAT = 4  # 3: segments per batch of documents; 4: compact, vectors in the store
-_MIGRATES = 3  # a segment of this format is rewritten, not derived again
+# 3: segments per batch of documents; 4: compact, vectors in the store; 5: opens without a
+# Python object per term (sorted vocabulary in one array), chunks' document fields once.
+_CACHE_FORMAT = 5
+_MIGRATES = (3, 4)  # a segment of these formats is rewritten, not derived again
+# Chunk metadata fields that a document's chunks share: written once per document.
+_DOC_FIELDS = ("doc_id", "generation", "title", "source", "content_hash")
 # A segment with this many sentences also keeps them projected on its first principal
 # axes, which pick the chunks whose sentences are scored exactly (settings: shortlist).
 _REDUCE_FROM = 4096
@@ -73,6 +79,55 @@ class ChunkRecord:
     metadata: dict[str, Any]
 
 
+class _Vocab:
+    """A segment's terms in sorted order (a term's id is its rank), held as one UTF-8 blob
+    and its offsets: opening a segment makes no Python object per term (386k at k = 10),
+    and a lookup is a binary search over a few dozen query terms."""
+
+    def __init__(self, blob: bytes, ends: np.ndarray) -> None:
+        self._blob = blob
+        self._ends = ends  # term i is blob[ends[i]:ends[i + 1]]
+
+    @classmethod
+    def of(cls, terms: list[str]) -> _Vocab:
+        """From terms already in sorted order."""
+        encoded = [t.encode("utf-8", "surrogatepass") for t in terms]
+        ends = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=ends[1:])
+        return cls(b"".join(encoded), ends)
+
+    def _term(self, i: int) -> bytes:
+        return self._blob[self._ends[i] : self._ends[i + 1]]
+
+    def get(self, term: str) -> int | None:
+        key = term.encode("utf-8", "surrogatepass")
+        # Code-point order (how the terms were sorted) is UTF-8 byte order.
+        i = bisect.bisect_left(range(len(self)), key, key=self._term)
+        return i if i < len(self) and self._term(i) == key else None
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self._term(i).decode("utf-8", "surrogatepass")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"vocab_blob": np.frombuffer(self._blob, dtype=np.uint8), "vocab_ends": self._ends}
+
+
+@dataclass
+class _Unread:
+    """Documents whose sentence vectors are still in the store's files: read on first use
+    (a shortlisted chunk, a quoted sentence), so that opening does not read 190 MB at
+    k = 10 that most questions never score exactly."""
+
+    store: Store
+    rows: dict[str, tuple[int, int]]  # doc id -> its rows, until read
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reader: threading.Thread | None = None  # reads the rest once a question was answered
+
+
 @dataclass
 class _Segment:
     """One immutable batch of documents' derived data; `alive` masks replaced versions."""
@@ -82,7 +137,7 @@ class _Segment:
     defs: dict[str, list[list[list[str]]]]  # doc id -> [[short terms], [long terms]]
     chunks: list[ChunkRecord]
     chunk_doc: list[str]
-    vocab: dict[str, int]
+    vocab: _Vocab
     indptr: np.ndarray  # postings of term t: rows/tf[indptr[t]:indptr[t + 1]]
     rows: np.ndarray
     tf: np.ndarray
@@ -100,7 +155,9 @@ class _Segment:
     vectorless: set[str] = field(default_factory=set)
     stale_format: int | None = None  # read from an older format: rewrite it
     basis: np.ndarray | None = None  # (dim, _REDUCED_DIMS): the principal axes
-    reduced: np.ndarray | None = None  # (n, _REDUCED_DIMS) vectors @ basis; float16 on disk
+    # (n, _REDUCED_DIMS) vectors @ basis rounded to float16; float32 on disk, memory-mapped
+    reduced: np.ndarray | None = None
+    unread: _Unread | None = None  # vectors not read yet (zero rows until then)
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -183,6 +240,7 @@ class SearchIndex:
         if segment is None or doc_id not in segment.doc_rows:
             return []
         lo, hi = segment.doc_rows[doc_id]
+        _read_vectors(segment, [doc_id])
         text = segment.texts.get(doc_id, "")
         out = []
         for row in range(lo, hi):
@@ -257,7 +315,7 @@ class SearchIndex:
             del self._loaded[name]
         old: Counter[int | None] = Counter()
         for name in sorted(on_disk - set(self._loaded)):
-            segment = _read(self._dir / name, self._store)
+            segment = _without_gc(_read, self._dir / name, self._store)
             if segment is None:  # broken or too old: its documents are derived again
                 old[_format(self._dir / name)] += 1
                 shutil.rmtree(self._dir / name, ignore_errors=True)
@@ -269,7 +327,7 @@ class SearchIndex:
             else:
                 self._loaded[name] = segment
         for fmt, count in old.items():
-            fate = "rewritten" if fmt == _MIGRATES else "derived again from the store"
+            fate = "rewritten" if fmt in _MIGRATES else "derived again from the store"
             _log.warning(
                 "search cache %s: %d segment(s) in format %s (this version writes %d): %s",
                 self._dir,
@@ -283,6 +341,7 @@ class SearchIndex:
         in_store = self._in_store(segment)
         _write(self._dir, segment, store_vectors=in_store)
         if not in_store:  # as a later read will see them
+            _read_vectors(segment)
             segment.vectors = segment.vectors.astype(np.float16).astype(np.float32)
         self._loaded[segment.name] = segment
 
@@ -348,7 +407,7 @@ def _postings(view: _View, term: str) -> list[tuple[int, np.ndarray, np.ndarray]
         if tid is None:
             continue
         lo, hi = s.indptr[tid], s.indptr[tid + 1]
-        rows, tf = s.rows[lo:hi], s.tf[lo:hi]
+        rows, tf = s.rows[lo:hi], s.tf[lo:hi].astype(np.float32)  # uint16 as read
         live = s.alive[rows]
         if live.any():
             out.append((i, rows[live], tf[live]))
@@ -359,7 +418,9 @@ def _best_sentences(
     segment: _Segment, q: np.ndarray, vectors: np.ndarray | None = None
 ) -> np.ndarray:
     """Each chunk's best sentence cosine; -1 for a chunk without one, -inf for a dead one."""
-    vectors = segment.vectors if vectors is None else vectors
+    if vectors is None:
+        _read_vectors(segment)
+        vectors = segment.vectors
     best = np.full(len(segment.chunks), -1.0, dtype=np.float32)
     if len(segment.member_rows) and vectors.size:  # none if every document's files are gone
         sims = vectors @ q
@@ -379,6 +440,7 @@ def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
     keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
     best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
     best[keep] = _best_of(s, keep, q)
+    _read_rest_later(s)
     return best
 
 
@@ -391,7 +453,10 @@ def _best_of(s: _Segment, local: np.ndarray, q: np.ndarray) -> np.ndarray:
         c = counts[some]
         firsts = np.cumsum(c) - c  # each chunk's first place in the gathered rows
         gather = np.repeat(starts[some] - firsts, c) + np.arange(int(c.sum()))
-        sims = s.vectors[s.member_rows[gather]] @ q
+        rows = s.member_rows[gather]
+        if s.unread is not None:
+            _read_vectors(s, {s.sent_doc[r] for r in np.unique(rows).tolist()})
+        sims = s.vectors[rows] @ q
         out[some] = np.maximum.reduceat(sims, firsts)
     out[~s.alive[local]] = -np.inf
     return out
@@ -449,9 +514,12 @@ def _segment(
             t_ids.append(vocab.setdefault(term, len(vocab)))
             t_rows.append(row)
             t_tf.append(count)
-    ids = np.asarray(t_ids, dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(vocab)))])
+    terms, indptr, rows, tf = _by_term(
+        list(vocab),
+        np.asarray(t_ids, dtype=np.int64),
+        np.asarray(t_rows, dtype=np.int32),
+        np.asarray(t_tf, dtype=np.float32),
+    )
     sentences = sorted(sentences, key=lambda s: (s[0], s[1]))
     dim = len(sentences[0][3]) if sentences else 0
     vectors = (
@@ -469,10 +537,10 @@ def _segment(
             defs=defs,
             chunks=records,
             chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
-            vocab=vocab,
-            indptr=indptr.astype(np.int64),
-            rows=np.asarray(t_rows, dtype=np.int32)[order],
-            tf=np.asarray(t_tf, dtype=np.float32)[order],
+            vocab=terms,
+            indptr=indptr,
+            rows=rows,
+            tf=tf,
             lengths=np.array([len(t) for t in tokens], dtype=np.float32),
             texts=texts,
             sent_doc=sent_doc,
@@ -484,10 +552,26 @@ def _segment(
     )
 
 
+def _by_term(
+    terms: list[str], ids: np.ndarray, rows: np.ndarray, tf: np.ndarray
+) -> tuple[_Vocab, np.ndarray, np.ndarray, np.ndarray]:
+    """Postings (term id, row, tf) grouped by term, the terms renumbered in sorted order;
+    a term's rows keep their order."""
+    ranked = sorted(range(len(terms)), key=terms.__getitem__)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[ranked] = np.arange(len(terms))
+    ids = rank[ids] if len(ids) else ids
+    order = np.argsort(ids, kind="stable")
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ids, minlength=len(terms)), out=indptr[1:])
+    return _Vocab.of([terms[i] for i in ranked]), indptr, rows[order], tf[order]
+
+
 def _reduce(s: _Segment) -> _Segment:
     """Project a large segment's sentence vectors on their first principal axes (of an even
     sample; not centred, so the shared direction is kept): the shortlist's pre-score."""
     s.basis = s.reduced = None
+    _read_vectors(s)
     if len(s.vectors) >= _REDUCE_FROM and s.vectors.shape[1] > _REDUCED_DIMS:
         live = s.vectors[np.any(s.vectors != 0, axis=1)]  # not a vectorless document's rows
         sample = live[:: max(1, len(live) // _BASIS_SAMPLE)]
@@ -530,6 +614,7 @@ def _merge(segments: list[_Segment]) -> _Segment:
     vocab: dict[str, int] = {}
     ids, rows, tfs, lengths = [], [], [], []
     for s in segments:
+        _read_vectors(s)
         live_docs = s.live_docs
         docs.update({d: s.docs[d] for d in live_docs})
         defs.update({d: s.defs.get(d, []) for d in live_docs})
@@ -550,13 +635,14 @@ def _merge(segments: list[_Segment]) -> _Segment:
             for r, d in enumerate(s.sent_doc)
             if d in live_docs
         ]
-    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-    order = np.argsort(all_ids, kind="stable")
     merged = _segment(_new_name(), docs, defs, records, [], sentences, texts)
-    merged.vocab = vocab
-    merged.indptr = np.concatenate([[0], np.cumsum(np.bincount(all_ids, minlength=len(vocab)))])
-    merged.rows = np.concatenate(rows).astype(np.int32)[order] if rows else merged.rows
-    merged.tf = np.concatenate(tfs)[order] if tfs else merged.tf
+    if ids:
+        merged.vocab, merged.indptr, merged.rows, merged.tf = _by_term(
+            list(vocab),
+            np.concatenate(ids),
+            np.concatenate(rows).astype(np.int32),
+            np.concatenate(tfs).astype(np.float32),
+        )
     merged.lengths = np.concatenate(lengths) if lengths else merged.lengths
     return merged
 
@@ -579,18 +665,24 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
         sent_span=s.sent_span.astype(np.int32),
         member_rows=s.member_rows.astype(np.int32),
         member_ptr=s.member_ptr.astype(np.int32),
-        **(
-            {"basis": s.basis, "reduced": s.reduced.astype(np.float16)}
-            if s.basis is not None and s.reduced is not None
-            else {}
-        ),
+        **s.vocab.arrays(),
+        **({"basis": s.basis} if s.basis is not None and s.reduced is not None else {}),
     )
+    if s.basis is not None and s.reduced is not None:
+        # float32 (of float16-rounded values) in its own file: mapped, not converted, at
+        # opening (64 MB at k = 10).
+        np.save(tmp / "reduced.npy", np.asarray(s.reduced, dtype=np.float32))
     if not store_vectors:
+        _read_vectors(s)
         np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))
+    shared = _shared_fields(s)
     data = {
         # A chunk's text is its document's text at its offsets; kept only where it is not.
-        "chunks": [[c.chunk_id, _text_unless_sliced(c, s.texts), c.metadata] for c in s.chunks],
-        "vocab": list(s.vocab),
+        "chunks": [
+            [c.chunk_id, _text_unless_sliced(c, s.texts), d, _own_fields(c, shared.get(d, {}))]
+            for c, d in zip(s.chunks, s.chunk_doc, strict=True)
+        ],
+        "doc_fields": shared,
         "texts": s.texts,
         "sent_doc": s.sent_doc,
     }
@@ -605,6 +697,20 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
     tmp.rename(folder / s.name)
 
 
+def _shared_fields(s: _Segment) -> dict[str, dict[str, Any]]:
+    """Per document, the _DOC_FIELDS that all its chunks hold with one value."""
+    shared: dict[str, dict[str, Any]] = {}
+    for c, d in zip(s.chunks, s.chunk_doc, strict=True):
+        mine = {f: c.metadata[f] for f in _DOC_FIELDS if f in c.metadata}
+        held = shared.setdefault(d, mine)
+        shared[d] = {f: v for f, v in held.items() if f in mine and mine[f] == v}
+    return shared
+
+
+def _own_fields(c: ChunkRecord, shared: dict[str, Any]) -> dict[str, Any]:
+    return {f: v for f, v in c.metadata.items() if f not in shared}
+
+
 def _text_unless_sliced(chunk: ChunkRecord, texts: dict[str, str]) -> str | None:
     return None if _sliced(texts, chunk.metadata) == chunk.text else chunk.text
 
@@ -613,6 +719,18 @@ def _sliced(texts: dict[str, str], meta: dict[str, Any]) -> str:
     return texts.get(str(meta.get("doc_id")), "")[
         int(meta.get("start", 0)) : int(meta.get("end", 0))
     ]
+
+
+def _without_gc(read: Any, *args: Any) -> Any:
+    """A segment's hundreds of thousands of objects, read without the cyclic collector
+    walking them again and again as they are made (none of them is garbage)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return read(*args)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _format(path: Path) -> int | None:
@@ -626,25 +744,36 @@ def _read(path: Path, store: Store) -> _Segment | None:
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         fmt = manifest.get("format")
-        if fmt not in (_CACHE_FORMAT, _MIGRATES):
+        if fmt not in (_CACHE_FORMAT, *_MIGRATES):
             return None
         data = json.loads((path / "data.json").read_text())
         arrays = np.load(path / "arrays.npz")
         texts = data["texts"]
-        records = [
-            ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in data["chunks"]
-        ]
-        own = fmt == _MIGRATES or manifest.get("vectors") != "store"
+        if fmt == _CACHE_FORMAT:
+            shared = data["doc_fields"]
+            metas = [(i, t, {**shared.get(d, {}), **m}) for i, t, d, m in data["chunks"]]
+        else:
+            metas = data["chunks"]
+        records = [ChunkRecord(i, _sliced(texts, m) if t is None else t, m) for i, t, m in metas]
+        own = fmt == 3 or manifest.get("vectors") != "store"
+        indptr = arrays["indptr"].astype(np.int64)
+        rows = arrays["rows"].astype(np.int32, copy=False)
+        tf = arrays["tf"]  # uint16 since format 4 (float32 before): scored as float32
+        if fmt == _CACHE_FORMAT:
+            vocab = _Vocab(arrays["vocab_blob"].tobytes(), arrays["vocab_ends"].astype(np.int64))
+        else:  # terms numbered in order of appearance
+            term_of = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+            vocab, indptr, rows, tf = _by_term(data["vocab"], term_of, rows, tf)
         segment = _Segment(
             name=path.name,
             docs=manifest["docs"],
             defs=manifest["defs"],
             chunks=records,
             chunk_doc=[str(r.metadata.get("doc_id")) for r in records],
-            vocab={t: i for i, t in enumerate(data["vocab"])},
-            indptr=arrays["indptr"].astype(np.int64),
-            rows=arrays["rows"].astype(np.int32),
-            tf=arrays["tf"].astype(np.float32),
+            vocab=vocab,
+            indptr=indptr,
+            rows=rows,
+            tf=tf,
             lengths=arrays["lengths"],
             texts=texts,
             sent_doc=data["sent_doc"],
@@ -657,7 +786,13 @@ def _read(path: Path, store: Store) -> _Segment | None:
             _vectors_from_store(segment, store)
         if "basis" in arrays.files:
             segment.basis = arrays["basis"]
-            segment.reduced = arrays["reduced"].astype(np.float32)
+            segment.reduced = (
+                np.load(path / "reduced.npy", mmap_mode="r")
+                if fmt == _CACHE_FORMAT
+                else arrays["reduced"].astype(np.float32)
+            )
+            if segment.reduced.shape != (len(segment.sent_doc), segment.basis.shape[1]):
+                return None
         elif len(segment.vectors) >= _REDUCE_FROM:  # format 3
             _reduce(segment)
         if fmt != _CACHE_FORMAT:
@@ -668,18 +803,56 @@ def _read(path: Path, store: Store) -> _Segment | None:
 
 
 def _vectors_from_store(segment: _Segment, store: Store) -> None:
-    """Read the segment's sentence vectors from the store's files, document by document,
-    straight into one matrix; a document whose files are gone (a replaced version) is
-    marked, its rows left zero, and never searched."""
+    """Point the segment's sentence vectors at the store's files, read document by document
+    on first use (_read_vectors) straight into one zeroed matrix (whose pages cost nothing
+    until written); a document whose files are gone (a replaced version) is marked and
+    never searched."""
     dim = segment.basis.shape[0] if segment.basis is not None else 0
     for doc, (lo, hi) in segment.doc_rows.items():  # else the first document's width
         if dim:
             break
         got = store.sentence_vectors(doc, segment.docs[doc], hi - lo)
         dim = got.shape[1] if got is not None and got.ndim == 2 else 0
-    vectors = np.empty((len(segment.sent_doc), dim), dtype=np.float32)
+    segment.vectors = np.zeros((len(segment.sent_doc), dim), dtype=np.float32)
+    unread = {}
     for doc, (lo, hi) in segment.doc_rows.items():
-        if not dim or not store.read_sentence_vectors(doc, segment.docs[doc], vectors[lo:hi]):
+        files = store.vector_files(doc, segment.docs[doc], hi - lo) if dim else None
+        if files is None or not all(f.is_file() for f in files):
             segment.vectorless.add(doc)
-            vectors[lo:hi] = 0
-    segment.vectors = vectors
+        else:
+            unread[doc] = (lo, hi)
+    segment.unread = _Unread(store, unread)
+
+
+def _read_rest_later(segment: _Segment) -> None:
+    """Read the vectors no question has needed yet in a background thread, document by
+    document, started after the first search so that it does not delay the first answer
+    but spares the next ones (which would each read their shortlist's documents)."""
+    unread = segment.unread
+    if unread is None or unread.reader is not None or not unread.rows:
+        return
+
+    def read_all() -> None:
+        for doc in list(unread.rows):
+            _read_vectors(segment, [doc])
+
+    unread.reader = threading.Thread(target=read_all, name="search-vectors", daemon=True)
+    unread.reader.start()
+
+
+def _read_vectors(segment: _Segment, docs: Any = None) -> None:
+    """Read these documents' (default: all) sentence vectors if not read yet; a document
+    whose files are gone or wrong keeps zero rows and is marked vectorless."""
+    unread = segment.unread
+    if unread is None or not unread.rows:
+        return
+    with unread.lock:  # rows are dropped from `unread` only once read
+        for doc in list(unread.rows if docs is None else docs):
+            if doc not in unread.rows:
+                continue
+            lo, hi = unread.rows[doc]
+            out = segment.vectors[lo:hi]
+            if not unread.store.read_sentence_vectors(doc, segment.docs[doc], out):
+                out[:] = 0
+                segment.vectorless.add(doc)
+            del unread.rows[doc]

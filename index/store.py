@@ -60,6 +60,11 @@ __all__ = ["DocumentWrite", "Identities", "Store", "chroma_errors", "open_store"
 
 _REGISTRY_VECTOR = [0.0]  # registry and sentence records are looked up by id only
 _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exact
+# The registry fields that list documents (documents(), generations()).
+_LISTED = frozenset(
+    {"generation", "title", "source", "pages", "chunks", "content_hash", "ingested_at"}
+    | {"duplicate_of", "preferred"}
+)
 _WRITE_GROUP = 100  # documents per registry call; well under Chroma's maximum batch size
 _SENTENCES_PER_RECORD = 4096  # packed sentence vectors per record: ~8 MB, not 300 MB
 # A write from another machine that has not finished after this long is taken for dead.
@@ -152,6 +157,7 @@ class Store:
         self.pending: Collection = client.get_or_create_collection(f"{self._name}-pending")
         # Chroma refuses larger calls ("Batch size of 6889 is greater than max batch size").
         self._batch = client.get_max_batch_size()
+        self._listed: tuple[str, list[tuple[str, dict[str, Any]]]] = ("", [])
         self._check_fingerprint()
         self._recover()
         self._migrate_identity()
@@ -220,10 +226,24 @@ class Store:
         metas = got["metadatas"] or []
         return str(metas[0]["content_hash"]) if metas else None
 
+    def _listing(self) -> list[tuple[str, dict[str, Any]]]:
+        """(doc id, the registry's small fields) of every document; read once per revision
+        for documents() and generations(), which opening an index calls both (a read also
+        returns every document's page, section and element JSON: 0.15-0.35 s at k = 10)."""
+        revision = self.revision()  # before the read: what is read is at least this new
+        if self._listed[0] != revision:
+            got = self.registry.get(include=["metadatas"])
+            rows = [
+                (doc_id, {k: m[k] for k in _LISTED if k in m})
+                for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            ]
+            self._listed = (revision, rows)
+        return self._listed[1]
+
     def documents(self) -> list[DocumentInfo]:
-        got = self.registry.get(include=["metadatas"])
         infos = [
-            DocumentInfo(
+            # The fields are converted here: validating them again cost 0.1 s at k = 10.
+            DocumentInfo.model_construct(
                 doc_id=doc_id,
                 title=str(m["title"]),
                 source=str(m["source"]),
@@ -234,7 +254,7 @@ class Store:
                 duplicate_of=str(m.get("duplicate_of") or "") or None,
                 preferred=bool(m.get("preferred", False)),
             )
-            for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            for doc_id, m in self._listing()
         ]
         return sorted(infos, key=lambda d: d.title.lower())
 
@@ -618,11 +638,7 @@ class Store:
 
     def generations(self) -> dict[str, str]:
         """Each registered document's visible version: what a derived cache is keyed by."""
-        got = self.registry.get(include=["metadatas"])
-        return {
-            i: str((m or {}).get("generation"))
-            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
-        }
+        return {i: str(m.get("generation")) for i, m in self._listing()}
 
     def parts(
         self, doc_ids: Sequence[str]

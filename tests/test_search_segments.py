@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -160,6 +161,32 @@ def test_shortlisted_sentence_scoring_finds_what_scoring_every_sentence_finds(
         assert len(engine.search.semantic(vector, 8, shortlist=8)) == 8
 
 
+def test_an_opened_index_reads_sentence_vectors_only_as_it_scores_them(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "_REDUCE_FROM", 64)
+    monkeypatch.setattr(search_module, "_REDUCED_DIMS", 32)
+    articles = _covid_articles(4, 5000)
+    engine = Engine.open(settings)
+    engine.ingest([_write(tmp_path, name, text) for name, text, _ in articles])
+    vectors = [engine.embedder.get_query_embedding(q) for *_, asked in articles for q in asked]
+    expected = [engine.search.semantic(v, 3, shortlist=8) for v in vectors]
+
+    fresh = Engine.open(settings)
+    fresh.search.refresh()
+    (segment,) = fresh.search._current().segments
+    assert segment.unread is not None and len(segment.unread.rows) == len(articles)
+    assert not segment.vectors.any()  # nothing read at opening
+    assert [fresh.search.semantic(v, 3, shortlist=8) for v in vectors] == expected
+    # Each document's vectors, as the store has them, once read.
+    for name, *_ in articles:
+        lo, hi = segment.doc_rows[name]
+        fresh.search.sentences(name, 0, 10**9)
+        stored = fresh.store.sentence_vectors(name, segment.docs[name], hi - lo)
+        assert name not in segment.unread.rows
+        assert np.array_equal(segment.vectors[lo:hi], stored)
+
+
 def test_the_cache_keeps_no_copy_of_the_stores_sentence_vectors(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
@@ -189,11 +216,36 @@ def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
     assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
 
 
+def _as_format_4(segment: Path) -> None:
+    """Rewrite a segment as format 4 wrote it: the vocabulary a JSON list with terms in the
+    order they came (here: reversed), each chunk's metadata whole."""
+    manifest = json.loads((segment / "manifest.json").read_text())
+    data = json.loads((segment / "data.json").read_text())
+    arrays = dict(np.load(segment / "arrays.npz"))
+    blob, ends = arrays.pop("vocab_blob").tobytes(), arrays.pop("vocab_ends")
+    vocab = [blob[a:b].decode() for a, b in itertools.pairwise(ends)]
+    ptr = arrays["indptr"]
+    order = range(len(vocab) - 1, -1, -1)
+    for key in ("rows", "tf"):
+        arrays[key] = np.concatenate([arrays[key][ptr[t] : ptr[t + 1]] for t in order])
+    arrays["indptr"] = np.concatenate([[0], np.cumsum([ptr[t + 1] - ptr[t] for t in order])])
+    data["vocab"] = vocab[::-1]
+    if (segment / "reduced.npy").exists():  # in the arrays, float16
+        arrays["reduced"] = np.load(segment / "reduced.npy").astype(np.float16)
+        (segment / "reduced.npy").unlink()
+    shared = data.pop("doc_fields")
+    data["chunks"] = [[i, t, {**shared.get(d, {}), **m}] for i, t, d, m in data["chunks"]]
+    (segment / "data.json").write_text(json.dumps(data))
+    np.savez(segment / "arrays.npz", **arrays)
+    (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 4}))
+
+
 def _as_format_3(segment: Path) -> None:
-    """Rewrite a segment as the previous version wrote it: its own float16 vectors, float32
-    term frequencies, no projection."""
+    """Rewrite a segment as the version before that wrote it: its own float16 vectors,
+    float32 term frequencies, no projection."""
     from index.store import open_store
 
+    _as_format_4(segment)
     manifest = json.loads((segment / "manifest.json").read_text())
     data = json.loads((segment / "data.json").read_text())
     arrays = dict(np.load(segment / "arrays.npz"))
@@ -209,7 +261,9 @@ def _as_format_3(segment: Path) -> None:
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
-def test_a_cache_in_the_previous_format_is_rewritten_with_a_message_not_derived_again(
+@pytest.mark.parametrize("fmt", [3, 4])
+def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_again(
+    fmt: int,
     engine: Engine,
     settings: Settings,
     tmp_path: Path,
@@ -219,14 +273,18 @@ def test_a_cache_in_the_previous_format_is_rewritten_with_a_message_not_derived_
     engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
     question = "Which animals build dams?"
     before, words = _ranked(engine, question), _keyword(engine, "water dams fish")
+    some = {"water", "dams", "the", "beaver", "no-such-term"}
+    idf, unseen = engine.search.idf(list(some)), engine.search.unseen(list(some))
     cache = settings.index_dir / "cache" / settings.collection
     (old,) = cache.glob("seg-*")
-    _as_format_3(old)
+    (_as_format_3 if fmt == 3 else _as_format_4)(old)
     monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
     with caplog.at_level("WARNING", logger="index.search"):
         fresh = Engine.open(settings)
         assert _keyword(fresh, "water dams fish") == words
-    assert "1 segment(s) in format 3" in caplog.text and "rewritten" in caplog.text
+    assert f"1 segment(s) in format {fmt}" in caplog.text and "rewritten" in caplog.text
+    assert fresh.search.idf(list(some)) == idf and fresh.search.unseen(list(some)) == unseen
+    assert fresh.search.chunk(0) == engine.search.chunk(0)  # its metadata whole again
     (new,) = cache.glob("seg-*")
     assert new.name != old.name and not (new / "vectors.npy").exists()
     assert json.loads((new / "manifest.json").read_text())["format"] == search_module._CACHE_FORMAT

@@ -55,6 +55,27 @@ def test_search_cache_follows_writes_from_another_process(
     assert [p.doc_id for p in reader.retrieve("narwhal tusk", k=3)] == ["narwhal.txt"]
 
 
+def test_the_document_listing_follows_writes_from_another_process(
+    settings: Settings, tmp_path: Path
+) -> None:
+    reader, writer = Engine.open(settings), Engine.open(settings)
+    notes = []
+    for name in ("a.txt", "b.txt"):
+        notes.append(tmp_path / name)
+        notes[-1].write_text("Sea urchins graze kelp forests. Urchins have tube feet. " * 5)
+    writer.ingest(notes[:1])
+    assert [d.doc_id for d in reader.documents()] == ["a.txt"]
+    assert reader.store.generations().keys() == {"a.txt"}
+    writer.ingest(notes[1:])  # a copy of a.txt
+    listed = {d.doc_id: d for d in reader.documents()}
+    assert listed["b.txt"].duplicate_of == "a.txt" and not listed["b.txt"].preferred
+    writer.prefer("b.txt")
+    assert {d.doc_id for d in reader.documents() if d.preferred} == {"b.txt"}
+    writer.remove("a.txt")
+    assert [d.doc_id for d in reader.documents()] == ["b.txt"]
+    assert reader.store.generations().keys() == {"b.txt"}
+
+
 def test_broken_search_cache_is_rebuilt_not_trusted(settings: Settings, tmp_path: Path) -> None:
     engine = Engine.open(settings)
     note = tmp_path / "gecko.txt"
