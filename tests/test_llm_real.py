@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from ui_fixtures import free_port, wait_for_http
+from ui_fixtures import free_port, server_process
 
 from index.settings import AnswerSettings, LLMSettings
 from rag import Engine
@@ -44,22 +44,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama") / "server.log"
     cmd = [PYTHON, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_threads", "1", "--logits_all", "false"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        try:
-            wait_for_http(f"{url}/models", timeout=120, proc=proc)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from exc
+    with server_process(cmd, f"{url}/models", log, timeout=120):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -102,21 +102,20 @@ def _papertrail() -> list[str]:
 
 
 @contextmanager
-def served(index_dir: Path, log: Path) -> Iterator[str]:
-    """`papertrail serve` as a subprocess on a free port; yields its URL."""
-    port = free_port()
-    env = {**os.environ, **OFFLINE_ENV, "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
-    cmd = [*_papertrail(), "serve", "--port", str(port), "--index-dir", str(index_dir)]
+def server_process(
+    cmd: list[str], ready_url: str, log: Path, *, timeout: float = 120.0, **popen: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess logging to `log`, once `ready_url` answers; stopped on exit. A
+    server that dies or never answers fails with the log's tail."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}/"
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)
     try:
         try:
-            wait_for_http(url, proc=proc)
+            wait_for_http(ready_url, timeout=timeout, proc=proc)
         except (RuntimeError, TimeoutError) as exc:
             tail = log.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{exc}\n--- server log ---\n{tail}") from exc
-        yield url
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -124,6 +123,17 @@ def served(index_dir: Path, log: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def served(index_dir: Path, log: Path) -> Iterator[str]:
+    """`papertrail serve` as a subprocess on a free port; yields its URL."""
+    port = free_port()
+    env = {**os.environ, **OFFLINE_ENV, "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
+    cmd = [*_papertrail(), "serve", "--port", str(port), "--index-dir", str(index_dir)]
+    url = f"http://127.0.0.1:{port}/"
+    with server_process(cmd, url, log, env=env, cwd=REPO):
+        yield url
 
 
 _ENGINE_SCRIPT = """
