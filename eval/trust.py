@@ -1,17 +1,22 @@
 """The answer-trust set: does an answer hold up in a real library?
 
-Each question of `eval/datasets/trust/questions.jsonl` is asked in three indexes:
+Each question of `eval/datasets/trust/questions.jsonl` is asked in four indexes:
 
 - `alone`: the five home documents (the bundled MSC article, two COVID-QA test articles,
   the cold-plasma review, the sleep lecture notes);
-- `distractors`: the same plus related documents (eight other COVID-QA test articles and
-  eleven PubMedQA abstracts on sleep, wounds and immunity);
+- `unrelated`: the same plus 20 PubMedQA abstracts on other subjects (the first, by id, that
+  name none of the home documents' topics: `UNRELATED_TOPICS`);
+- `related`: the same plus related documents (eight other COVID-QA test articles and
+  eleven PubMedQA abstracts on sleep, wounds and immunity), some of which answer a few of the
+  questions themselves;
 - `duplicates`: the same plus an exact copy of every home document under another name and
   a near-duplicate ("preprint", a few words edited) of two of them.
 
 It reports false and correct abstention, answer_contains and lead_contains (the first cited
 sentence holds the key fact) in each index, and stability: the share of questions whose
-answer (abstention, or the set of cited sentences) is the same in all three.
+answer (abstention, or the set of cited sentences) is the same alone, with unrelated
+documents and with duplicates (the issue's measure), and the same alone and with related
+documents (stricter: a related document may answer better).
 
     python -m eval.trust [--split dev|test|all] [--out DIR]
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -35,11 +41,12 @@ from index.embedding import load_embedder
 from index.settings import BUNDLED_CORPUS, Settings
 from rag import Engine
 
-__all__ = ["CONDITIONS", "TrustRun", "run_trust", "trust_metrics"]
+__all__ = ["CONDITIONS", "UNRELATED_TOPICS", "TrustRun", "corpora", "run_trust", "trust_metrics"]
 
 _DATA = Path(__file__).parent / "datasets"
 _TRUST = _DATA / "trust"
-CONDITIONS = ("alone", "distractors", "duplicates")
+CONDITIONS = ("alone", "unrelated", "related", "duplicates")
+_STABLE_IN = ("alone", "unrelated", "duplicates")  # the same answer expected in each
 _HOME_COVID = ("2432", "2554")
 _RELATED_COVID = ("2458", "2653", "2592", "2634", "188", "2668", "2439", "2450")
 _RELATED_PUBMED = (
@@ -55,6 +62,14 @@ _RELATED_PUBMED = (
     "23337545",  # immune dysregulation
     "15223779",  # c-Kit, tumour cells
 )
+# An abstract naming any of these is about a home document's subject; the first 20 by id
+# that name none are the unrelated documents.
+UNRELATED_TOPICS = re.compile(
+    r"(?i)sleep|wound|ulcer|plasma|stem cell|stromal|mesenchymal|autoimmun|lupus|arthritis|"
+    r"crohn|immun|covid|coronavirus|sars|pneumonia|epidemic|outbreak|health care worker|"
+    r"nurse|depress|anxiety|insomnia|memory|infect|burn"
+)
+_UNRELATED = 20
 _OWN = ("cold-plasma-wound-healing.pdf", "sleep-memory-lecture-notes.txt")
 _NEAR_COPIES = ("ijmms-2024-v14n2-msc-autoimmune-p128.txt", "sleep-memory-lecture-notes.txt")
 
@@ -79,7 +94,7 @@ class TrustRun(BaseModel):
 def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) -> TrustRun:
     """Ask the split's questions in each of the three indexes."""
     questions = _questions(split)
-    corpora = _corpora(work_dir / "files")
+    files = corpora(work_dir / "files")
     embedder = load_embedder(settings or Settings())
     asked: list[Asked] = []
     for condition in CONDITIONS:
@@ -87,7 +102,7 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
         engine = Engine.open(
             base.model_copy(update={"index_dir": work_dir / condition}), embedder=embedder
         )
-        report = engine.ingest(corpora[condition])
+        report = engine.ingest(files[condition])
         if not report.ok:
             raise RuntimeError(f"{condition}: {[f.error for f in report.failed]}")
         for q in questions:
@@ -134,15 +149,23 @@ def trust_metrics(run: TrustRun) -> dict[str, dict[str, float | None]]:
                 ]
             ),
         }
-    answers: dict[str, set[tuple[bool, frozenset[str]]]] = {}
-    for a in run.asked:
-        answers.setdefault(a.id, set()).add((a.abstained, frozenset(a.quotes)))
     out["all"] = {
-        "stability": mean([float(len(v) == 1) for v in answers.values()]),
+        "stability": _stability(run, _STABLE_IN),
+        "stability_related": _stability(run, ("alone", "related")),
         "questions": float(len(run.questions)),
         "unanswerable": float(sum(not q.answerable for q in run.questions)),
     }
     return out
+
+
+def _stability(run: TrustRun, conditions: Sequence[str]) -> float | None:
+    """The share of questions answered alike (abstention, or the set of cited sentences) in
+    every one of `conditions`."""
+    answers: dict[str, set[tuple[bool, frozenset[str]]]] = {}
+    for a in run.asked:
+        if a.condition in conditions:
+            answers.setdefault(a.id, set()).add((a.abstained, frozenset(a.quotes)))
+    return mean([float(len(v) == 1) for v in answers.values()])
 
 
 def _questions(split: Split) -> list[EvalQuestion]:
@@ -153,7 +176,7 @@ def _questions(split: Split) -> list[EvalQuestion]:
     return [q for q in questions if (q.id in dev) == (split == "dev")]
 
 
-def _corpora(folder: Path) -> dict[str, list[Path]]:
+def corpora(folder: Path) -> dict[str, list[Path]]:
     """The files of each condition, written under `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     home = [BUNDLED_CORPUS]
@@ -165,10 +188,12 @@ def _corpora(folder: Path) -> dict[str, list[Path]]:
     home += [_write(folder / f"covid-qa-{i}.txt", covid[i]) for i in _HOME_COVID]
     pubmed = json.loads((_DATA / "pubmedqa" / "ori_pqal.json").read_text())
     related = [_write(folder / f"covid-qa-{i}.txt", covid[i]) for i in _RELATED_COVID]
-    related += [
-        _write(folder / f"pubmedqa-{i}.txt", "\n\n".join(pubmed[i]["CONTEXTS"]))
-        for i in _RELATED_PUBMED
-    ]
+    related += [_abstract(folder, i, pubmed[i]) for i in _RELATED_PUBMED]
+    unrelated = [
+        _abstract(folder, i, pubmed[i])
+        for i in sorted(pubmed)
+        if not UNRELATED_TOPICS.search(" ".join(pubmed[i]["CONTEXTS"]))
+    ][:_UNRELATED]
     copies = []
     for path in home:
         copy = folder / "copies" / f"copy-of-{path.name}"
@@ -179,9 +204,14 @@ def _corpora(folder: Path) -> dict[str, list[Path]]:
             copies.append(_write(folder / "copies" / f"preprint-{path.name}", _edited(path)))
     return {
         "alone": home,
-        "distractors": home + related,
-        "duplicates": home + related + copies,
+        "unrelated": home + unrelated,
+        "related": home + related,
+        "duplicates": home + copies,
     }
+
+
+def _abstract(folder: Path, pmid: str, entry: dict) -> Path:
+    return _write(folder / f"pubmedqa-{pmid}.txt", "\n\n".join(entry["CONTEXTS"]))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -215,17 +245,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _table(metrics: dict[str, dict[str, float | None]]) -> str:
     keys = ["false_abstention_rate", "abstention_accuracy", "answer_contains", "lead_contains"]
-    lines = [f"{'':24}" + "".join(f"{c:>13}" for c in CONDITIONS)]
+    lines = [f"{'':24}" + "".join(f"{c:>12}" for c in CONDITIONS)]
     for k in keys:
         cells = "".join(
-            f"{metrics[c][k]:>13.3f}" if metrics[c][k] is not None else f"{'-':>13}"
+            f"{metrics[c][k]:>12.3f}" if metrics[c][k] is not None else f"{'-':>12}"
             for c in CONDITIONS
         )
         lines.append(f"{k:24}{cells}")
     whole = metrics["all"]
     lines.append(
-        f"stability (same answer in all three): {whole['stability']:.3f} over "
-        f"{whole['questions']:.0f} questions ({whole['unanswerable']:.0f} unanswerable)"
+        f"stability (same answer alone, with unrelated documents and with duplicates): "
+        f"{whole['stability']:.3f}; alone and with related documents: "
+        f"{whole['stability_related']:.3f}; over {whole['questions']:.0f} questions "
+        f"({whole['unanswerable']:.0f} unanswerable)"
     )
     return "\n".join(lines)
 

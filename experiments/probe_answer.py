@@ -131,7 +131,7 @@ def _support(row: dict, cosine_weight: float, unseen_weight: float) -> float:
         row["weights"],
         set(row["unseen"]),
         cosine_weight=cosine_weight,
-        unseen_weight=unseen_weight,
+        discount=unseen_weight,
     )
 
 

@@ -88,20 +88,6 @@ def _torch_embedder(model: str, batch_size: int) -> BaseEmbedding:
 
 
 @lru_cache(maxsize=4)
-def model_vocabulary(model: str) -> frozenset[str]:
-    """The whole words of the model's WordPiece vocabulary (empty when it has none).
-
-    A word the tokenizer keeps whole is everyday English ("barrier", "dose"); a drug or gene
-    name is split into pieces. The answerer tells a user's paraphrase from a missing subject
-    by it, without looking at which other documents happen to be indexed.
-    """
-    path = _local_model_dir(model) / "vocab.txt"
-    if not path.is_file():
-        return frozenset()
-    words = path.read_text(encoding="utf-8").split("\n")
-    return frozenset(w for w in words if w.isalpha() and w.islower())
-
-
 def weights_digest(model: str) -> str:
     """A hash of the model's weight files' contents.
 

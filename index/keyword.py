@@ -4,6 +4,11 @@ Lower-cased word tokens, English stopwords and question words dropped, Snowball-
 with two repairs Snowball lacks (British -ise spellings, acronym plurals such as MSCs).
 The BM25 index adds bigrams of neighbouring terms, so phrases ("cord blood", "incubation
 period") outrank documents that merely contain both words.
+
+The answerer weighs a question's terms by their words' rarity in general English
+(`general_weights`, from wordfreq) rather than by idf over the index: a weight that moves
+whenever a paper is added made answers and abstentions change with unrelated papers
+(docs/retrieval.md, "Answers in a real library").
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 __all__ = [
     "QUESTION_WORDS",
+    "everyday_terms",
+    "general_weights",
     "index_terms",
     "question_weights",
     "terms",
@@ -29,6 +36,11 @@ QUESTION_WORDS = frozenset(
     "should would will mani much describ explain tell list name main kind type role use".split()
 )
 _WORD = re.compile(r"(?u)\b\w\w+\b")
+# Zipf frequency (log10 of uses per billion words) of English: a term's weight is how much
+# rarer than this its word is; a word from this frequency on is everyday English.
+_COMMONEST = 8.0
+_MIN_WEIGHT = 0.5
+_EVERYDAY = 4.0  # 10 uses per million words: "barriers", "problem", "kill"; not "burnout"
 _BRITISH = re.compile(r"is(ation|ations|e|es|ed|ing)$")
 
 
@@ -85,3 +97,28 @@ def question_weights(
 ) -> dict[str, float]:
     """The question's terms with their idf: a rare term says more about what is asked."""
     return idf(sorted(set(terms(question))))
+
+
+def general_weights(question: str) -> dict[str, float]:
+    """The question's terms, each weighted by how rare its word is in general English
+    (wordfreq's Zipf scale): like idf, but the same whatever else is indexed."""
+    out: dict[str, float] = {}
+    for word in _WORD.findall(question.lower()):
+        weight = max(_MIN_WEIGHT, _COMMONEST - _zipf(word))
+        for term in terms(word):
+            out[term] = max(out.get(term, 0.0), weight)
+    return out
+
+
+def everyday_terms(question: str) -> set[str]:
+    """The question's terms whose words are everyday English, which the user may have put
+    in other words than the text ("barriers" for "challenges"); a rare word missing (a
+    drug, a place, "burnout") means the text is about something else."""
+    return {t for w in _WORD.findall(question.lower()) if _zipf(w) >= _EVERYDAY for t in terms(w)}
+
+
+@lru_cache(maxsize=100_000)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))

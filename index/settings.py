@@ -110,12 +110,12 @@ class AnswerSettings(_Section):
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
     min_evidence: float = Field(
-        0.2638,
+        0.1879,
         ge=0.0,
         le=1.0,
-        description="Support score (a probability from a logistic regression over the best "
-        "sentence's cosine and the question's idf-weighted term coverage, fitted on dev "
-        "questions: python -m eval.calibrate) below which the answer abstains.",
+        description="Support score (a probability from a logistic regression over the "
+        "answering document's best sentence cosine and its coverage of the question's terms, "
+        "fitted on dev questions: python -m eval.calibrate) below which the answer abstains.",
     )
     passages: int = Field(
         5, ge=1, le=50, description="Retrieved passages the answer may quote from."

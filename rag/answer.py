@@ -13,17 +13,22 @@ the others follow in reading order, each with the sentences continuing it ("In a
 It abstains when the support score is low (`support_score`: a logistic regression over
 `support_features`, fitted on dev questions by `python -m eval.calibrate`), or when the
 question asks for a quantity and no candidate sentence states one.
+
+Term weights come from general-English word frequency (`index.keyword.general_weights`), not
+from idf over the index, so that neither the sentences chosen nor the abstention change when
+unrelated papers or copies are added (eval.trust).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.keyword import question_weights, terms, weighted_share
+from index.keyword import everyday_terms, general_weights, terms, weighted_share
 from index.models import Answer, Passage
 from index.sentences import Sentence
 from index.settings import AnswerSettings
@@ -45,15 +50,25 @@ ABSTAIN_MESSAGE = (
 )
 _SEMANTIC_WEIGHT = 0.55  # the rest is term overlap
 _SUPPORT_COSINE = 0.5  # the rest of the support score is the question's term coverage
-_UNSEEN_WEIGHT = 0.25  # share of its idf that a term no document contains keeps in coverage
+_EVERYDAY_WEIGHT = 0.25  # share of its weight an everyday word the text lacks keeps in coverage
 # Logistic regression over the support features, fitted on dev splits only (COVID-QA dev,
 # PubMedQA dev with 100 abstracts held out, the seed set's and the trust set's dev halves)
-# by `python -m eval.calibrate --features support` on 2026-12-01; the threshold is
-# answer.min_evidence. Richer feature sets did better on the trust set's dev half but not
-# on the benchmarks' test sets (docs/retrieval.md, "Answers in a real library").
-_CALIBRATION: dict[str, float] = {"bias": -11.165, "support": 17.492}
+# by `python -m eval.calibrate` on 2026-12-01; the threshold is answer.min_evidence. All
+# three features are the answering document's own (docs/retrieval.md).
+_CALIBRATION: dict[str, float] = {
+    "bias": -9.616,
+    "answer_cosine": 5.748,
+    "answer_coverage": 3.751,
+    "answer_coverage_discounted": 6.001,
+}
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
-_PASSAGE_PRIOR = 0.2  # weight of the passage's retrieval score, relative to the best passage
+# Weight of the passage's own coverage of the question (relative to the best passage's): the
+# context a sentence sits in. Not the retrieval score, which moves with the other documents
+# indexed; COVID-QA dev answer_contains 0.658 -> 0.663 with the weights below.
+_PASSAGE_PRIOR = 0.2
+_WHOLE = 1 << 40  # a document end no document reaches
+_REMEMBERED = 256  # documents whose sentence terms are kept
+_TERMS: dict[tuple[str, int], tuple[frozenset[str], ...]] = {}
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
 # A sentence outside the best one's passage must come closer to the best: each extra
 # source is one more for the reader to check (dev: citation precision 0.46 -> 0.60 for
@@ -87,7 +102,6 @@ _NOT_A_QUANTITY = re.compile(
 # The stored sentences (with vectors) lying in [start, end) of a document.
 SentencesIn = Callable[[str, int, int], list[tuple[Sentence, np.ndarray]]]
 Idf = Callable[[list[str]], dict[str, float]]
-Unseen = Callable[[list[str]], set[str]]  # the terms no indexed chunk contains
 
 
 @dataclass(eq=False)  # identity: candidates are compared with `in`
@@ -112,11 +126,8 @@ def compose(
     *,
     query_vector: Sequence[float],
     sentences_in: SentencesIn,
-    idf: Idf,
-    unseen: Unseen,
     settings: AnswerSettings,
     avoid: Collection[str] = (),
-    vocabulary: Collection[str] = frozenset(),
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first); sentences in
     `avoid` (already quoted in the conversation) are left out unless nothing else is eligible."""
@@ -128,11 +139,10 @@ def compose(
     if not candidates:
         return _abstain(question, passages, 0.0)
     query = np.asarray(query_vector)
-    weights = question_weights(question, idf)
-    _score(candidates, query, weights)
+    weights = general_weights(question)
+    _score(candidates, query, weights, sentences_in)
     eligible = _eligible(question, candidates)
-    paraphrasable = _paraphrasable(question, weights, vocabulary, unseen)
-    features = _features(shown, candidates, eligible, weights, paraphrasable, unseen(list(weights)))
+    features = _features(shown, candidates, eligible, weights, everyday_terms(question))
     strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
         return _abstain(question, passages, strength, features)
@@ -155,8 +165,7 @@ def _features(
     candidates: list[_Candidate],
     eligible: list[_Candidate],
     weights: dict[str, float],
-    paraphrasable: set[str],
-    unseen: set[str],
+    everyday: set[str],
 ) -> dict[str, float]:
     """The support score's input (`support`, the one `_CALIBRATION` uses) and the other
     features `eval.calibrate` compares: every shown document's view, and the view of the
@@ -167,15 +176,13 @@ def _features(
     home = best.passage.doc_id
     own = [p for p in shown if p.doc_id == home]
     cosine = max(c.similarity for c in pool if c.passage.doc_id == home)
-    answer_view = support_features(own, cosine, weights, paraphrasable)
+    answer_view = support_features(own, cosine, weights, everyday)
     best_cosine = max(c.similarity for c in candidates)
     return {
-        # The hand-set score: best cosine averaged with coverage, unseen terms discounted.
-        "support": support(shown, best_cosine, weights, unseen),
-        **support_features(shown, best_cosine, weights, paraphrasable),
+        # The hand-set score: best cosine averaged with coverage, everyday words discounted.
+        "support": support(shown, best_cosine, weights, everyday),
+        **support_features(shown, best_cosine, weights, everyday),
         **{f"answer_{k}": v for k, v in answer_view.items()},
-        # The earlier view: a term no indexed document has is the one discounted.
-        "coverage_unseen": support_features(shown, 0.0, weights, unseen)["coverage_discounted"],
         # Retrievers' agreement: the answer's sentence lies in the passage ranked first.
         "lead_in_top": float(_inside(best, shown[0])),
         "answer_passages": len(own) / len(shown),
@@ -184,56 +191,39 @@ def _features(
     }
 
 
-def _paraphrasable(
-    question: str, weights: dict[str, float], vocabulary: Collection[str], unseen: Unseen
-) -> set[str]:
-    """The question's terms that may be the user's own word for what the text says.
-
-    Everyday words (whole words of the embedding model's vocabulary: "barriers" for
-    "challenging") count at a discount when the text lacks them; a name the tokenizer splits
-    (a drug, a gene) counts in full, since lacking it means the text is about something
-    else. Unlike "no indexed document has it", this does not change when other documents
-    are indexed. Without a vocabulary: the terms no indexed document has."""
-    if not vocabulary:
-        return unseen(list(weights))
-    return {t for w in _WORD.findall(question.lower()) if w in vocabulary for t in terms(w)}
-
-
 def _rounded(features: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in features.items()}
 
 
 def support(
-    passages: Sequence[Passage], cosine: float, weights: dict[str, float], unseen: set[str]
+    passages: Sequence[Passage], cosine: float, weights: dict[str, float], everyday: set[str]
 ) -> float:
     """Whether the passages answer at all: the best sentence's cosine to the question,
     averaged with how much of the question one document's passages cover.
 
     A related text can be close in meaning yet lack what the question is about (the drug,
-    the cohort); the rare terms it misses catch that. A term no document has counts at a
-    discount: it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on
-    PubMedQA dev with abstracts held out (python -m experiments.probe_answer; docs/retrieval.md)."""
+    the cohort); the rare terms it misses catch that. An everyday word counts at a discount:
+    it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on dev
+    questions (python -m eval.calibrate; docs/retrieval.md)."""
     by_doc: dict[str, set[str]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
-    return support_of(cosine, list(by_doc.values()), weights, unseen)
+    return support_of(cosine, list(by_doc.values()), weights, everyday)
 
 
 def support_features(
     passages: Sequence[Passage],
     cosine: float,
     weights: dict[str, float],
-    paraphrasable: Collection[str],
+    everyday: Collection[str],
 ) -> dict[str, float]:
-    """`cosine` with the question's idf-weighted coverage by the one document whose passages
-    cover most: in full (`coverage`) and with a term of `paraphrasable` (that the user may
-    have put in their own words) at a quarter of its weight (`coverage_discounted`)."""
+    """`cosine` with the question's weighted coverage by the one document whose passages
+    cover most: in full (`coverage`) and with an everyday word (that the user may have put
+    in their own words) at a quarter of its weight (`coverage_discounted`)."""
     by_doc: dict[str, set[str]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
-    discounted = {
-        t: w * (_UNSEEN_WEIGHT if t in paraphrasable else 1.0) for t, w in weights.items()
-    }
+    discounted = {t: w * (_EVERYDAY_WEIGHT if t in everyday else 1.0) for t, w in weights.items()}
     best = max(by_doc.values(), key=lambda d: weighted_share(d, discounted), default=set())
     return {
         "cosine": cosine,
@@ -253,13 +243,14 @@ def support_of(
     cosine: float,
     documents: Sequence[Collection[str]],
     weights: dict[str, float],
-    unseen: Collection[str],
+    discounted: Collection[str],
     *,
     cosine_weight: float = _SUPPORT_COSINE,
-    unseen_weight: float = _UNSEEN_WEIGHT,
+    discount: float = _EVERYDAY_WEIGHT,
 ) -> float:
-    """`support` from each document's terms; the weights are open for experiments.probe_answer."""
-    weights = {t: w * (unseen_weight if t in unseen else 1.0) for t, w in weights.items()}
+    """`support` from each document's terms, with the `discounted` terms at `discount` of
+    their weight; the weights are open for experiments.probe_answer."""
+    weights = {t: w * (discount if t in discounted else 1.0) for t, w in weights.items()}
     covered = max((weighted_share(d, weights) for d in documents), default=0.0)
     return cosine_weight * cosine + (1 - cosine_weight) * covered
 
@@ -284,7 +275,9 @@ def _candidates(passages: Sequence[Passage], sentences_in: SentencesIn) -> list[
     """Sentences of the passages, once each (chunks overlap), headings and scraps left out."""
     seen: set[tuple[str, int]] = set()
     out = []
-    for passage in passages:
+    # In document order: a sentence two overlapping chunks hold belongs to the same one
+    # whatever order retrieval gave them.
+    for passage in sorted(passages, key=lambda p: (p.doc_id, p.start)):
         for stored, vector in sentences_in(passage.doc_id, passage.start, passage.end):
             sentence = Sentence(
                 stored.start - passage.start, stored.end - passage.start, stored.text
@@ -316,15 +309,64 @@ def _is_title_line(sentence: Sentence, passage: Passage) -> bool:
     )
 
 
-def _score(candidates: list[_Candidate], query: np.ndarray, weights: dict[str, float]) -> None:
-    total = sum(weights.values())
-    top_passage = max((c.passage.score for c in candidates), default=0.0) or 1.0
-    for c in candidates:
-        bag = _bag(c)
-        overlap = sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
+def _score(
+    candidates: list[_Candidate],
+    query: np.ndarray,
+    weights: dict[str, float],
+    sentences_in: SentencesIn,
+) -> None:
+    """Each candidate's similarity, evidence and score, from the question, its own document
+    and the passages holding it: nothing that changes with the other documents indexed."""
+    in_document = {
+        doc: _within(weights, _document_terms(doc, sentences_in))
+        for doc in {c.passage.doc_id for c in candidates}
+    }
+    passages = list({c.passage.chunk_id: c.passage for c in candidates}.values())
+    coverage = {p.chunk_id: weighted_share(set(terms(p.text)), weights) for p in passages}
+    priors = [
+        max(coverage[p.chunk_id] for p in _holding(c, passages)) if coverage else 0.0
+        for c in candidates
+    ]
+    top = max(priors, default=0.0) or 1.0
+    for c, prior in zip(candidates, priors, strict=True):
+        own = in_document[c.passage.doc_id]
         c.similarity = float(c.vector @ query)
-        c.evidence = _SEMANTIC_WEIGHT * c.similarity + (1 - _SEMANTIC_WEIGHT) * overlap
-        c.score = c.evidence + _PASSAGE_PRIOR * _passage_prior(c, candidates) / top_passage
+        c.evidence = _SEMANTIC_WEIGHT * c.similarity + (1 - _SEMANTIC_WEIGHT) * _overlap(c, own)
+        c.score = c.evidence + _PASSAGE_PRIOR * prior / top
+
+
+def _overlap(c: _Candidate, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    bag = _bag(c)
+    return sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
+
+
+def _within(weights: dict[str, float], sentences: Sequence[frozenset[str]]) -> dict[str, float]:
+    """The question's weights scaled by each term's rarity among its document's sentences: a
+    term most of the paper's sentences hold ("virus" in a virology paper) tells little about
+    which one answers. The whole document, not the passages shown, so that the weights do
+    not move with retrieval."""
+    n = len(sentences)
+    return {
+        t: w * math.log(1 + (n + 1) / (sum(t in s for s in sentences) + 0.5))
+        for t, w in weights.items()
+    }
+
+
+def _document_terms(doc_id: str, sentences_in: SentencesIn) -> tuple[frozenset[str], ...]:
+    """Each sentence's terms, for the whole document; remembered per document version."""
+    rows = sentences_in(doc_id, 0, _WHOLE)
+    key = (doc_id, hash(tuple(sentence.text for sentence, _ in rows)))
+    if key not in _TERMS:
+        if len(_TERMS) >= _REMEMBERED:
+            _TERMS.pop(next(iter(_TERMS)))
+        _TERMS[key] = tuple(frozenset(terms(sentence.text)) for sentence, _ in rows)
+    return _TERMS[key]
+
+
+def _holding(c: _Candidate, passages: Sequence[Passage]) -> list[Passage]:
+    """The passages that hold the sentence (chunks overlap)."""
+    return [p for p in passages if p.doc_id == c.passage.doc_id and p.start <= c.offset < p.end]
 
 
 def _bag(c: _Candidate) -> dict[str, float]:
@@ -335,18 +377,6 @@ def _bag(c: _Candidate) -> dict[str, float]:
         bag.update(dict.fromkeys(terms(section.title), _HEADING_WEIGHT))
     bag.update(dict.fromkeys(terms(c.sentence.text), 1.0))
     return bag
-
-
-def _passage_prior(c: _Candidate, candidates: list[_Candidate]) -> float:
-    """Retrieval score of the best passage holding the sentence (chunks overlap)."""
-    return max(
-        (
-            o.passage.score
-            for o in candidates
-            if o.passage.doc_id == c.passage.doc_id and o.passage.start <= c.offset < o.passage.end
-        ),
-        default=c.passage.score,
-    )
 
 
 def _eligible(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -369,13 +399,14 @@ def _select(
     ranked = sorted(eligible, key=lambda c: -c.score)
     floor = _KEEP_RATIO * ranked[0].score
     elsewhere = _OTHER_PASSAGE_RATIO * ranked[0].score
-    home = ranked[0].passage
+    passages = list({c.passage.chunk_id: c.passage for c in candidates}.values())
+    home = _holding(ranked[0], passages)
     chosen: list[_Candidate] = []
     budget = max_words
     for c in ranked:
         if c.score < floor:
             break
-        if not _inside(c, home) and c.score < elsewhere:
+        if not any(_inside(c, p) for p in home) and c.score < elsewhere:
             continue
         if c in chosen or c.words > budget or _repeats(c, chosen):
             continue

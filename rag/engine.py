@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.embedding import load_embedder, model_vocabulary
+from index.embedding import load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
 from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
@@ -142,11 +142,8 @@ class Engine:
             passages,
             query_vector=query_vector,
             sentences_in=self.search.sentences,
-            idf=self.search.idf,
-            unseen=self.search.unseen,
             settings=settings,
             avoid=frozenset(said),
-            vocabulary=model_vocabulary(self.settings.embed_model),
         )
 
     def _generate(

@@ -11,7 +11,7 @@ from eval.calibrate import FEATURE_SETS, figures_by_dataset, fit
 from eval.datasets import dev_half, read_jsonl
 from eval.metrics import normalize_answer, reliability
 from eval.models import EvalQuestion
-from eval.trust import Asked, TrustRun, trust_metrics
+from eval.trust import CONDITIONS, UNRELATED_TOPICS, Asked, TrustRun, corpora, trust_metrics
 from index.cleaning import clean
 from index.loaders import load_file
 from index.settings import BUNDLED_CORPUS
@@ -68,22 +68,36 @@ def _asked(qid: str, condition: str, quotes: list[str], *, abstained: bool = Fal
     )
 
 
-def test_stability_counts_a_question_stable_only_when_all_three_answers_agree() -> None:
+def test_stability_counts_a_question_stable_only_when_its_answers_agree() -> None:
     questions = [
         EvalQuestion(id="a", question="?", answers=["bone marrow"]),
+        EvalQuestion(id="b", question="?", answers=["fat"]),
         EvalQuestion(id="u", question="?", answerable=False),
     ]
     asked = [
         _asked("a", "alone", ["From bone marrow.", "And fat."]),
-        _asked("a", "distractors", ["And fat.", "From bone marrow."]),  # same set
+        _asked("a", "unrelated", ["And fat.", "From bone marrow."]),  # same set
+        _asked("a", "related", ["From bone marrow.", "And fat."]),
         _asked("a", "duplicates", ["From bone marrow."]),  # one sentence fewer
-        *(_asked("u", c, [], abstained=True) for c in ("alone", "distractors", "duplicates")),
+        _asked("b", "alone", ["And fat."]),
+        _asked("b", "unrelated", ["And fat."]),
+        _asked("b", "related", ["Fat, says another paper."]),  # a related paper answers
+        _asked("b", "duplicates", ["And fat."]),
+        *(_asked("u", c, [], abstained=True) for c in CONDITIONS),
     ]
     m = trust_metrics(TrustRun(split="all", questions=questions, asked=asked))
-    assert m["all"]["stability"] == 0.5
+    assert m["all"]["stability"] == 2 / 3  # a differs with duplicates
+    assert m["all"]["stability_related"] == 2 / 3  # b differs with related papers
     assert m["alone"]["false_abstention_rate"] == 0.0
     assert m["alone"]["abstention_accuracy"] == 1.0
     assert m["alone"]["lead_contains"] == 1.0
+
+
+def test_unrelated_documents_name_no_home_topic(tmp_path: Path) -> None:
+    files = corpora(tmp_path)
+    extra = [f for f in files["unrelated"] if f not in files["alone"]]
+    assert len(extra) == 20
+    assert not any(UNRELATED_TOPICS.search(f.read_text(encoding="utf-8")) for f in extra)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from index.keyword import everyday_terms, general_weights
 from index.models import Passage, SpanIndex
 from rag.answer import support
 
@@ -38,12 +39,24 @@ def test_coverage_is_judged_per_document_not_pooled_across_documents() -> None:
     assert support(whole, 0.5, WEIGHTS, set()) > support(split, 0.5, WEIGHTS, set())
 
 
-def test_a_term_no_document_has_counts_less_than_one_that_is_merely_missing_here() -> None:
+def test_an_everyday_word_the_text_lacks_counts_less_than_a_rare_one() -> None:
     passages = [_passage("b", "Mortality in the trial fell.")]
-    unseen = support(passages, 0.5, WEIGHTS, {"remdesivir"})
-    seen_elsewhere = support(passages, 0.5, WEIGHTS, set())
-    assert unseen > seen_elsewhere
-    assert unseen < support([_passage("a", "Remdesivir mortality trial.")], 0.5, WEIGHTS, set())
+    everyday = support(passages, 0.5, WEIGHTS, {"remdesivir"})
+    rare = support(passages, 0.5, WEIGHTS, set())
+    assert everyday > rare
+    assert everyday < support([_passage("a", "Remdesivir mortality trial.")], 0.5, WEIGHTS, set())
+
+
+def test_term_weights_follow_general_english_rarity_not_the_index() -> None:
+    weights = general_weights("Which imaging method tracks mesenchymal stem cells?")
+    assert weights["mesenchym"] > weights["imag"] > weights["method"]
+    assert "which" not in weights and "track" in weights
+
+
+def test_everyday_words_are_those_a_user_may_paraphrase() -> None:
+    everyday = everyday_terms("Is burnout one of the barriers to MSC standardisation?")
+    assert "barrier" in everyday
+    assert not {"burnout", "msc", "standard"} & everyday
 
 
 @pytest.mark.parametrize("cosine", [0.2, 0.5, 0.8])
