@@ -62,6 +62,10 @@ FEATURE_SETS: tuple[tuple[str, ...], ...] = (
     ("answer_cosine", "answer_coverage", "answer_coverage_discounted", "coverage"),
     ("answer_cosine", "answer_coverage_discounted", "lead_in_top"),
     ("support", "answer_cosine", "answer_coverage_discounted"),
+    ("answer_cosine", "answer_coverage_discounted", "answer_word_match"),
+    ("answer_cosine", "answer_coverage", "answer_coverage_discounted", "answer_word_match"),
+    ("answer_cosine", "answer_coverage", "answer_word_match"),
+    ("support", "answer_word_match"),
 )
 # No worse on dev than the hand-set score before (PubMedQA dev: held-out abstention 0.89,
 # false abstention 0.044; COVID-QA dev: false abstention 0.023), since test figures moved

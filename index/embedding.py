@@ -10,9 +10,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from index.errors import PaperTrailError
 from index.settings import Settings
@@ -20,7 +24,7 @@ from index.settings import Settings
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
 
-__all__ = ["load_embedder", "resolve_model_path", "weights_digest"]
+__all__ = ["WordVectors", "load_embedder", "resolve_model_path", "weights_digest"]
 
 _BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 _BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -128,3 +132,31 @@ def _local_model_dir(model: str) -> Path:
     raise PaperTrailError(
         f"embedding model {model!r} is neither a folder nor in the local Hugging Face cache"
     )
+
+
+class WordVectors:
+    """Single words embedded alone, normalised, remembered across questions: the answerer
+    compares a question word the paper lacks with the paper's own words."""
+
+    def __init__(self, embedder: BaseEmbedding, *, remember: int = 50_000) -> None:
+        self._embedder = embedder
+        self._remember = remember
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        """One row per word, in order."""
+        if not words:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._lock:
+            known = {w: self._vectors[w] for w in words if w in self._vectors}
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        if new:
+            rows = np.asarray(self._embedder.get_text_embedding_batch(new), dtype=np.float32)
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            known.update(zip(new, rows, strict=True))
+            with self._lock:
+                if len(self._vectors) + len(new) > self._remember:
+                    self._vectors.clear()  # rarely reached: a day's questions on 1,000 papers
+                self._vectors.update(zip(new, rows, strict=True))
+        return np.stack([known[w] for w in words])

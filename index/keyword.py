@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "QUESTION_WORDS",
+    "content_words",
     "everyday_terms",
     "general_weights",
     "index_terms",
@@ -74,6 +75,12 @@ def terms(text: str) -> list[str]:
     stop = _stopwords()
     stems = (_stem(w) for w in _WORD.findall(text.lower()) if w not in stop)
     return [s for s in stems if s not in QUESTION_WORDS]
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of `text` that are not stopwords, unstemmed, in order."""
+    stop = _stopwords()
+    return [w for w in _WORD.findall(text.lower()) if w not in stop]
 
 
 def index_terms(text: str) -> list[str]:

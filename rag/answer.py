@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.keyword import everyday_terms, general_weights, terms, weighted_share
+from index.keyword import content_words, everyday_terms, general_weights, terms, weighted_share
 from index.models import Answer, Passage
 from index.sentences import Sentence
 from index.settings import AnswerSettings
@@ -42,6 +42,7 @@ __all__ = [
     "support_features",
     "support_of",
     "support_score",
+    "word_match",
 ]
 
 ABSTAIN_MESSAGE = (
@@ -101,6 +102,8 @@ _NOT_A_QUANTITY = re.compile(
 
 # The stored sentences (with vectors) lying in [start, end) of a document.
 SentencesIn = Callable[[str, int, int], list[tuple[Sentence, np.ndarray]]]
+# Single words, each embedded alone: normalised rows in order.
+WordVectors = Callable[[Sequence[str]], np.ndarray]
 Idf = Callable[[list[str]], dict[str, float]]
 
 
@@ -128,6 +131,7 @@ def compose(
     sentences_in: SentencesIn,
     settings: AnswerSettings,
     avoid: Collection[str] = (),
+    word_vectors: WordVectors | None = None,
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first); sentences in
     `avoid` (already quoted in the conversation) are left out unless nothing else is eligible."""
@@ -143,6 +147,10 @@ def compose(
     _score(candidates, query, weights, sentences_in)
     eligible = _eligible(question, candidates)
     features = _features(shown, candidates, eligible, weights, everyday_terms(question))
+    if word_vectors is not None:
+        home = max(eligible or candidates, key=lambda c: c.score).passage.doc_id
+        own = [p for p in shown if p.doc_id == home]
+        features["answer_word_match"] = word_match(question, own, word_vectors)
     strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
         return _abstain(question, passages, strength, features)
@@ -189,6 +197,29 @@ def _features(
         # A quantity asked and one stated (otherwise the answer abstains whatever the score).
         "eligible": float(bool(eligible)),
     }
+
+
+def word_match(question: str, passages: Sequence[Passage], word_vectors: WordVectors) -> float:
+    """How near the passages come to the question's words they lack: over those words, the
+    lowest best cosine to a word of the passages, each word embedded alone; 1.0 when none is
+    missing. A paraphrase finds a near word ("sleeplessness" ~ "insomnia" 0.64, "hard" ~
+    "difficult" 0.80); a subject the paper lacks does not ("caffeine" 0.39, "burnout" 0.37).
+    Trust set dev AUC 0.96 against 0.59 for the support score before
+    (experiments/probe_answerable.py)."""
+    present: set[str] = set()
+    for p in passages:
+        present.update(terms(p.title), terms(p.text))
+    surface: dict[str, str] = {}
+    for word in content_words(question):
+        for t in terms(word):
+            surface.setdefault(t, word)
+    missing = [w for t, w in surface.items() if t not in present]
+    if not missing:
+        return 1.0
+    words = sorted({w for p in passages for w in content_words(p.text)})
+    if not words:
+        return 0.0
+    return float((word_vectors(missing) @ word_vectors(words).T).max(axis=1).min())
 
 
 def _rounded(features: dict[str, float]) -> dict[str, float]:

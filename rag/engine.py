@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.embedding import load_embedder
+from index.embedding import WordVectors, load_embedder
 from index.errors import QuestionError
 from index.indexer import Indexer, ProgressCallback
 from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
@@ -144,6 +144,7 @@ class Engine:
             sentences_in=self.search.sentences,
             settings=settings,
             avoid=frozenset(said),
+            word_vectors=self.word_vectors,
         )
 
     def _generate(
@@ -217,6 +218,10 @@ class Engine:
             if self._generator is None or self._generator.settings != self.settings.llm:
                 self._generator = Generator(self.settings.llm)
             return self._generator, None
+
+    @cached_property
+    def word_vectors(self) -> WordVectors:
+        return WordVectors(self.embedder)
 
     @cached_property
     def verifier(self) -> Verifier:
