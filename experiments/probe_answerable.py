@@ -317,55 +317,82 @@ COMBINED: tuple[tuple[str, ...], ...] = (
 _MAX_FALSE_COVID, _MAX_FALSE_PUB, _MIN_HELDOUT = 0.0232, 0.05, 0.89
 
 
-def combined(rows: list[dict], min_evidence: float) -> str:
-    """Each feature set's logistic regression (balanced, C=10, fitted on every dev row),
-    its AUCs, and at the threshold with the best trust balance among those meeting the
-    benchmark limits: the figures per set. Abstention forced whatever the score (no
-    candidate; a quantity asked and none stated) stays."""
+def _rate(flags: list[bool]) -> float:
+    return float(np.mean(flags)) if flags else float("nan")
+
+
+def _pick(rows: list[dict], features: Sequence[str], judge: list[dict]) -> tuple | None:
+    """Fit on `rows`; the threshold meeting the benchmark limits with the best balance on
+    `judge` (trust questions; the middle of the best plateau, as eval.calibrate picks it)."""
     from sklearn.linear_model import LogisticRegression
 
+    usable = [r for r in rows if not r["forced"]]
+    x = np.array([[r[k] for k in features] for r in usable])
+    y = np.array([r["answerable"] for r in usable], dtype=int)
+    model = LogisticRegression(class_weight="balanced", C=10.0, max_iter=2000).fit(x, y)
+    w, b = model.coef_[0], float(model.intercept_[0])
+
+    def z(group: list[dict]) -> np.ndarray:
+        return np.array([-99.0 if r["forced"] else b + float(w @ [r[k] for k in features])
+                         for r in group])  # fmt: skip
+
+    groups = [[r for r in rows if r["dataset"] == d] for d in _DATASETS[1:]]
+    groups += [[r for r in judge if r["answerable"]], [r for r in judge if not r["answerable"]]]
+    zs = [np.sort(z(g)) for g in groups]
+    values = np.unique(np.concatenate(zs))
+    cuts = (values[1:] + values[:-1]) / 2
+    rates = [np.searchsorted(g, cuts, side="left") / max(len(g), 1) for g in zs]
+    covid, pub, held, false, correct = rates
+    ok = (covid <= _MAX_FALSE_COVID) & (pub <= _MAX_FALSE_PUB) & (held >= _MIN_HELDOUT)
+    if not ok.any():
+        return None
+    balance = np.where(ok, correct - false, -np.inf)
+    best = np.flatnonzero(balance == balance.max())
+    at = best[len(best) // 2]
+    return w, b, float(cuts[at]), tuple(float(r[at]) for r in rates)
+
+
+def combined(rows: list[dict], min_evidence: float, trust_name: str = "trust-alone") -> str:
+    """Each feature set's logistic regression (balanced, C=10, fitted on every dev row),
+    its AUCs, and at the threshold with the best trust balance among those meeting the
+    benchmark limits: the figures per set; then the trust figures leave-one-out (each trust
+    question judged by a fit and threshold chosen without it). Abstention forced whatever
+    the score (no candidate; a quantity asked and none stated) stays."""
     for r in rows:
         e = min(max(r["evidence_score"], 1e-4), 1 - 1e-4)
         r["support_logit"] = float(np.log(e / (1 - e)))
         r["forced"] = "docword_min" not in r or (r["abstained"] and e >= min_evidence)
-    sets = {d: [r for r in rows if r["dataset"] == d] for d in _DATASETS}
-    trust, covid, pub, held = (sets[d] for d in _DATASETS)
-    lines = ["feature set | AUC trust, covid/held | threshold | COVID false, PubMedQA own "
-             "false, held-out correct | trust false, correct | coefficients"]  # fmt: skip
+    bench = [r for r in rows if r["dataset"] in _DATASETS[1:]]
+    trust = [r for r in rows if r["dataset"] == trust_name]
+    lines = [f"feature set | AUC {trust_name}, covid/held | threshold | COVID false, PubMedQA "
+             "own false, held-out correct | trust false, correct | leave-one-out trust false, "
+             "correct | coefficients"]  # fmt: skip
     for features in COMBINED:
-        usable = [r for r in rows if not r["forced"]]
-        x = np.array([[r[k] for k in features] for r in usable])
-        y = np.array([r["answerable"] for r in usable], dtype=int)
-        model = LogisticRegression(class_weight="balanced", C=10.0, max_iter=2000).fit(x, y)
-        w, b = model.coef_[0], float(model.intercept_[0])
-        for r in rows:
-            r["z"] = -99.0 if r["forced"] else b + float(w @ [r[k] for k in features])
-
-        def abstains(group: list[dict], t: float) -> float:
-            return float(np.mean([r["z"] < t for r in group])) if group else float("nan")
-
-        ok = [r for r in trust if r["answerable"]]
-        no = [r for r in trust if not r["answerable"]]
-        aucs = (auc([r["z"] for r in ok], [r["z"] for r in no]),
-                auc([r["z"] for r in covid], [r["z"] for r in held]))  # fmt: skip
-        best: tuple | None = None
-        values = sorted({r["z"] for r in rows})
-        for t in ((a + c) / 2 for a, c in itertools.pairwise(values)):
-            bench = (abstains(covid, t), abstains(pub, t), abstains(held, t))
-            if bench[0] > _MAX_FALSE_COVID or bench[1] > _MAX_FALSE_PUB or bench[2] < _MIN_HELDOUT:
-                continue
-            figures = (abstains(ok, t), abstains(no, t))
-            if best is None or figures[1] - figures[0] > best[2][1] - best[2][0]:
-                best = (t, bench, figures)
-        coef = " ".join(f"{k}={v:.2f}" for k, v in zip(features, w, strict=True))
-        head = f"{'+'.join(features)} | {aucs[0]:.3f}, {aucs[1]:.3f}"
-        if best is None:
-            lines.append(f"{head} | no threshold meets the limits | | | {coef} bias={b:.2f}")
+        picked = _pick(bench + trust, features, trust)
+        if picked is None:
+            lines.append(f"{'+'.join(features)} | no threshold meets the limits")
             continue
-        t, bench, figures = best
+        w, b, t, (covid, pub, held, false, correct) = picked
+
+        def z(r: dict, w: np.ndarray = w, b: float = b, fs: Sequence[str] = features) -> float:
+            return -99.0 if r["forced"] else b + float(w @ [r[k] for k in fs])
+
+        ok = [z(r) for r in trust if r["answerable"]]
+        no = [z(r) for r in trust if not r["answerable"]]
+        held_z = [z(r) for r in bench if r["dataset"] == "pubmedqa-heldout"]
+        covid_z = [z(r) for r in bench if r["dataset"] == "covid-qa"]
+        loo = {True: [], False: []}
+        for i, r in enumerate(trust):
+            others = trust[:i] + trust[i + 1 :]
+            p = _pick(bench + others, features, others)
+            if p is not None:
+                wi, bi, ti = p[0], p[1], p[2]
+                loo[r["answerable"]].append(z(r, wi, bi) < ti)
+        coef = " ".join(f"{k}={v:.2f}" for k, v in zip(features, w, strict=True))
         lines.append(
-            f"{head} | {t:.2f} | {bench[0]:.3f}, {bench[1]:.3f}, {bench[2]:.3f} | "
-            f"{figures[0]:.3f}, {figures[1]:.3f} | {coef} bias={b:.2f}"
+            f"{'+'.join(features)} | {auc(ok, no):.3f}, {auc(covid_z, held_z):.3f} | {t:.2f} | "
+            f"{covid:.3f}, {pub:.3f}, {held:.3f} | {false:.3f}, {correct:.3f} | "
+            f"{_rate(loo[True]):.3f}, {_rate(loo[False]):.3f} | {coef} bias={b:.2f}"
         )
     return "\n".join(lines)
 
@@ -399,18 +426,25 @@ def _ask_all(
     return rows
 
 
-def trust_rows(work: Path, settings: Settings, limit: int | None) -> tuple[list[dict], Probe]:
+def trust_rows(
+    work: Path, settings: Settings, limit: int | None, conditions: Sequence[str]
+) -> tuple[list[dict], Probe]:
+    """The trust set's dev half in each of `conditions` (eval/trust.py's indexes)."""
     questions = _questions("dev")[:limit] if limit else _questions("dev")
     corpora = _corpora(work / "files")
     embedder = load_embedder(settings)
-    engine = Engine.open(
-        settings.model_copy(update={"index_dir": work / "alone"}), embedder=embedder
-    )
-    report = engine.ingest(corpora["alone"])
-    if not report.ok:
-        raise SystemExit(f"alone: {[f.error for f in report.failed]}")
-    probe = Probe(engine)
-    return _ask_all(probe, questions, "trust-alone", lambda q: q.answerable), probe
+    rows: list[dict] = []
+    probes = []
+    for condition in conditions:
+        engine = Engine.open(
+            settings.model_copy(update={"index_dir": work / condition}), embedder=embedder
+        )
+        report = engine.ingest(corpora[condition])
+        if not report.ok:
+            raise SystemExit(f"{condition}: {[f.error for f in report.failed]}")
+        probes.append(Probe(engine))
+        rows += _ask_all(probes[-1], questions, f"trust-{condition}", lambda q: q.answerable)
+    return rows, probes[0]
 
 
 def benchmark_rows(work: Path, settings: Settings, limit: int | None) -> list[dict]:
@@ -440,6 +474,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("eval-out/probe-answerable"))
     parser.add_argument("--limit", type=int, default=None, help="first N questions per set")
     parser.add_argument("--trust-only", action="store_true", help="skip the benchmarks")
+    parser.add_argument(
+        "--conditions", default="alone", help="trust indexes, e.g. alone,distractors,duplicates"
+    )
     parser.add_argument("--analyse-only", action="store_true", help="reuse OUT/rows.jsonl")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -447,7 +484,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cache = args.out / "rows.jsonl"
     if not args.analyse_only:
         with tempfile.TemporaryDirectory(prefix="papertrail-answerable-") as tmp:
-            trust, probe = trust_rows(Path(tmp) / "trust", settings, args.limit)
+            conditions = args.conditions.split(",")
+            trust, probe = trust_rows(Path(tmp) / "trust", settings, args.limit, conditions)
             bench = [] if args.trust_only else benchmark_rows(Path(tmp), settings, args.limit)
         cache.write_text("".join(json.dumps(r) + "\n" for r in trust + bench))
         print(
@@ -459,8 +497,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"(trust dev, {len(probe.cost_ms)} questions)"
         )
     rows = [derived(json.loads(line)) for line in cache.read_text().splitlines()]
+    others = [r for r in rows if r["dataset"].startswith("trust-") and r["dataset"] != _DATASETS[0]]
     trust = [r for r in rows if r["dataset"] == "trust-alone"]
-    bench = [r for r in rows if r["dataset"] != "trust-alone"]
+    bench = [r for r in rows if not r["dataset"].startswith("trust-")]
     shown = ["evidence_score", "answer_cosine", "phrase_min", "drop", "vocab_coverage"]
     shown += ["docword_min", "sem_coverage"]
     print("trust dev (alone): id | answerable | abstained | " + " | ".join(shown))
@@ -496,6 +535,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
         print()
         print(combined(trust + bench, settings.answer.min_evidence))
+    for name in sorted({r["dataset"] for r in others}):
+        print()
+        print(table([r for r in others if r["dataset"] == name], f"{name} (dev)"))
+        if bench:
+            print(combined([r for r in others if r["dataset"] == name] + bench,
+                           settings.answer.min_evidence, name))  # fmt: skip
 
 
 if __name__ == "__main__":
