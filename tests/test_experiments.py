@@ -83,6 +83,14 @@ def test_probe_answer_runs_on_three_questions_per_set(tmp_path: Path) -> None:
     assert len(re.findall(rf"answer_contains {SCORE} citation precision {SCORE}", out)) == 5
 
 
+def test_probe_answerable_runs_on_three_questions_per_set(tmp_path: Path) -> None:
+    out = _run("probe_answerable", "--limit", "3", "--out", tmp_path)
+    assert (tmp_path / "rows.jsonl").is_file()
+    assert re.search(rf"^docword_min +{SCORE} ", out, re.M), out  # a row of the AUC table
+    assert re.search(r"^support_logit \| ", out, re.M), out  # the combined feature sets
+    assert "ms uncached" in out  # the cost per question
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]
