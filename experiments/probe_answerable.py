@@ -44,9 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from eval.datasets import load_eval_set
-from eval.trust import _corpora, _questions
-from index.embedding import load_embedder, model_vocabulary
-from index.keyword import QUESTION_WORDS, _stopwords, question_weights, terms
+from eval.trust import _questions, corpora
+from index.embedding import _local_model_dir, load_embedder
+from index.keyword import QUESTION_WORDS, _stopwords, general_weights, terms
 from index.models import Answer
 from index.settings import Settings
 from rag.answer import _ABOUT_FIGURES, _candidates, _eligible, _score
@@ -97,6 +97,16 @@ def derived(row: dict, lo: float = _MATCH_LO, hi: float = _MATCH_HI) -> dict:
     return row
 
 
+def model_vocabulary(model: str) -> frozenset[str]:
+    """The whole words of the model's WordPiece vocabulary: a word the tokenizer keeps whole
+    is everyday English ("barrier", "dose"); a drug or gene name is split into pieces."""
+    path = _local_model_dir(model) / "vocab.txt"
+    if not path.is_file():
+        return frozenset()
+    words = path.read_text(encoding="utf-8").split("\n")
+    return frozenset(w for w in words if w.isalpha() and w.islower())
+
+
 class Probe:
     """The signals for one engine's answers; word vectors cached across questions."""
 
@@ -140,7 +150,7 @@ class Probe:
             return out
         # The answering document, as rag.answer._features picks it.
         query = np.asarray(self.embedder.get_query_embedding(question))
-        _score(candidates, query, question_weights(question, self.engine.search.idf))
+        _score(candidates, query, general_weights(question), self.engine.search.sentences)
         pool = _eligible(question, candidates) or candidates
         home = max(pool, key=lambda c: c.score).passage.doc_id
         own = [p for p in shown if p.doc_id == home]
@@ -431,7 +441,7 @@ def trust_rows(
 ) -> tuple[list[dict], Probe]:
     """The trust set's dev half in each of `conditions` (eval/trust.py's indexes)."""
     questions = _questions("dev")[:limit] if limit else _questions("dev")
-    corpora = _corpora(work / "files")
+    files = corpora(work / "files")
     embedder = load_embedder(settings)
     rows: list[dict] = []
     probes = []
@@ -439,7 +449,7 @@ def trust_rows(
         engine = Engine.open(
             settings.model_copy(update={"index_dir": work / condition}), embedder=embedder
         )
-        report = engine.ingest(corpora[condition])
+        report = engine.ingest(files[condition])
         if not report.ok:
             raise SystemExit(f"{condition}: {[f.error for f in report.failed]}")
         probes.append(Probe(engine))
@@ -475,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N questions per set")
     parser.add_argument("--trust-only", action="store_true", help="skip the benchmarks")
     parser.add_argument(
-        "--conditions", default="alone", help="trust indexes, e.g. alone,distractors,duplicates"
+        "--conditions", default="alone", help="trust indexes, e.g. alone,related,duplicates"
     )
     parser.add_argument("--analyse-only", action="store_true", help="reuse OUT/rows.jsonl")
     args = parser.parse_args(argv)

@@ -110,12 +110,13 @@ class AnswerSettings(_Section):
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
     min_evidence: float = Field(
-        0.1879,
+        0.2357,
         ge=0.0,
         le=1.0,
         description="Support score (a probability from a logistic regression over the "
-        "answering document's best sentence cosine and its coverage of the question's terms, "
-        "fitted on dev questions: python -m eval.calibrate) below which the answer abstains.",
+        "answering document's best sentence cosine, its coverage of the question's terms and "
+        "how near its words come to those it lacks, fitted on dev questions: python -m "
+        "eval.calibrate) below which the answer abstains.",
     )
     passages: int = Field(
         5, ge=1, le=50, description="Retrieved passages the answer may quote from."

@@ -55,12 +55,13 @@ _EVERYDAY_WEIGHT = 0.25  # share of its weight an everyday word the text lacks k
 # Logistic regression over the support features, fitted on dev splits only (COVID-QA dev,
 # PubMedQA dev with 100 abstracts held out, the seed set's and the trust set's dev halves)
 # by `python -m eval.calibrate` on 2026-12-01; the threshold is answer.min_evidence. All
-# three features are the answering document's own (docs/retrieval.md).
+# three features are the answering document's own: its best sentence's cosine, its coverage
+# of the question's terms, and how near it comes to the words it lacks (docs/retrieval.md).
 _CALIBRATION: dict[str, float] = {
-    "bias": -9.616,
-    "answer_cosine": 5.748,
-    "answer_coverage": 3.751,
-    "answer_coverage_discounted": 6.001,
+    "bias": -14.495,
+    "answer_cosine": 9.281,
+    "answer_coverage": 5.64,
+    "answer_word_match": 12.215,
 }
 _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the sentence
 # Weight of the passage's own coverage of the question (relative to the best passage's): the
@@ -130,8 +131,8 @@ def compose(
     query_vector: Sequence[float],
     sentences_in: SentencesIn,
     settings: AnswerSettings,
+    word_vectors: WordVectors,
     avoid: Collection[str] = (),
-    word_vectors: WordVectors | None = None,
 ) -> Answer:
     """The cited extractive answer to `question` from `passages` (best first); sentences in
     `avoid` (already quoted in the conversation) are left out unless nothing else is eligible."""
@@ -146,11 +147,12 @@ def compose(
     weights = general_weights(question)
     _score(candidates, query, weights, sentences_in)
     eligible = _eligible(question, candidates)
-    features = _features(shown, candidates, eligible, weights, everyday_terms(question))
-    if word_vectors is not None:
-        home = max(eligible or candidates, key=lambda c: c.score).passage.doc_id
-        own = [p for p in shown if p.doc_id == home]
-        features["answer_word_match"] = word_match(question, own, word_vectors)
+    # The document the answer would quote: its own passages and best sentence, which no
+    # other indexed document can lend to or take from.
+    best = max(eligible or candidates, key=lambda c: c.score)
+    own = [p for p in shown if p.doc_id == best.passage.doc_id]
+    features = _features(shown, candidates, eligible, best, own, weights, everyday_terms(question))
+    features["answer_word_match"] = word_match(question, own, word_vectors)
     strength = support_score(features)
     if strength < settings.min_evidence or not eligible:
         return _abstain(question, passages, strength, features)
@@ -172,17 +174,16 @@ def _features(
     shown: Sequence[Passage],
     candidates: list[_Candidate],
     eligible: list[_Candidate],
+    best: _Candidate,
+    own: list[Passage],
     weights: dict[str, float],
     everyday: set[str],
 ) -> dict[str, float]:
-    """The support score's input (`support`, the one `_CALIBRATION` uses) and the other
-    features `eval.calibrate` compares: every shown document's view, and the view of the
-    document the answer would quote (`answer_*`), whose passages and best sentence no other
-    indexed document can lend to or take from."""
+    """The features `eval.calibrate` compares: every shown document's view, and the view of
+    the document the answer would quote (`answer_*`: `best` is its best sentence, `own` its
+    passages)."""
     pool = eligible or candidates
-    best = max(pool, key=lambda c: c.score)
     home = best.passage.doc_id
-    own = [p for p in shown if p.doc_id == home]
     cosine = max(c.similarity for c in pool if c.passage.doc_id == home)
     answer_view = support_features(own, cosine, weights, everyday)
     best_cosine = max(c.similarity for c in candidates)
