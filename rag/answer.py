@@ -355,10 +355,16 @@ def _score(
     }
     passages = list({c.passage.chunk_id: c.passage for c in candidates}.values())
     coverage = {p.chunk_id: weighted_share(set(terms(p.text)), weights) for p in passages}
-    priors = [
-        max(coverage[p.chunk_id] for p in _holding(c, passages)) if coverage else 0.0
-        for c in candidates
-    ]
+    priors = []
+    for c in candidates:
+        # Of the chunks holding the sentence, the one covering most of the question cites it.
+        p = max(_holding(c, passages), key=lambda p: (coverage[p.chunk_id], -p.start))
+        if p is not c.passage:
+            c.passage = p
+            c.sentence = Sentence(
+                c.offset - p.start, c.offset - p.start + len(c.sentence.text), c.sentence.text
+            )
+        priors.append(coverage[p.chunk_id])
     top = max(priors, default=0.0) or 1.0
     for c, prior in zip(candidates, priors, strict=True):
         own = in_document[c.passage.doc_id]
@@ -397,8 +403,8 @@ def _document_terms(doc_id: str, sentences_in: SentencesIn) -> tuple[frozenset[s
 
 
 def _holding(c: _Candidate, passages: Sequence[Passage]) -> list[Passage]:
-    """The passages that hold the sentence (chunks overlap)."""
-    return [p for p in passages if p.doc_id == c.passage.doc_id and p.start <= c.offset < p.end]
+    """The passages that hold the whole sentence (chunks overlap)."""
+    return [p for p in passages if _inside(c, p)]
 
 
 def _bag(c: _Candidate) -> dict[str, float]:
