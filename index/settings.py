@@ -110,7 +110,7 @@ class AnswerSettings(_Section):
         120, ge=20, le=1000, description="Upper bound on the answer's length in words."
     )
     min_evidence: float = Field(
-        0.2357,
+        0.2372,
         ge=0.0,
         le=1.0,
         description="Support score (a probability from a logistic regression over the "
