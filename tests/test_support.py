@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from index.embedding import WordVectors, load_embedder
 from index.keyword import everyday_terms, general_weights
 from index.models import Passage, SpanIndex
-from rag.answer import support
+from index.settings import Settings
+from rag.answer import support, word_match
 
 
 def _passage(doc_id: str, text: str) -> Passage:
@@ -65,3 +68,29 @@ def test_support_rises_with_the_best_sentence_cosine(cosine: float) -> None:
     assert support(passages, cosine + 0.1, WEIGHTS, set()) > support(
         passages, cosine, WEIGHTS, set()
     )
+
+
+@pytest.fixture(scope="module")
+def word_vectors() -> WordVectors:
+    return WordVectors(load_embedder(Settings()))
+
+
+def test_a_paraphrased_word_finds_a_near_word_and_another_subject_does_not(
+    word_vectors: WordVectors,
+) -> None:
+    text = [_passage("a", "Insomnia was measured with the Insomnia Severity Index in nurses.")]
+    paraphrase = word_match(
+        "Which index measured sleeplessness in nurses?", text, word_vectors
+    )
+    other_subject = word_match(
+        "Which index measured caffeine in nurses?", text, word_vectors
+    )
+    assert paraphrase > other_subject + 0.1
+    assert word_match("Which index measured insomnia in nurses?", text, word_vectors) == 1.0
+
+
+def test_word_vectors_are_remembered_and_returned_in_order(word_vectors: WordVectors) -> None:
+    first = word_vectors(["insomnia", "nurses"])
+    again = word_vectors(["nurses", "insomnia"])
+    assert np.allclose(first[::-1], again)
+    assert np.allclose(np.linalg.norm(again, axis=1), 1.0)
