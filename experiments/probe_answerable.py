@@ -137,9 +137,8 @@ class Probe:
         quotable = set(settings.quote_kinds)
         if _ABOUT_FIGURES.search(question):
             quotable.add("caption")
-        candidates = _candidates(
-            [p for p in shown if p.kind in quotable], self.engine.search.sentences
-        )
+        quotable_passages = [p for p in shown if p.kind in quotable]
+        candidates = _candidates(quotable_passages, self.engine.search.sentences)
         feats = answer.support_features
         out: dict[str, float] = {
             "evidence_score": answer.evidence_score,
@@ -150,7 +149,13 @@ class Probe:
             return out
         # The answering document, as rag.answer._features picks it.
         query = np.asarray(self.embedder.get_query_embedding(question))
-        _score(candidates, query, general_weights(question), self.engine.search.sentences)
+        _score(
+            candidates,
+            quotable_passages,
+            query,
+            general_weights(question),
+            self.engine.search.sentences,
+        )
         pool = _eligible(question, candidates) or candidates
         home = max(pool, key=lambda c: c.score).passage.doc_id
         own = [p for p in shown if p.doc_id == home]

@@ -91,7 +91,6 @@ def _torch_embedder(model: str, batch_size: int) -> BaseEmbedding:
     )
 
 
-@lru_cache(maxsize=4)
 def weights_digest(model: str) -> str:
     """A hash of the model's weight files' contents.
 

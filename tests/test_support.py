@@ -79,12 +79,8 @@ def test_a_paraphrased_word_finds_a_near_word_and_another_subject_does_not(
     word_vectors: WordVectors,
 ) -> None:
     text = [_passage("a", "Insomnia was measured with the Insomnia Severity Index in nurses.")]
-    paraphrase = word_match(
-        "Which index measured sleeplessness in nurses?", text, word_vectors
-    )
-    other_subject = word_match(
-        "Which index measured caffeine in nurses?", text, word_vectors
-    )
+    paraphrase = word_match("Which index measured sleeplessness in nurses?", text, word_vectors)
+    other_subject = word_match("Which index measured caffeine in nurses?", text, word_vectors)
     assert paraphrase > other_subject + 0.1
     assert word_match("Which index measured insomnia in nurses?", text, word_vectors) == 1.0
 
