@@ -478,9 +478,12 @@ def _select(
             continue
         if c in chosen or c.words > budget or _repeats(c, chosen):
             continue
-        # The lead must make sense alone: "This limits ..." needs the sentence saying what
-        # limits. The sentence alone when both do not fit, rather than nothing.
-        antecedents = [] if chosen else _antecedents(c, candidates)
+        # Each sentence must make sense where it stands: "This limits ..." needs the
+        # sentence saying what limits. The lead brings it along (alone when both do not
+        # fit, rather than nothing); a later sentence is left out unless it is quoted.
+        antecedents = [o for o in _antecedents(c, candidates) if o not in chosen]
+        if chosen and antecedents:
+            continue
         if sum(o.words for o in antecedents) + c.words > budget:
             antecedents = []
         for o in [*antecedents, c]:

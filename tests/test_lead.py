@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
+from eval.datasets import read_jsonl
 from index.models import Passage, SpanIndex
 from index.sentences import Sentence
 from rag import Engine
-from rag.answer import _is_title_line
+from rag.answer import _REFERS_BACK, _is_title_line
 
 DATA = Path(__file__).parent / "data"
 NOTES = Path(__file__).parents[1] / "eval" / "datasets" / "trust" / "documents"
@@ -143,3 +145,20 @@ def test_a_lead_that_refers_back_keeps_its_antecedent_before_it() -> None:
         "Isolation is slow and costly.",
         "This limits their clinical use.",
     ]
+
+
+def test_a_sentence_that_refers_back_is_quoted_right_after_what_it_refers_to(
+    bundled_engine: Engine,
+) -> None:
+    trust = Path(__file__).parents[1] / "eval" / "datasets" / "trust" / "questions.jsonl"
+    questions = [q.question for q in read_jsonl(trust) if q.id.startswith("trust-msc-")]
+    for question in questions:
+        answer = bundled_engine.ask(question)
+        for before, c in itertools.pairwise([None, *answer.citations]):
+            if not _REFERS_BACK.match(c.quote):
+                continue
+            assert before is not None, answer.answer  # "This limits ..." never leads alone
+            document = bundled_engine.document(c.doc_id)
+            assert document is not None
+            end = document.text.index(before.quote) + len(before.quote)
+            assert document.text[end : document.text.index(c.quote)].strip() == "", answer.answer
