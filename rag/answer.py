@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -220,9 +221,7 @@ def word_match(question: str, passages: Sequence[Passage], word_vectors: WordVec
     "difficult" 0.80); a subject the paper lacks does not ("caffeine" 0.39, "burnout" 0.37).
     Trust set dev AUC 0.96 against 0.59 for the support score before
     (experiments/probe_answerable.py)."""
-    present: set[str] = set()
-    for p in passages:
-        present.update(terms(p.title), terms(p.text))
+    present = set().union(*_terms_by_document(passages).values())
     surface: dict[str, str] = {}
     for word in content_words(question):
         for t in terms(word):
@@ -250,10 +249,7 @@ def support(
     the cohort); the rare terms it misses catch that. An everyday word counts at a discount:
     it may be the user's paraphrase ("barriers" for "challenges"). Calibrated on dev
     questions (python -m eval.calibrate; docs/retrieval.md)."""
-    by_doc: dict[str, set[str]] = {}
-    for p in passages:
-        by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
-    return support_of(cosine, list(by_doc.values()), weights, everyday)
+    return support_of(cosine, list(_terms_by_document(passages).values()), weights, everyday)
 
 
 def support_features(
@@ -265,9 +261,7 @@ def support_features(
     """`cosine` with the question's weighted coverage by the one document whose passages
     cover most: in full (`coverage`) and with an everyday word (that the user may have put
     in their own words) at a quarter of its weight (`coverage_discounted`)."""
-    by_doc: dict[str, set[str]] = {}
-    for p in passages:
-        by_doc.setdefault(p.doc_id, set(terms(p.title))).update(terms(p.text))
+    by_doc = _terms_by_document(passages)
     discounted = {t: w * (_EVERYDAY_WEIGHT if t in everyday else 1.0) for t, w in weights.items()}
     best = max(by_doc.values(), key=lambda d: weighted_share(d, discounted), default=set())
     return {
@@ -386,11 +380,25 @@ def _score(
         c.score = c.evidence + _PASSAGE_PRIOR * prior / top
 
 
+def _terms_by_document(passages: Sequence[Passage]) -> dict[str, set[str]]:
+    """Each document's terms in `passages`, its title's included."""
+    by_doc: dict[str, set[str]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, set(_text_terms(p.title))).update(_text_terms(p.text))
+    return by_doc
+
+
+@lru_cache(maxsize=4096)
+def _text_terms(text: str) -> tuple[str, ...]:
+    """`terms`, remembered: one question reads each passage's terms four times over."""
+    return tuple(terms(text))
+
+
 def _passage_coverage(passage: Passage, weights: dict[str, float]) -> float:
     """How much of the question the passage holds: half the weighted share of its terms, half
     the share of its neighbouring term pairs ("cord blood") the passage has as neighbours too.
     COVID-QA dev citation precision 0.579 -> 0.595 against the terms alone."""
-    words = terms(passage.text)
+    words = _text_terms(passage.text)
     share = weighted_share(set(words), weights)
     asked = list(weights)  # the question's terms in its order
     pairs = {f"{a}_{b}" for a, b in itertools.pairwise(asked)}
