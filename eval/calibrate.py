@@ -46,7 +46,7 @@ from index.models import Answer
 from index.settings import Settings
 from rag import Engine
 
-__all__ = ["FEATURE_SETS", "Fit", "fit", "fit_all"]
+__all__ = ["FEATURE_SETS", "Fit", "fit", "fit_all", "weak_cut"]
 
 # Candidate feature sets: the shown documents' view (cosine, coverage, coverage with the
 # user's possible paraphrases discounted, or with the terms no document has discounted as
@@ -74,6 +74,7 @@ _MIN_HELDOUT = 0.89
 _MAX_FALSE = 0.044
 _MAX_FALSE_COVID = 0.0232
 _SMALL_SETS = ("trust-", "seed")  # judged by their balance of abstentions
+_WEAK_SHARE = 0.95  # every band of answers from answer.weak_support up is this often answerable
 
 
 @dataclass
@@ -201,6 +202,21 @@ def _abstains(row: dict, model: Fit) -> bool:
     return model.score(row) < model.threshold
 
 
+def weak_cut(rows: list[dict], model: Fit, *, share: float = _WEAK_SHARE) -> float | None:
+    """The lowest score, on a 0.05 grid from the threshold up, from which every 0.1-wide band
+    of the answers given (not abstained) is answerable at least `share` of the time: below it
+    an answer is marked weak support (answer.weak_support). Bands, not everything above, since
+    the many clear answers near 1.0 would hide a weak band."""
+    answered = [(model.score(r), r["answerable"]) for r in rows if not _abstains(r, model)]
+    for cut in np.arange(np.ceil(model.threshold * 20) / 20, 1.0, 0.05):
+        bands = [
+            [ok for s, ok in answered if low <= s < low + 0.1] for low in np.arange(cut, 1.0, 0.1)
+        ]
+        if all(np.mean(b) >= share for b in bands if b):
+            return round(float(cut), 2)
+    return None
+
+
 def _trust_balance(figures: dict[str, dict[str, float]]) -> float:
     trust = [f for d, f in figures.items() if d.startswith(_SMALL_SETS)]
     return float(np.mean([f["correct_abstention"] - f["false_abstention"] for f in trust]))
@@ -229,6 +245,16 @@ def _report(rows: list[dict], ranked: list[tuple[float, Fit]]) -> str:
         lines.append(
             f"{dataset:20} n={f['n']:4.0f}  false abstention {f['false_abstention']:.3f}  "
             f"correct abstention {f['correct_abstention']:.3f}"
+        )
+    cut = weak_cut(rows, best)
+    if cut is not None:
+        answered = [r for r in rows if not _abstains(r, best)]
+        below = [r["answerable"] for r in answered if best.score(r) < cut]
+        above = [r["answerable"] for r in answered if best.score(r) >= cut]
+        lines.append(
+            f"weak support below (answer.weak_support): {cut}; answers below it answerable "
+            f"{np.mean(below) if below else float('nan'):.3f} (n={len(below)}), from it "
+            f"{np.mean(above):.3f} (n={len(above)})"
         )
     scored = [r for r in rows if all(k in r for k in best.features)]
     lines.append("reliability (dev): bin | n | mean score | share answerable")

@@ -13,10 +13,11 @@ Each question of `eval/datasets/trust/questions.jsonl` is asked in four indexes:
   a near-duplicate ("preprint", a few words edited) of two of them.
 
 It reports false and correct abstention, answer_contains and lead_contains (the first cited
-sentence holds the key fact) in each index, and stability: the share of questions whose
-answer (abstention, or the set of cited sentences) is the same alone, with unrelated
-documents and with duplicates (the issue's measure), and the same alone and with related
-documents (stricter: a related document may answer better).
+sentence holds the key fact) in each index, the share of the answers given that are marked
+weak support (`answer.weak_support`) for questions answerable and not, and stability: the
+share of questions whose answer (abstention, or the set of cited sentences) is the same
+alone, with unrelated documents and with duplicates (the issue's measure), and the same alone
+and with related documents (stricter: a related document may answer better).
 
     python -m eval.trust [--split dev|test|all] [--out DIR]
 """
@@ -79,6 +80,7 @@ class Asked(BaseModel):
     condition: str
     abstained: bool
     evidence_score: float
+    weak_support: bool = False
     answer: str
     quotes: list[str]  # cited sentences, in answer order
     documents: list[str] = []  # their documents
@@ -113,6 +115,7 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
                     condition=condition,
                     abstained=a.abstained,
                     evidence_score=a.evidence_score,
+                    weak_support=a.weak_support,
                     answer=a.answer,
                     quotes=[c.quote for c in a.citations],
                     documents=[c.doc_id for c in a.citations],
@@ -148,6 +151,10 @@ def trust_metrics(run: TrustRun) -> dict[str, dict[str, float | None]]:
                     for a in ok
                 ]
             ),
+            # Of the answers given, the share marked weak support: wanted high for the
+            # questions the documents do not answer, low for those they do.
+            "weak_unanswerable": mean([float(a.weak_support) for a in no if not a.abstained]),
+            "weak_answerable": mean([float(a.weak_support) for a in ok if not a.abstained]),
         }
     out["all"] = {
         "stability": _stability(run, _STABLE_IN),
@@ -244,7 +251,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _table(metrics: dict[str, dict[str, float | None]]) -> str:
-    keys = ["false_abstention_rate", "abstention_accuracy", "answer_contains", "lead_contains"]
+    keys = [
+        "false_abstention_rate",
+        "abstention_accuracy",
+        "answer_contains",
+        "lead_contains",
+        "weak_unanswerable",
+        "weak_answerable",
+    ]
     lines = [f"{'':24}" + "".join(f"{c:>12}" for c in CONDITIONS)]
     for k in keys:
         cells = "".join(

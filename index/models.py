@@ -199,6 +199,11 @@ class Answer(BaseModel):
         description="How well the passages support an answer (rag.answer.support); "
         "abstains below answer.min_evidence.",
     )
+    weak_support: bool = Field(
+        False,
+        description="Answered, but with evidence_score below answer.weak_support: the quotes "
+        "may not answer the question; check them.",
+    )
     support_features: dict[str, float] = Field(
         default_factory=dict,
         description="What evidence_score was computed from (rag.answer.support_features).",

@@ -180,6 +180,7 @@ def compose(
         citations=citations,
         passages=list(passages),
         evidence_score=round(strength, 4),
+        weak_support=strength < settings.weak_support,
         support_features=_rounded(features),
     )
 

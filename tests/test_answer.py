@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from eval.datasets import DATASETS_DIR, read_jsonl
 from index.sentences import split_sentences
 from index.settings import BUNDLED_CORPUS
 from rag import ABSTAIN_MESSAGE, Engine, QuestionError
@@ -145,6 +146,19 @@ def test_a_paraphrased_question_is_answered_and_an_off_topic_one_is_not(
     )
     assert not paraphrase.abstained and off_topic.abstained
     assert paraphrase.evidence_score > off_topic.evidence_score
+
+
+def test_answers_below_the_weak_support_score_are_marked_and_others_not(
+    bundled_engine: Engine,
+) -> None:
+    trust = read_jsonl(DATASETS_DIR / "trust" / "questions.jsonl")
+    asked = [bundled_engine.ask(q.question) for q in trust if q.id.startswith("trust-msc-")]
+    answered = [a for a in asked if not a.abstained]
+    cut = bundled_engine.settings.answer.weak_support
+    assert [a.weak_support for a in answered] == [a.evidence_score < cut for a in answered]
+    assert not any(a.weak_support for a in asked if a.abstained)
+    # Both kinds occur, so the check above is not vacuous.
+    assert {a.weak_support for a in answered} == {True, False}
 
 
 @pytest.mark.parametrize(

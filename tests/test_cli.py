@@ -59,6 +59,21 @@ def test_ask_plain_prints_the_answer_and_numbered_sources(index_dir: str) -> Non
     assert "Sources:" in result.stdout and "[1]" in result.stdout and "p. 128" in result.stdout
 
 
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_ask_warns_of_weak_support_only_below_the_setting(
+    index_dir: str, threshold: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERTRAIL_ANSWER__WEAK_SUPPORT", str(threshold))
+    question = "What are the barriers to MSC standardisation?"
+    result = runner.invoke(app, ["ask", question, "--index-dir", index_dir])
+    assert result.exit_code == 0, result.output
+    as_json = runner.invoke(app, ["ask", question, "--index-dir", index_dir, "--json"])
+    answer = json.loads(as_json.output)
+    assert not answer["abstained"]
+    assert answer["weak_support"] == (threshold == 1.0)
+    assert ("Weak support (" in result.output) == (threshold == 1.0)
+
+
 def test_empty_question_exits_1_with_a_one_line_message(index_dir: str) -> None:
     result = runner.invoke(app, ["ask", "   ", "--index-dir", index_dir])
     assert result.exit_code == 1

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from eval.calibrate import FEATURE_SETS, figures_by_dataset, fit
+from eval.calibrate import FEATURE_SETS, Fit, figures_by_dataset, fit, weak_cut
 from eval.datasets import dev_half, read_jsonl
 from eval.metrics import normalize_answer, reliability
 from eval.models import EvalQuestion
@@ -57,12 +58,15 @@ def test_both_halves_hold_answerable_and_unanswerable_questions() -> None:
         assert any(q.answerable for q in mine) and any(not q.answerable for q in mine)
 
 
-def _asked(qid: str, condition: str, quotes: list[str], *, abstained: bool = False) -> Asked:
+def _asked(
+    qid: str, condition: str, quotes: list[str], *, abstained: bool = False, weak: bool = False
+) -> Asked:
     return Asked(
         id=qid,
         condition=condition,
         abstained=abstained,
         evidence_score=0.5,
+        weak_support=weak,
         answer=" ".join(f"{q} [{n}]" for n, q in enumerate(quotes, 1)),
         quotes=quotes,
     )
@@ -91,6 +95,41 @@ def test_stability_counts_a_question_stable_only_when_its_answers_agree() -> Non
     assert m["alone"]["false_abstention_rate"] == 0.0
     assert m["alone"]["abstention_accuracy"] == 1.0
     assert m["alone"]["lead_contains"] == 1.0
+
+
+def test_weak_support_shares_count_only_the_answers_given() -> None:
+    questions = [
+        EvalQuestion(id="a", question="?", answers=["fat"]),
+        EvalQuestion(id="b", question="?", answers=["fat"]),
+        EvalQuestion(id="u", question="?", answerable=False),
+        EvalQuestion(id="v", question="?", answerable=False),
+        EvalQuestion(id="w", question="?", answerable=False),
+    ]
+    asked = [
+        _asked("a", "alone", ["Fat."]),
+        _asked("b", "alone", ["Fat."], weak=True),
+        _asked("u", "alone", ["Fat."], weak=True),
+        _asked("v", "alone", ["Fat."]),
+        _asked("w", "alone", [], abstained=True),  # abstained: neither weak nor not
+    ]
+    m = trust_metrics(TrustRun(split="all", questions=questions, asked=asked))
+    assert m["alone"]["weak_answerable"] == 0.5
+    assert m["alone"]["weak_unanswerable"] == 0.5
+    assert m["related"]["weak_answerable"] is None  # nothing asked there
+
+
+def test_weak_cut_is_the_lowest_score_from_which_every_band_is_answerable() -> None:
+    model = Fit(features=("x",), coef={"bias": 0.0, "x": 1.0}, threshold=0.2)
+
+    def row(score: float, answerable: bool) -> dict:
+        return {"x": float(np.log(score / (1 - score))), "answerable": answerable}
+
+    rows = [row(0.1, False)]  # abstained: not an answer given
+    rows += [row(0.3, False), row(0.35, True), row(0.56, False)]
+    rows += [row(s, True) for s in (0.65, 0.75, 0.95, 0.97)]
+    assert weak_cut(rows, model) == 0.6
+    assert weak_cut(rows[:1] + rows[4:], model) == 0.2  # nothing unanswerable is answered
+    assert weak_cut([*rows, row(0.99, False)], model, share=1.0) is None
 
 
 def test_unrelated_documents_name_no_home_topic(tmp_path: Path) -> None:

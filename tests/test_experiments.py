@@ -91,6 +91,13 @@ def test_probe_answerable_runs_on_three_questions_per_set(tmp_path: Path) -> Non
     assert "ms uncached" in out  # the cost per question
 
 
+def test_probe_reader_runs_training_and_scoring_on_four_articles() -> None:
+    out = _run("probe_reader", "--limit", "4", "--epochs", "1")
+    assert re.search(r"^pairs: train \d+, held out \d+", out, re.M), out
+    for row in ("all", "answer vs near miss", "answer vs other sentence"):
+        assert re.search(rf"^{row} +{SCORE} +{SCORE}$", out, re.M), out  # cosine, reader
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]

@@ -20,6 +20,8 @@ from rag import Settings
 pytestmark = pytest.mark.browser
 
 MSC_QUESTION = "What are the barriers to MSC standardisation?"
+# Answered from a paraphrase with weak support (the Engine's own answer decides, below).
+WEAK_QUESTION = "Why is growing mesenchymal stem cells in the lab a problem?"
 BUNDLED_TITLE = "Mesenchymal stem cells in autoimmune diseases"
 TIMEOUT = 30_000  # ms; an answer takes about two seconds
 
@@ -31,7 +33,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def expected(workdir: Path) -> dict[str, dict[str, Any]]:
-    return engine_answers(workdir / "index", [MSC_QUESTION])
+    return engine_answers(workdir / "index", [MSC_QUESTION, WEAK_QUESTION])
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +246,22 @@ def test_html_inside_a_document_is_shown_as_text_and_never_runs(page: Any, tmp_p
     assert literal in mark.inner_text()
     assert page.locator("#pt-transcript img, #pt-sources img, #pt-sources b").count() == 0
     screenshot(page, "4-chat-escaped-html")
+
+
+def test_an_answer_with_weak_support_says_so_under_the_answer(
+    page: Any, expected: dict[str, dict[str, Any]]
+) -> None:
+    weak, strong = expected[WEAK_QUESTION], expected[MSC_QUESTION]
+    assert weak["weak_support"] and not weak["abstained"], "pick a weakly supported question"
+    assert not strong["weak_support"]
+    turn = ask(page, WEAK_QUESTION)
+    note = turn.locator(".pt-weak")
+    expect(note).to_contain_text(f"Weak support ({weak['evidence_score']:.2f})")
+    expect(note).to_contain_text("check them")
+    assert turn.locator(".pt-cite").count() == len(weak["citations"])  # still answered
+    assert ask(page, MSC_QUESTION).locator(".pt-weak").count() == 0
+    assert_clean_layout(page)
+    screenshot(page, "5-chat-weak-support")
 
 
 def test_off_topic_question_abstains_and_shows_closest_passages(page: Any) -> None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from index.loaders import SUPPORTED_SUFFIXES
 from index.settings import AnswerSettings, LLMSettings, RetrievalSettings
 from rag import Answer, AnswerEvent, Engine, IngestReport, PaperTrailError, Settings
-from ui.render.common import count_of
+from ui.render.common import count_of, weak_support_note
 
 __all__ = ["app"]
 
@@ -336,6 +336,8 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"Searched: {answer.searched}")
     if answer.notice:
         lines.append(f"Note: {answer.notice}")
+    if weak := weak_support_note(answer):
+        lines.append(f"Note: {weak}")
     lines += [answer.answer, ""]
     if answer.mode == "generative" and answer.claims:
         lines.append("Checked against the sources:")

@@ -104,6 +104,10 @@ CSS = """
   background: var(--color-accent-soft); border-color: transparent; white-space: normal;
 }
 .pt-abstained { border-left: 4px solid #d97706; white-space: normal; }
+.pt-scope.pt-weak {
+  display: inline-block; margin-top: 4px; padding: 2px 8px; border-radius: 6px;
+  background: #fef3c7; color: #92400e;
+}
 .pt-cite, .pt-cite-demo {
   display: inline; padding: 0 3px; margin: 0 1px; border: none; border-radius: 4px;
   background: var(--color-accent-soft); color: var(--color-accent); font-weight: 600;

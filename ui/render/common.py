@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from index.models import Citation, Passage
+from index.models import Answer, Citation, Passage
 
-__all__ = ["count_of", "esc", "notice_html", "page_name", "where"]
+__all__ = ["count_of", "esc", "notice_html", "page_name", "weak_support_note", "where"]
 
 
 def esc(text: str) -> str:
@@ -23,6 +23,16 @@ def notice_html(message: str, kind: str = "error") -> str:
         return ""
     role = "alert" if kind == "error" else "status"
     return f'<div class="pt-notice pt-notice-{kind}" role="{role}">{esc(message)}</div>'
+
+
+def weak_support_note(answer: Answer) -> str | None:
+    """The one-line warning on an answer given with weak support, else None."""
+    if answer.abstained or not answer.weak_support:
+        return None
+    return (
+        f"Weak support ({answer.evidence_score:.2f}): the quoted sentences may not answer "
+        "this question; check them."
+    )
 
 
 def page_name(page: int, label: str | None) -> str:

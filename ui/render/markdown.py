@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from index.models import Answer, Citation, Passage
-from ui.render.common import page_name
+from ui.render.common import page_name, weak_support_note
 
 __all__ = ["answer_markdown", "conversation_markdown"]
 
@@ -24,6 +24,8 @@ def answer_markdown(answer: Answer) -> str:
     lines += [answer.answer, ""]
     if answer.notice:
         lines += [f"*Note:* {answer.notice}", ""]
+    if weak := weak_support_note(answer):
+        lines += [f"*Note:* {weak}", ""]
     if answer.mode == "generative" and answer.claims:
         lines += ["**Checked against the sources**", ""]
         for claim in answer.claims:

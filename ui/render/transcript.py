@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from index.models import Answer, Citation, Claim
-from ui.render.common import count_of, esc, where
+from ui.render.common import count_of, esc, weak_support_note, where
 from ui.render.context import Exchange
 from ui.render.markdown import answer_markdown
 from ui.render.sources import SOURCE_TURNS
@@ -55,6 +55,9 @@ def _turn_html(turn: int, x: Exchange, *, copy: bool) -> str:
         if x.answer.notice
         else ""
     )
+    weak = weak_support_note(x.answer)
+    # Under the answer: its quotes may not answer the question.
+    notice += f'<p class="pt-scope pt-weak" role="note">{esc(weak)}</p>' if weak else ""
     body = answer_html(x.answer, turn, pending=x.pending)
     return (
         f'<div class="pt-turn" data-turn="{turn}">{question}{scope}{searched}'
