@@ -88,7 +88,9 @@ def pairs(limit: int | None = None, seed: int = 0) -> list[Pair]:
             others = [
                 s.text
                 for s in sentences
-                if s not in gold and len(s.text.split()) > 5 and answer.lower() not in s.text.lower()
+                if s not in gold
+                and len(s.text.split()) > 5
+                and answer.lower() not in s.text.lower()
             ]
             if others:
                 out.append((n, question, rng.choice(others), 0, "other"))
