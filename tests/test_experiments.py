@@ -98,6 +98,22 @@ def test_probe_reader_runs_training_and_scoring_on_four_articles() -> None:
         assert re.search(rf"^{row} +{SCORE} +{SCORE}$", out, re.M), out  # cosine, reader
 
 
+def test_probe_ceiling_runs_on_a_small_trust_run(tmp_path: Path) -> None:
+    # Answerable questions score high on "a"; "b" is noise, so "a" alone reaches the ceiling.
+    questions, asked = [], []
+    for i in range(12):
+        ok = i % 3 != 0
+        questions.append({"id": f"q{i}", "question": "?", "answerable": ok})
+        features = {"a": (0.8 if ok else 0.2) + i / 100, "b": (i * 7 % 5) / 5, "eligible": 1.0}
+        asked.append({"id": f"q{i}", "condition": "alone", "support_features": features})
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"run": {"questions": questions, "asked": asked}}))
+    out = _run("probe_ceiling", "--trust", trust, "--max-features", "2")
+    assert "12 questions (4 unanswerable)" in out, out
+    assert re.search(r"^1 \| 1\.000 \| a$", out, re.M), out
+    assert re.search(rf"^2 \| {SCORE} \| a\+b$", out, re.M), out
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]
