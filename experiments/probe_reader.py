@@ -1,6 +1,12 @@
 """Could a reader fine-tuned from MiniLM tell a sentence that answers from a near miss?
 
     python -m experiments.probe_reader [--epochs 5] [--lr 6e-5] [--limit N]
+    python -m experiments.probe_reader --trust eval-out/trust-answered/trust.json
+
+The second form trains on every dev article and adds the reader's score of each trust
+question against its quoted sentences to the support features, then prints the ceiling of
+experiments.probe_ceiling with and without it. Run eval.trust for it with
+PAPERTRAIL_ANSWER__MIN_EVIDENCE=0, so that every question has quotes to read.
 
 The abstention misses left on the trust set (issue #14) are near misses: the question's
 words are in the text but not what it asks ("What plasma dose healed venous leg ulcers
@@ -21,11 +27,13 @@ as the baseline, the bi-encoder cosine the shipped score uses.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -112,12 +120,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, help="Only the first N dev articles (a smoke run).")
+    parser.add_argument("--trust", type=Path, help="eval.trust's trust.json: train on all.")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     rng = random.Random(0)
     data = pairs(args.limit)
-    train = [p for p in data if p[0] % 2 == 0]
-    held = [p for p in data if p[0] % 2 == 1]
+    train = [p for p in data if args.trust or p[0] % 2 == 0]
+    held = [p for p in data if not args.trust and p[0] % 2 == 1]
     model_dir = _local_model_dir(Settings().embed_model)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
@@ -147,13 +156,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             optimiser.zero_grad()
     trained = time.perf_counter() - started
     model.eval()
-    with torch.no_grad():
-        reader = np.concatenate(
-            [
-                model(**encode(held[k : k + 32])).logits.squeeze(-1).numpy().reshape(-1)
-                for k in range(0, len(held), 32)
-            ]
-        )
+
+    def read(batch: Sequence[Pair]) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate(
+                [
+                    model(**encode(batch[k : k + 32])).logits.squeeze(-1).numpy().reshape(-1)
+                    for k in range(0, len(batch), 32)
+                ]
+            )
+
+    if args.trust:
+        print(f"pairs: train {len(train)}; trained in {trained:.0f} s")
+        _with_reader(args.trust, read)
+        return
+    reader = read(held)
     embedder = load_embedder(Settings())
     q = np.asarray(embedder.get_text_embedding_batch([p[1] for p in held]))
     s = np.asarray(embedder.get_text_embedding_batch([p[2] for p in held]))
@@ -173,6 +190,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{name:24}{_auc(labels[keep], cosine[keep]):>10.3f}"
             f"{_auc(labels[keep], reader[keep]):>10.3f}"
         )
+
+
+def _with_reader(path: Path, read: Callable[[Sequence[Pair]], np.ndarray]) -> None:
+    """The ceiling of the support features on the trust set, without and with the reader."""
+    from experiments.probe_ceiling import ceiling
+
+    run = json.loads(path.read_text())["run"]
+    questions = {q["id"]: q for q in run["questions"]}
+    asked = [a for a in run["asked"] if a["condition"] == "alone" and a["quotes"]]
+    scores = read(
+        [(0, questions[a["id"]]["question"], " ".join(a["quotes"]), 0, "") for a in asked]
+    )
+    features = [
+        {**a["support_features"], "reader": float(r)} for a, r in zip(asked, scores, strict=True)
+    ]
+    labels = [questions[a["id"]]["answerable"] for a in asked]
+    print(
+        f"trust set alone: {len(asked)} questions with quotes "
+        f"({labels.count(False)} not answerable)"
+    )
+    print(f"reader AUC {_auc(np.array(labels), scores):.3f}")
+    names = sorted(k for k in features[0] if k not in ("eligible", "reader"))
+    for size in range(1, 5):
+        subsets = list(itertools.combinations(names, size))
+        if not subsets:
+            break
+        without = max(ceiling(features, labels, s) for s in subsets)
+        with_reader = max(ceiling(features, labels, (*s, "reader")) for s in subsets)
+        print(f"{size} features | without reader {without:.3f} | with reader {with_reader:.3f}")
 
 
 if __name__ == "__main__":

@@ -98,17 +98,38 @@ def test_probe_reader_runs_training_and_scoring_on_four_articles() -> None:
         assert re.search(rf"^{row} +{SCORE} +{SCORE}$", out, re.M), out  # cosine, reader
 
 
-def test_probe_ceiling_runs_on_a_small_trust_run(tmp_path: Path) -> None:
-    # Answerable questions score high on "a"; "b" is noise, so "a" alone reaches the ceiling.
+def _small_trust_run(folder: Path) -> Path:
+    """A trust.json of 12 questions: answerable ones score high on "a"; "b" is noise."""
     questions, asked = [], []
     for i in range(12):
         ok = i % 3 != 0
-        questions.append({"id": f"q{i}", "question": "?", "answerable": ok})
+        questions.append(
+            {"id": f"q{i}", "question": f"How many cells in trial {i}?", "answerable": ok}
+        )
         features = {"a": (0.8 if ok else 0.2) + i / 100, "b": (i * 7 % 5) / 5, "eligible": 1.0}
-        asked.append({"id": f"q{i}", "condition": "alone", "support_features": features})
-    trust = tmp_path / "trust.json"
+        quotes = [f"Trial {i} enrolled {10 * i} cells."]
+        asked.append(
+            {"id": f"q{i}", "condition": "alone", "support_features": features, "quotes": quotes}
+        )
+    trust = folder / "trust.json"
     trust.write_text(json.dumps({"run": {"questions": questions, "asked": asked}}))
-    out = _run("probe_ceiling", "--trust", trust, "--max-features", "2")
+    return trust
+
+
+def test_probe_reader_runs_against_the_trust_features(tmp_path: Path) -> None:
+    trust = _small_trust_run(tmp_path)
+    out = _run("probe_reader", "--limit", "2", "--epochs", "1", "--trust", trust)
+    assert "12 questions with quotes (4 not answerable)" in out, out
+    assert re.search(rf"^reader AUC {SCORE}$", out, re.M), out
+    rows = re.findall(
+        rf"^\d features \| without reader ({SCORE}) \| with reader ({SCORE})$", out, re.M
+    )
+    assert len(rows) == 2 and rows[0][0] == "1.000", out  # "a" alone separates them
+
+
+def test_probe_ceiling_runs_on_a_small_trust_run(tmp_path: Path) -> None:
+    # "a" alone reaches the ceiling.
+    out = _run("probe_ceiling", "--trust", _small_trust_run(tmp_path), "--max-features", "2")
     assert "12 questions (4 unanswerable)" in out, out
     assert re.search(r"^1 \| 1\.000 \| a$", out, re.M), out
     assert re.search(rf"^2 \| {SCORE} \| a\+b$", out, re.M), out
