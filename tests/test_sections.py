@@ -37,8 +37,9 @@ def _best_time(text: str, runs: int = 5) -> float:
     return best
 
 
-def test_eight_megabytes_take_under_ten_times_one_megabyte() -> None:
+def test_heading_search_grows_linearly_not_quadratically() -> None:
     small, large = _text(1_000_000), _text(8_000_000)
     assert [h.title for h in find_headings(large)] == ["Introduction"]
     ratio = _best_time(large) / _best_time(small)
-    assert ratio < 10, f"8 MB took {ratio:.1f}x as long as 1 MB"
+    # Linear is 8x and quadratic 64x; cache misses on a shared machine measured up to 10.8x.
+    assert ratio < 20, f"8 MB took {ratio:.1f}x as long as 1 MB"
