@@ -207,7 +207,7 @@ def weak_cut(rows: list[dict], model: Fit, *, share: float = _WEAK_SHARE) -> flo
     of the answers given (not abstained) is answerable at least `share` of the time: below it
     an answer is marked weak support (answer.weak_support). Bands, not everything above, since
     the many clear answers near 1.0 would hide a weak band."""
-    answered = [(model.score(r), r["answerable"]) for r in rows if not _abstains(r, model)]
+    answered = _answered(rows, model)
     for cut in np.arange(np.ceil(model.threshold * 20) / 20, 1.0, 0.05):
         bands = [
             [ok for s, ok in answered if low <= s < low + 0.1] for low in np.arange(cut, 1.0, 0.1)
@@ -215,6 +215,11 @@ def weak_cut(rows: list[dict], model: Fit, *, share: float = _WEAK_SHARE) -> flo
         if all(np.mean(b) >= share for b in bands if b):
             return round(float(cut), 2)
     return None
+
+
+def _answered(rows: list[dict], model: Fit) -> list[tuple[float, bool]]:
+    """The score and label of each question `model` answers (does not abstain on)."""
+    return [(model.score(r), r["answerable"]) for r in rows if not _abstains(r, model)]
 
 
 def _trust_balance(figures: dict[str, dict[str, float]]) -> float:
@@ -248,9 +253,9 @@ def _report(rows: list[dict], ranked: list[tuple[float, Fit]]) -> str:
         )
     cut = weak_cut(rows, best)
     if cut is not None:
-        answered = [r for r in rows if not _abstains(r, best)]
-        below = [r["answerable"] for r in answered if best.score(r) < cut]
-        above = [r["answerable"] for r in answered if best.score(r) >= cut]
+        answered = _answered(rows, best)
+        below = [ok for s, ok in answered if s < cut]
+        above = [ok for s, ok in answered if s >= cut]
         lines.append(
             f"weak support below (answer.weak_support): {cut}; answers below it answerable "
             f"{np.mean(below) if below else float('nan'):.3f} (n={len(below)}), from it "
