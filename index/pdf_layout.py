@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from index.models import ElementKind
 
@@ -73,6 +74,8 @@ _MAX_HEADING_WORDS = 18
 _WORD_GAP = 0.1  # em
 _FIGURE_LABEL_CHARS = 400  # more text than this inside image/form objects is not labels
 _FORCE_BOLD = 1 << 18  # PDF font descriptor flag ForceBold (bit 19)
+# A page number alone on its line ("2270", "Page 1 of 11"); a year is not one.
+_STAMPED_NUMBER = re.compile(r"(?:page\s+)?(?!(?:19|20)\d\d\b)(\d{1,4})(?:\s+of\s+\d{1,4})?", re.I)
 
 
 @dataclass
@@ -156,7 +159,14 @@ def read_layout(path: Path) -> tuple[list[LayoutPage], str | None]:
 # --- characters and lines -------------------------------------------------------------
 
 
-def _page_lines(page: object) -> tuple[list[_Line], float, float]:
+class _RawPage(NamedTuple):
+    lines: list[_Line]
+    width: float
+    height: float
+    stamped: str | None = None  # a page number printed inside a stamped form, not the text
+
+
+def _page_lines(page: object) -> _RawPage:
     import pypdfium2.raw as raw
 
     width, height = page.get_size()  # type: ignore[attr-defined]
@@ -226,14 +236,23 @@ def _page_lines(page: object) -> tuple[list[_Line], float, float]:
         chars.append(_Char(text, x0, x1, y0, y1, size, bold, i, font, turned, spaced))
         spaced = False
     textpage.close()
+    stamped: str | None = None
     if 0 < len(in_figures) < _FIGURE_LABEL_CHARS:
         # Labels drawn inside a figure are not prose; a "figure" full of text is a page
         # or a table placed as one object, and is read.
+        stamp = _lines([c for c in chars if c.index in in_figures])
         chars = [c for c in chars if c.index not in in_figures]
+        # ACL's and BMC's first pages print their number in a footer stamped as a form.
+        numbers = [
+            m.group(1)
+            for ln in stamp
+            if _in_margin(ln, height) and (m := _STAMPED_NUMBER.fullmatch(ln.text.strip()))
+        ]
+        stamped = numbers[0] if len(numbers) == 1 else None
     if sideways and len(sideways) < len(chars) / 2:
         # A few sideways lines on an upright page are a banner or a margin stamp.
         chars = [c for c in chars if c.index not in sideways]
-    return _lines(chars), width, height
+    return _RawPage(_lines(chars), width, height, stamped)
 
 
 def _figure_boxes(page: object, area: float) -> list[tuple[float, float, float, float]]:
@@ -450,10 +469,8 @@ def _fix_symbols(text: str, index: list[int]) -> tuple[str, list[int]]:
 # --- page structure -------------------------------------------------------------------
 
 
-def _label(
-    raw_pages: list[tuple[list[_Line], float, float]],
-) -> tuple[list[LayoutPage], str | None]:
-    all_lines = [ln for lines, _, _ in raw_pages for ln in lines]
+def _label(raw_pages: list[_RawPage]) -> tuple[list[LayoutPage], str | None]:
+    all_lines = [ln for page in raw_pages for ln in page.lines]
     if not all_lines:
         return [LayoutPage(i + 1, [], problem="has no text") for i in range(len(raw_pages))], None
     body_size = _body_size(all_lines)
@@ -462,7 +479,7 @@ def _label(
     pitch = _line_pitch(all_lines, body_size)
     pages: list[LayoutPage] = []
     title: str | None = None
-    for number, (lines, _width, height) in enumerate(raw_pages, start=1):
+    for number, (lines, _width, height, _stamped) in enumerate(raw_pages, start=1):
         running = furniture + ([set(_key(title).split())] if title else [])
         lines, label = _strip_edges(lines, height, body_size, running)
         lines = _strip_line_numbers(lines, body_size)
@@ -482,6 +499,10 @@ def _label(
             page.label = None if page.problem else page.label[1:]
     _classify(pages, body_size, body_font)
     _fix_labels(pages)
+    for page, raw_page in zip(pages, raw_pages, strict=True):
+        # After the sequence check: an excerpt's first page (1, then 9, 10, 11) is printed so.
+        if page.label is None and not page.problem and raw_page.stamped:
+            page.label = raw_page.stamped
     return pages, title
 
 
@@ -509,11 +530,11 @@ def _key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def _repeated_edge_lines(raw_pages: list[tuple[list[_Line], float, float]]) -> list[set[str]]:
+def _repeated_edge_lines(raw_pages: list[_RawPage]) -> list[set[str]]:
     """Word sets (digits folded) of lines near a page's top or bottom seen on 2+ pages."""
     per_page = [
-        [set(_key(ln.text).split()) for ln in lines if _in_margin(ln, height)]
-        for lines, _, height in raw_pages
+        [set(_key(ln.text).split()) for ln in page.lines if _in_margin(ln, page.height)]
+        for page in raw_pages
     ]
     repeated: list[set[str]] = []
     for i, words in enumerate(per_page):

@@ -140,6 +140,14 @@ def test_printed_page_numbers_become_labels() -> None:
     assert specter[1:4] == ["2271", "2272", "2273"]
 
 
+def test_a_page_number_stamped_in_a_form_labels_the_first_page() -> None:
+    # ACL prints the first page's number in a footer form; the text's lines never hold it.
+    specter = [p.label for p in _doc("acl-2020-specter.pdf").pages]
+    assert specter[:2] == ["2270", "2271"]
+    # An affiliation's superscript "1" on a first page is not its number.
+    assert _doc("bmc-jtmo-2010-dvt-prophylaxis-trauma.pdf").pages[0].label is None
+
+
 def test_running_heads_are_not_left_in_the_text() -> None:
     text = _doc("clinsci-2014-ace-n-domain-inhibitors.pdf").text
     assert "R. G. Douglas and others" not in text
