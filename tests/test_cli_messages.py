@@ -110,3 +110,20 @@ def test_pdf_reader_notes_become_one_warning_on_their_file(tmp_path: Path, make_
     lines = result.stderr.splitlines()
     assert not [line for line in lines if line.startswith("incorrect startxref")]  # pypdf's own
     assert f"  warning: {pdf}: PDF reader: incorrect startxref pointer(1)" in lines
+
+
+def test_list_clips_a_long_title_to_the_terminal_and_json_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    title = "Understanding the barriers to setting up a healthcare quality improvement process " * 2
+    note = tmp_path / "qi.md"
+    note.write_text(f"# {title.strip()}\n\nStaff shortages slowed every audit cycle.\n")
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["ingest", str(note), "--index-dir", index]).exit_code == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    header, row = runner.invoke(app, ["list", "--index-dir", index]).stdout.splitlines()
+    assert len(row) <= 80 and "…" in row and row.startswith("qi.md ")
+    added = row.split()[-2]
+    assert header.index("ADDED") == row.index(added)  # the columns stay aligned
+    listed = json.loads(runner.invoke(app, ["list", "--json", "--index-dir", index]).stdout)
+    assert listed[0]["title"] == title.strip()

@@ -390,16 +390,25 @@ def list_documents(
             d.title,
             str(d.pages),
             str(d.chunks),
-            d.ingested_at,
+            d.ingested_at[:16].replace("T", " "),  # stored as ISO 8601 UTC; --json has it whole
             f"duplicate of {d.duplicate_of}" if d.duplicate_of else "",
         )
         for d in docs
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    # A journal title runs to 200 characters: the title column takes what the terminal leaves.
+    room = shutil.get_terminal_size((120, 24)).columns - sum(widths) + widths[1] - 2 * 4
+    if widths[1] > max(room, 24):
+        widths[1] = max(room, 24)
+        rows = [(r[0], _clip(r[1], widths[1]), *r[2:]) for r in rows]
     for r in rows:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
         cells += [r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
         typer.echo("  ".join(cells + ([r[5]] if r[5] else [])))
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 @app.command()
