@@ -278,23 +278,33 @@ def _lines(chars: list[_Char]) -> list[_Line]:
     lines: list[list[_Char]] = []
     current: list[_Char] = []
     base: float | None = None
+    row_size = 0.0  # the size of the characters the baseline comes from
     for c in chars:
         if c.text == " " and not current:
             continue
         if current and base is not None:
-            prev = current[-1]
+            # An accent kept out of place (below) is not where the line's text has got to.
+            prev = next((x for x in reversed(current) if x.text not in _COMBINING), current[-1])
             h = max(c.size, prev.size, 1.0)
             mid = (c.bottom + c.top) / 2
-            same_row = base - 0.6 * h < mid < base + 1.0 * h or c.text == " "
+            # Measured by the row's type, not the superscript before: "Lys⁴⁸⁹" stays one line.
+            hr = max(h, row_size) if c.size < 0.85 * row_size else h
+            same_row = base - 0.6 * hr < mid < base + 1.0 * hr or c.text == " "
             back = c.x0 < prev.x0 - 2 * h  # a jump back to the left: a new line
+            if back and same_row and c.text in _COMBINING:
+                # An accent drawn after its line ("A in complex with compound" ... "˚"):
+                # it stays, and _attach_accents puts it on the letter under it.
+                span = (min(x.x0 for x in current), max(x.x1 for x in current))
+                back = not span[0] <= (c.x0 + c.x1) / 2 <= span[1]
             if not same_row or back:
                 lines.append(current)
-                current, base = [], None
+                current, base, row_size = [], None, 0.0
         if c.text == " " and not current:
             continue
         current.append(c)
         if c.text != " " and (base is None or c.size >= 0.9 * current[0].size):
             base = c.bottom if base is None else min(base, c.bottom) if c.size > 0 else base
+            row_size = max(row_size, c.size)
     if current:
         lines.append(current)
     built = [_build_line(cs) for cs in lines if any(ch.text.strip() for ch in cs)]
@@ -424,7 +434,15 @@ def _build_line(chars: list[_Char]) -> _Line:
     )
 
 
+# Residue numbers set as superscripts ("Tyr⁴⁹⁸") are part of the name, not a citation.
+_RESIDUE = re.compile(
+    r"\b(?:Ala|Arg|Asn|Asp|Cys|Gln|Glu|Gly|His|Ile|Leu|Lys|Met|Phe|Pro|Ser|Thr|Trp|Tyr|Val)\d*$"
+)
+
+
 def _superscript(text: str, out: list[str]) -> str:
+    if text.isdigit() and _RESIDUE.search("".join(out[-8:])):
+        return text
     before = "".join(out[-3:]).rstrip()
     if (text in "◦∘o°" and before[-1:].isdigit()) or text in "◦∘°":
         return "°"
@@ -925,6 +943,8 @@ def _is_heading(b: Block, body: float, body_font: str, after: Block | None = Non
         return False
     if not re.search(r"[A-Za-z]{2}", text) or text[0].islower():
         return False
+    if re.search(r"\s[=<>≤≥≈]\s", text):
+        return False  # a display equation's line ("L = max n d P"), whatever its type
     larger = b.size >= 1.12 * body
     bold = b.bold > 0.7 and b.size >= 0.9 * body
     caps = text.isupper() and b.words <= 8 and b.size >= 0.9 * body and len(text) > 4

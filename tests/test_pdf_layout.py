@@ -103,6 +103,36 @@ def test_symbols_come_out_as_unicode() -> None:
         assert not [c for c in doc_text if unicodedata.category(c) in ("Co", "Cc") and c != "\n"]
 
 
+def test_an_accent_drawn_after_its_line_joins_its_letter() -> None:
+    # Clinical Science draws the ring of "Å" after the rest of its line.
+    assert (
+        "solved at 2.2 Å in complex with compound 33RE (Figure 5)"
+        in _doc("clinsci-2014-ace-n-domain-inhibitors.pdf").text
+    )
+    hindawi = _doc("hindawi-rrp-2010-heart-failure-programmes.pdf").text
+    assert "U. Dahlström, and A. Broström" in hindawi
+    # The late accent does not pull the next line's start onto its own ("labeled“authored”").
+    assert "labeled “authored”" in _doc("naacl-2018-literature-graph.pdf").text
+
+
+def test_a_run_of_superscripts_stays_on_its_line() -> None:
+    elife = _doc("elife-2016-e13833-basal-ganglia-accepted-manuscript.pdf").text
+    assert "2.2 x 10⁻¹⁰, paired t-test" in elife
+    authors = "Indraneel Datta, Chad G Ball, Lucas Rudmik, S Morad Hameed, John B Kortbeek"
+    assert authors in _doc("bmc-jtmo-2010-dvt-prophylaxis-trauma.pdf").text
+
+
+def test_a_display_equation_is_not_a_heading() -> None:
+    titles = [title for _, title, _ in _headings(_doc("acl-2020-specter.pdf"))]
+    assert titles and not [t for t in titles if "=" in t]
+
+
+def test_residue_numbers_set_as_superscripts_stay_with_the_residue() -> None:
+    text = _doc("clinsci-2014-ace-n-domain-inhibitors.pdf").text
+    assert "with residues Lys489 and Tyr498, and also" in text
+    assert "Tyr501 OH OAH 2.7" in text  # in a table too
+
+
 def test_justified_text_keeps_its_word_spaces() -> None:
     for name in (
         "bmc-hsr-2014-quality-improvement-malawi.pdf",
