@@ -135,6 +135,14 @@ def test_probe_ceiling_runs_on_a_small_trust_run(tmp_path: Path) -> None:
     assert re.search(rf"^2 \| {SCORE} \| a\+b$", out, re.M), out
 
 
+def test_probe_occlusion_runs_on_a_small_trust_run(tmp_path: Path) -> None:
+    out = _run("probe_occlusion", "--trust", _small_trust_run(tmp_path))
+    assert "12 questions with quotes (4 not answerable)" in out, out
+    for name in ("cosine", "occlusion", "occlusion_best", "occlusion_mean", "score"):
+        assert re.search(rf"^{name} +({SCORE}|-) +({SCORE}|-)$", out, re.M), out
+    assert re.search(rf"^cosine +{SCORE} ", out, re.M), out  # both kinds in the dev half
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]
