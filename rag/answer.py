@@ -94,9 +94,14 @@ _MIN_WORDS = 4
 _MAX_TITLE_WORDS = 20
 _MAX_CONTINUATION = 3
 _MAX_ANTECEDENTS = 2
+_MAX_LIST_ITEMS = 8  # a list is quoted whole, lead-in and items, up to this many items
 _REFERS_BACK = re.compile(
     r"^(This|These|Those|Such|Its|They|Their|Therefore|Thus|Hence|Consequently|As a result)\b"
 )
+# A list item that is no sentence of its own ("(i) experience of ...", "• bone marrow,"),
+# so it needs its lead-in ("... covering:"); "(1) HAdV-55 may cause ..." stands alone, and
+# so does a lower-case "where T is ..." after an equation's lead-in.
+_LIST_ITEM = re.compile(r"^(?:\(?(?:[ivx]{1,4}|[a-h]|\d{1,2})\)|[•▪◦‣–—-])\s+[a-z]")
 _CONTINUES = re.compile(
     r"^(This|These|Those|Such|It|Its|They|Their|In addition|Additionally|Moreover|Furthermore|"
     r"Also|Currently|In particular|Specifically|For example|For instance|As a result|"
@@ -335,7 +340,8 @@ def _candidates(passages: Sequence[Passage], sentences_in: SentencesIn) -> list[
 def _is_title_line(sentence: Sentence, passage: Passage) -> bool:
     """The document's title, or a line of its own without a full stop: an unnumbered
     heading or a text file's title ("Sleep and memory consolidation: lecture notes"), which
-    cleaning puts in a paragraph of its own. A sentence runs on or ends in punctuation."""
+    cleaning puts in a paragraph of its own. A sentence or a list item runs on or ends in
+    punctuation."""
     text = sentence.text.strip()
     if passage.title and text.rstrip(".") == passage.title.strip().rstrip("."):
         return True
@@ -344,7 +350,8 @@ def _is_title_line(sentence: Sentence, passage: Passage) -> bool:
     return (
         after in ("", "\n")
         and before == "\n"
-        and not text.endswith((".", "?", "!", ":", ";", ")", "]"))
+        and not text.endswith((".", "?", "!", ":", ";", ",", ")", "]"))
+        and not _LIST_ITEM.match(text)  # "(ii) beliefs about their diagnosis, and"
         and len(text.split()) <= _MAX_TITLE_WORDS
     )
 
@@ -517,14 +524,14 @@ def _lead_first(best: _Candidate, chosen: list[_Candidate]) -> list[_Candidate]:
     start, end = at, at + 1
     while (
         start > 0
-        and _REFERS_BACK.match(reading[start].sentence.text)
         and _adjacent(reading[start - 1], reading[start])
+        and _refers_back(reading[start], reading[start - 1])
     ):
         start -= 1
     while (
         end < len(reading)
-        and _CONTINUES.match(reading[end].sentence.text)
         and _adjacent(reading[end - 1], reading[end])
+        and _continues(reading[end - 1], reading[end])
     ):
         end += 1
     lead = reading[start:end]
@@ -550,25 +557,51 @@ def _repeats(c: _Candidate, chosen: list[_Candidate]) -> bool:
 
 
 def _antecedents(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
-    """The sentences right before `c` that it refers back to, nearest last."""
+    """The sentences right before `c` that it refers back to, nearest last; a list item
+    brings the items before it and the line introducing them."""
     out: list[_Candidate] = []
     current = c
-    while _REFERS_BACK.match(current.sentence.text) and len(out) < _MAX_ANTECEDENTS:
+    while True:
         before = _neighbour(current, candidates, after=False)
-        if before is None:
+        if before is None or not _refers_back(current, before):
+            break
+        if len(out) >= (_MAX_LIST_ITEMS if _item_of(before, current) else _MAX_ANTECEDENTS):
             break
         out.insert(0, before)
         current = before
     return out
 
 
+def _refers_back(c: _Candidate, before: _Candidate) -> bool:
+    """Whether `c` cannot stand without `before`, the sentence right before it: it opens by
+    referring back ("This limits ..."), or it is an item of a list `before` belongs to."""
+    return bool(_REFERS_BACK.match(c.sentence.text)) or _item_of(before, c)
+
+
+def _continues(c: _Candidate, follower: _Candidate) -> bool:
+    """Whether `follower`, right after `c`, goes on from it ("In addition, ...") or is the
+    next item of a list `c` introduces or belongs to."""
+    return bool(_CONTINUES.match(follower.sentence.text)) or _item_of(c, follower)
+
+
+def _item_of(before: _Candidate, c: _Candidate) -> bool:
+    """Whether `c` is a list item ("(ii) beliefs ...") after its lead-in ("covering:") or
+    after the item before it."""
+    text = before.sentence.text.rstrip()
+    return bool(_LIST_ITEM.match(c.sentence.text)) and (
+        text.endswith(":") or bool(_LIST_ITEM.match(text))
+    )
+
+
 def _continuation(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
-    """The sentences right after `c` in its section that open by referring back to it."""
+    """The sentences right after `c` in its section that go on from it."""
     out: list[_Candidate] = []
     current = c
-    while len(out) < _MAX_CONTINUATION:
+    while True:
         follower = _neighbour(current, candidates, after=True)
-        if follower is None or not _CONTINUES.match(follower.sentence.text):
+        if follower is None or not _continues(current, follower):
+            break
+        if len(out) >= (_MAX_LIST_ITEMS if _item_of(current, follower) else _MAX_CONTINUATION):
             break
         out.append(follower)
         current = follower

@@ -11,7 +11,7 @@ from eval.datasets import read_jsonl
 from index.models import Passage, SpanIndex
 from index.sentences import Sentence
 from rag import Engine
-from rag.answer import _REFERS_BACK, _is_title_line
+from rag.answer import _LIST_ITEM, _REFERS_BACK, _is_title_line
 
 DATA = Path(__file__).parent / "data"
 NOTES = Path(__file__).parents[1] / "eval" / "datasets" / "trust" / "documents"
@@ -162,3 +162,50 @@ def test_a_sentence_that_refers_back_is_quoted_right_after_what_it_refers_to(
             assert document is not None
             end = document.text.index(before.quote) + len(before.quote)
             assert document.text[end : document.text.index(c.quote)].strip() == "", answer.answer
+
+
+REHAB = """# Patient experiences of cardiac rehabilitation
+
+Patients attended weekly exercise sessions at two hospitals for six months.
+
+Sessions were guided by a semistructured interview schedule, with questions covering:
+
+(i) experience of the cardiac rehabilitation programme,
+
+(ii) beliefs about their diagnosis of heart failure, and
+
+(iii) the role of the family doctor in caring for them.
+
+Quality of life improved after rehabilitation for most patients.
+"""
+
+
+def test_a_list_item_is_quoted_with_the_line_that_introduces_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    notes = tmp_path / "rehab.md"
+    notes.write_text(REHAB)
+    engine.ingest([notes])
+    lead_in = "Sessions were guided by a semistructured interview schedule"
+    for question in (
+        "What did the interview schedule ask about?",  # the lead-in leads: its items follow
+        "Were patients asked about their beliefs about their heart failure diagnosis?",
+    ):
+        quotes = [c.quote for c in engine.ask(question).citations]
+        assert quotes[0].startswith(lead_in), quotes
+        assert any(q.startswith("(ii) beliefs") for q in quotes), quotes
+
+
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("(ii) beliefs about their diagnosis of heart failure, and", True),
+        ("iv) the role of the GP in caring for patients.", True),
+        ("• bone marrow, fat and cord blood", True),
+        ("(1) HAdV-55 may cause severe ARDS in immunocompetent young men.", False),
+        ("where T is the sum of incubation and infectious periods", False),
+        ("(Figure 2) shows the design.", False),
+    ],
+)
+def test_only_list_items_that_are_not_sentences_need_their_lead_in(text: str, item: bool) -> None:
+    assert bool(_LIST_ITEM.match(text)) == item
