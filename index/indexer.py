@@ -168,7 +168,8 @@ class Indexer:
                 if replace
                 else identities.resolve(path, raw.doc_id)
             )
-            if known_hash == raw.content_hash:
+            same = known_hash == raw.content_hash
+            if same and not identities.read_by_older_reader(path):
                 return FileResult(path=str(path), status="unchanged", doc_id=raw.doc_id), None
             document = clean(raw)
             chunks = chunk_document(document, self.settings.chunking)
@@ -183,7 +184,7 @@ class Indexer:
             ), None
         result = FileResult(
             path=str(path),
-            status="replaced" if known_hash else "indexed",
+            status="reread" if same else "replaced" if known_hash else "indexed",
             doc_id=document.doc_id,
             chunks=len(chunks),
             warnings=document.warnings,

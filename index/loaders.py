@@ -24,9 +24,21 @@ from index.pdf_layout import LayoutPage, read_layout
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
-__all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "doc_id_for", "expand_paths", "load_file"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "RawDocument",
+    "doc_id_for",
+    "expand_paths",
+    "load_file",
+    "reader_version",
+]
 
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
+# Raised when reading a kind of file yields other text, labels or elements than before: a
+# file indexed by an older reader is read again on ingest, though its bytes are unchanged.
+# Kinds not listed, and documents indexed before versions were kept, are at 1.
+# .pdf 2: page numbers stamped in footer forms, accents drawn late, superscript runs.
+READER_VERSIONS: dict[str, int] = {".pdf": 2}
 
 
 @dataclass
@@ -88,6 +100,11 @@ def load_file(path: Path) -> RawDocument:
         _load_text(path, _decode(path, data), raw)
     _apply_sidecar(path, raw)
     return raw
+
+
+def reader_version(path: str | Path) -> int:
+    """The version of the reader for this kind of file (see READER_VERSIONS)."""
+    return READER_VERSIONS.get(Path(path).suffix.lower(), 1)
 
 
 def doc_id_for(path: Path) -> str:

@@ -241,7 +241,8 @@ class DocumentInfo(BaseModel):
 
 class FileResult(BaseModel):
     path: str
-    status: Literal["indexed", "unchanged", "replaced", "failed"]
+    # reread: the same bytes, read again because the reader for its kind has improved
+    status: Literal["indexed", "unchanged", "replaced", "reread", "failed"]
     doc_id: str | None = None
     chunks: int = 0
     error: str | None = None

@@ -39,6 +39,7 @@ import numpy as np
 from index.duplicates import Signature
 from index.embedding import weights_digest
 from index.errors import IndexMismatchError, PaperTrailError
+from index.loaders import reader_version
 from index.models import (
     Chunk,
     DoctorReport,
@@ -205,12 +206,17 @@ class Store:
             str(m.get("source_key")): (doc_id, str(m["content_hash"]))
             for doc_id, m in zip(got["ids"], got["metadatas"] or [], strict=True)
         }
+        older = {
+            str(m.get("source_key"))
+            for m in got["metadatas"] or []
+            if int(m.get("reader") or 1) < reader_version(str(m.get("source_key")))
+        }
         # A file another process is writing right now keeps the id it is written under.
         live = self._live_pending()
         for m in live:
             if m.get("source_key") and m["source_key"] not in known:
                 known[str(m["source_key"])] = (str(m["doc_id"]), "")
-        return Identities(known, set(got["ids"]) | {str(m["doc_id"]) for m in live})
+        return Identities(known, set(got["ids"]) | {str(m["doc_id"]) for m in live}, older=older)
 
     def revision(self) -> str:
         """Changes whenever any process writes to the collection."""
@@ -725,6 +731,11 @@ class Identities:
     known: dict[str, tuple[str, str]]  # source key -> (doc id, content hash)
     taken: set[str]
     rebound: dict[str, str] = field(default_factory=dict)  # new source key -> replaced one
+    older: set[str] = field(default_factory=set)  # source keys read by an older reader
+
+    def read_by_older_reader(self, path: str | Path) -> bool:
+        """Whether the file's document was indexed by an older reader of its kind."""
+        return source_key(path) in self.older
 
     def resolve(self, path: str | Path, name_id: str) -> tuple[str, str | None]:
         """(doc id, content hash indexed so far) for a file: its own id if it has one, else
@@ -880,6 +891,7 @@ def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
         "title": d.title,
         "source": d.source,
         "content_hash": d.content_hash,
+        "reader": reader_version(d.source),
         "pages": len(d.pages),
         "chunks": len(w.chunks),
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from index import loaders
 from index.indexer import Indexer
 from rag import Engine, Settings
+from ui.render import report_html
 
 FACT = "The zebrafish cohort showed a 42 percent rise in fin regeneration after treatment."
 
@@ -44,6 +46,25 @@ def test_reingest_unchanged_file_embeds_nothing(engine: Engine, tmp_path: Path) 
     again = engine.ingest([note])
     assert again.files[0].status == "unchanged"
     assert again.embedded_chunks == 0
+
+
+def test_a_file_read_by_an_older_reader_is_read_again_once(
+    engine: Engine, make_pdf, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdf = make_pdf("study.pdf", _pdf_pages("Journal of Fin Research 2023; 7: 11-19", 2))
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nMitochondria produce most of the cell's ATP supply.\n")
+    current = loaders.READER_VERSIONS[".pdf"]
+    monkeypatch.setitem(loaders.READER_VERSIONS, ".pdf", current - 1)
+    engine.ingest([pdf, note])
+    monkeypatch.setitem(loaders.READER_VERSIONS, ".pdf", current)  # PaperTrail upgraded
+    again = engine.ingest([pdf, note])
+    assert [f.status for f in again.files] == ["reread", "unchanged"]
+    assert again.embedded_chunks > 0 and len(engine.documents()) == 2
+    answer = engine.ask("How much did fin regeneration rise in the zebrafish cohort?")
+    assert any(FACT in c.quote for c in answer.citations)  # the old parts are gone, not doubled
+    assert [f.status for f in engine.ingest([pdf, note]).files] == ["unchanged", "unchanged"]
+    assert "study.pdf</strong>: read again" in report_html(again.files)  # the upload's report
 
 
 def test_changed_file_replaces_its_old_chunks(engine: Engine, tmp_path: Path) -> None:

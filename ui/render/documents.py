@@ -52,6 +52,7 @@ _STATUS = {
     "indexed": "indexed",
     "replaced": "replaced the earlier version",
     "unchanged": "unchanged, already indexed",
+    "reread": "read again: PaperTrail reads this kind of file better since it was indexed",
 }
 
 
