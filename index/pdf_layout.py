@@ -242,7 +242,7 @@ def _page_lines(page: object) -> _RawPage:
         # or a table placed as one object, and is read.
         stamp = _lines([c for c in chars if c.index in in_figures])
         chars = [c for c in chars if c.index not in in_figures]
-        # ACL's and BMC's first pages print their number in a footer stamped as a form.
+        # ACL prints a first page's number in a footer stamped as a form (SPECTER's 2270).
         numbers = [
             m.group(1)
             for ln in stamp
