@@ -261,6 +261,11 @@ class IngestReport(BaseModel):
         return [f for f in self.files if f.status == "failed"]
 
     @property
+    def stored(self) -> list[FileResult]:
+        """The files whose document was written: new, changed or read again."""
+        return [f for f in self.files if f.status in ("indexed", "replaced", "reread")]
+
+    @property
     def ok(self) -> bool:
         return not self.failed
 

@@ -211,10 +211,9 @@ def _print_report(report: IngestReport) -> None:
         )
         for w in f.warnings:
             typer.echo(f"  warning: {f.path}: {w.message}", err=True)
-    stored = sum(f.status in ("indexed", "replaced", "reread") for f in report.files)
     typer.echo(
-        f"{count_of(report.stored_chunks, 'chunk')} of {count_of(stored, 'document')} stored"
-        + (f"; {count_of(len(report.failed), 'file')} failed" if report.failed else "")
+        f"{count_of(report.stored_chunks, 'chunk')} of {count_of(len(report.stored), 'document')}"
+        " stored" + (f"; {count_of(len(report.failed), 'file')} failed" if report.failed else "")
     )
 
 
