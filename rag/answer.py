@@ -559,16 +559,28 @@ def _repeats(c: _Candidate, chosen: list[_Candidate]) -> bool:
 def _antecedents(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
     """The sentences right before `c` that it refers back to, nearest last; a list item
     brings the items before it and the line introducing them."""
+    return _linked(c, candidates, after=False)[::-1]
+
+
+def _continuation(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The sentences right after `c` in its section that go on from it."""
+    return _linked(c, candidates, after=True)
+
+
+def _linked(c: _Candidate, candidates: list[_Candidate], *, after: bool) -> list[_Candidate]:
+    """The run of neighbours after (or before, nearest first) `c` that each cannot be read
+    apart from the sentence next to it; a list runs longer than a chain of "This ..."."""
     out: list[_Candidate] = []
     current = c
-    while True:
-        before = _neighbour(current, candidates, after=False)
-        if before is None or not _refers_back(current, before):
+    while (other := _neighbour(current, candidates, after=after)) is not None:
+        earlier, later = (current, other) if after else (other, current)
+        if not (_continues(earlier, later) if after else _refers_back(later, earlier)):
             break
-        if len(out) >= (_MAX_LIST_ITEMS if _item_of(before, current) else _MAX_ANTECEDENTS):
+        limit = _MAX_CONTINUATION if after else _MAX_ANTECEDENTS
+        if len(out) >= (_MAX_LIST_ITEMS if _item_of(earlier, later) else limit):
             break
-        out.insert(0, before)
-        current = before
+        out.append(other)
+        current = other
     return out
 
 
@@ -591,21 +603,6 @@ def _item_of(before: _Candidate, c: _Candidate) -> bool:
     return bool(_LIST_ITEM.match(c.sentence.text)) and (
         text.endswith(":") or bool(_LIST_ITEM.match(text))
     )
-
-
-def _continuation(c: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
-    """The sentences right after `c` in its section that go on from it."""
-    out: list[_Candidate] = []
-    current = c
-    while True:
-        follower = _neighbour(current, candidates, after=True)
-        if follower is None or not _continues(current, follower):
-            break
-        if len(out) >= (_MAX_LIST_ITEMS if _item_of(current, follower) else _MAX_CONTINUATION):
-            break
-        out.append(follower)
-        current = follower
-    return out
 
 
 def _neighbour(c: _Candidate, candidates: list[_Candidate], *, after: bool) -> _Candidate | None:
