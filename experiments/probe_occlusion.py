@@ -23,12 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-_STOP = frozenset(
-    "what which who whom whose when where why how is are was were be been do does did the "
-    "a an of in on at to for by with from and or not that this these those it its as into "
-    "than then there their they them can could would should may might will has have had "
-    "after before about between during most much many more less".split()
-)
 _FEATURES = ("cosine", "occlusion", "occlusion_best", "occlusion_mean", "score")
 
 
@@ -36,8 +30,11 @@ def occlusion_features(
     embed: Callable[[list[str]], np.ndarray], question: str, quotes: Sequence[str]
 ) -> dict[str, float]:
     """Cosine and leave-one-word-out drops of `question` against `quotes` (unit vectors)."""
+    from index.keyword import content_words  # the project's stopwords (bm25s's English list)
+
+    kept = set(content_words(question))
     words = re.findall(r"[A-Za-z0-9'-]+", question)
-    content = [i for i, w in enumerate(words) if w.lower() not in _STOP and len(w) > 2]
+    content = [i for i, w in enumerate(words) if w.lower() in kept and len(w) > 2]
     variants = [" ".join(w for j, w in enumerate(words) if j != i) for i in content]
     vectors = np.asarray(embed([question, *variants, *quotes]))
     q, left_out, s = vectors[0], vectors[1 : 1 + len(variants)], vectors[1 + len(variants) :]
