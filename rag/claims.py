@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.keyword import terms
 from index.models import Answer, Citation, Claim, Passage
 from index.settings import AnswerSettings
 from rag.verify import Verifier, markers, split_claims, strip_markers
@@ -71,8 +72,8 @@ class ClaimBuilder:
         for a, b in spans:
             a = max(a, self._done)
             self._done = b
-            if not self.raw[a:b].strip():
-                continue
+            if not terms(strip_markers(self.raw[a:b])):
+                continue  # a stray marker or a closing quote: nothing a reader could check
             checked = self._verifier.claim(self.raw, a, b, self._passages, settings=self._settings)
             claim = self._place(checked)
             self.claims.append(claim)
@@ -93,6 +94,10 @@ class ClaimBuilder:
                 numbers[k] = len(self.citations) + len(citations) + 1
                 citations.append(quote.model_copy(update={"n": numbers[k]}))
         final = _renumber(sentence, numbers)
+        shown = set(markers(sentence))
+        added = [numbers[k] for k in checked.cites if k in numbers and k not in shown]
+        if added:  # attributed by the verifier, not by the writer's markers
+            final += " " + "".join(f"[{n}]" for n in added)
         quote = None
         if checked.quote is not None:
             n = numbers.get(checked.quote.n, checked.quote.n)

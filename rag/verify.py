@@ -26,7 +26,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -171,7 +171,7 @@ class Verifier:
         self, text: str, passages: Sequence[Passage], *, settings: AnswerSettings | None = None
     ) -> list[Claim]:
         """Every sentence of `text` as a checked claim; `settings` overrides for one call."""
-        spans = split_claims(text)
+        spans = [(a, b) for a, b in split_claims(text) if terms(strip_markers(text[a:b]))]
         bare = [strip_markers(text[a:b]) for a, b in spans]
         vectors = self._embed(bare)
         return [
@@ -208,19 +208,61 @@ class Verifier:
         notes = (
             [f"{_marks(beyond)} names no passage (only {len(passages)} given)"] if beyond else []
         )
-        base = {"text": sentence, "start": start, "end": end, "cites": valid}
+        base = {"text": sentence, "start": start, "end": end}
         bare = strip_markers(sentence)
-        if not cited:
-            return Claim(**base, verdict="uncited", reason="no [n] marker cites a passage")
-        if not valid or not terms(bare):
+        if not terms(bare):
             why = notes or ["nothing to check once the markers are removed"]
-            return Claim(**base, verdict="unsupported", reason="; ".join(why))
+            return Claim(**base, cites=valid, verdict="unsupported", reason="; ".join(why))
         if vector is None:
             vector = self._embed([bare])[0]
+        claim = None
+        if valid:
+            claim = self._against(base, bare, vector, valid, passages, settings, notes)
+            if claim.verdict == "supported":
+                return claim
+        # The markers are the writer's guess (a small model often leaves them out): the
+        # claim is attributed to the one given passage that states it best.
+        tried = [
+            self._against(base, bare, vector, [n], passages, settings, [])
+            for n in range(1, len(passages) + 1)
+            if [n] != valid
+        ]
+        found = max(tried, key=lambda c: (_RANK[c.verdict], c.support), default=None)
+        if claim is not None and (found is None or _RANK[found.verdict] <= _RANK[claim.verdict]):
+            return claim
+        if found is None or found.verdict == "unsupported":
+            closest = (
+                f" (closest {_marks(found.cites)}, support {found.support:.2f})" if found else ""
+            )
+            why = [f"no passage given states this{closest}", *notes]
+            return Claim(
+                **base,
+                cites=[],
+                verdict="unsupported",
+                support=found.support if found else 0.0,
+                reason="; ".join(why),
+            )
+        said = f"cited {_marks(valid)}, but" if valid else "no marker;"
+        moved = f"{said} {_marks(found.cites)} states it"
+        return found.model_copy(
+            update={"reason": "; ".join(x for x in (moved, found.reason, *notes) if x)}
+        )
+
+    def _against(
+        self,
+        base: dict[str, Any],
+        bare: str,
+        vector: np.ndarray,
+        valid: list[int],
+        passages: Sequence[Passage],
+        settings: AnswerSettings,
+        notes: list[str],
+    ) -> Claim:
+        """The claim checked against passages `valid` alone."""
         quotes = [q for n in valid for q in self._quotes(n, passages[n - 1])]
         if not quotes:
             why = [f"{_marks(valid)} has no sentence to check against", *notes]
-            return Claim(**base, verdict="unsupported", reason="; ".join(why))
+            return Claim(**base, cites=valid, verdict="unsupported", reason="; ".join(why))
         cosines = np.array([float(q.vector @ vector) for q in quotes])
         best = int(np.argmax(cosines))
         quote = quotes[best]
@@ -239,6 +281,7 @@ class Verifier:
             notes = [f"{_marks(valid)} does not state this (support {score:.2f})", *notes]
         return Claim(
             **base,
+            cites=valid,
             verdict=verdict,
             support=round(max(0.0, min(1.0, score)), 4),
             quote=_citation(quote),
@@ -339,6 +382,9 @@ def _hard_check(
             if not _mentions(lowered, entity) and not _expanded(entity, haystack):
                 return f"{entity!r} not in {where}"
     return None
+
+
+_RANK = {"unsupported": 0, "uncited": 0, "weak": 1, "supported": 2}
 
 
 def _near(quotes: list[_Quote], cosines: np.ndarray, best: int) -> list[int]:

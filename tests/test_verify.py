@@ -101,24 +101,41 @@ def test_a_named_entity_the_passage_lacks_is_unsupported(
     assert claim.reason is not None and "Pfizer" in claim.reason
 
 
-def test_a_true_sentence_cited_to_the_wrong_passage_is_unsupported(
+def test_a_true_sentence_cited_to_the_wrong_passage_moves_to_the_passage_that_states_it(
     bundled_engine: Engine, passages: list[Passage]
 ) -> None:
     wrong = _other(passages, _SOURCES, "bone marrow", "cord blood")
+    n = _n(passages, _SOURCES)
     sentence = (
         "Sources of MSCs are limited and are usually obtained from tissues such as bone "
         f"marrow, fat, and cord blood [{wrong}]."
     )
     claim = _check(bundled_engine, passages, sentence)
-    assert claim.verdict == "unsupported", claim
-    assert claim.reason is not None and f"[{wrong}]" in claim.reason
+    assert claim.verdict == "supported" and claim.cites == [n], claim
+    assert claim.reason is not None and f"cited [{wrong}], but [{n}] states it" in claim.reason
+    assert claim.quote is not None and "bone marrow" in claim.quote.quote
 
 
-def test_a_sentence_without_a_marker_is_uncited(
+def test_a_sentence_without_a_marker_is_attributed_to_the_passage_that_states_it(
     bundled_engine: Engine, passages: list[Passage]
 ) -> None:
+    n = _n(passages, _SOURCES)
     claim = _check(bundled_engine, passages, "Sources of MSCs are limited.")
-    assert claim.verdict == "uncited" and claim.cites == [] and claim.quote is None
+    assert claim.verdict == "supported" and claim.cites == [n], claim
+    assert claim.quote is not None and claim.quote.n == n
+
+
+def test_a_sentence_no_passage_states_is_unsupported_with_no_citation(
+    bundled_engine: Engine, passages: list[Passage]
+) -> None:
+    claim = _check(bundled_engine, passages, "MSC therapy was approved in Japan in 1850.")
+    assert claim.verdict == "unsupported" and claim.cites == [] and claim.quote is None
+    assert claim.reason is not None and "no passage given states this" in claim.reason
+
+
+def test_markers_alone_are_no_claim(bundled_engine: Engine, passages: list[Passage]) -> None:
+    claims = bundled_engine.verifier.claims("Sources of MSCs are limited [1].\n\n```", passages)
+    assert [c.text for c in claims] == ["Sources of MSCs are limited [1]."]
 
 
 def test_a_marker_beyond_the_passages_is_ignored_and_reported(
@@ -134,7 +151,8 @@ def test_a_marker_beyond_the_passages_is_ignored_and_reported(
     assert claim.cites == [n] and claim.verdict == "supported"
     assert claim.reason is not None and f"[{beyond}]" in claim.reason
     only_beyond = _check(bundled_engine, passages, f"Sources of MSCs are limited [{beyond}].")
-    assert only_beyond.verdict == "unsupported" and only_beyond.cites == []
+    assert only_beyond.cites == [n] and only_beyond.verdict == "supported"
+    assert only_beyond.reason is not None and f"[{beyond}] names no passage" in only_beyond.reason
 
 
 def test_claims_checks_every_sentence_of_an_answer(
@@ -147,7 +165,8 @@ def test_claims_checks_every_sentence_of_an_answer(
         "This matters."
     )
     claims = bundled_engine.verifier.claims(text, passages)
-    assert [c.verdict for c in claims] == ["supported", "unsupported", "uncited"]
+    assert [c.verdict for c in claims] == ["supported", "unsupported", "unsupported"]
+    assert claims[2].cites == []
     assert all(text[c.start : c.end] == c.text for c in claims)
 
 
