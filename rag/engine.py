@@ -16,10 +16,11 @@ from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, Ing
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
-from rag.answer import compose
+from rag.answer import ABSTAIN_MESSAGE, compose
 from rag.claims import ClaimBuilder
 from rag.followup import Turn, already_said, standalone
-from rag.generate import Generator, LLMError, answer_messages
+from rag.generate import Generator, LLMError, answer_messages, reading_passages
+from rag.local_model import local_server
 from rag.page_view import PageView, page_view
 from rag.rerank import load_cross_encoder
 from rag.retrieve import Retriever
@@ -100,7 +101,15 @@ class Engine:
         question = _check(question)
         settings = answer or self.settings.answer
         generative = settings.mode == "generative"
-        generator, notice = self._llm() if generative else (None, None)
+        judging = settings.judge == "on" or (
+            settings.judge == "auto" and generative and bool(self.settings.llm.local)
+        )
+        generator, notice = self._llm() if generative or judging else (None, None)
+        if generator is None and judging and not generative:
+            notice = (
+                "judging answerability needs an LLM (set PAPERTRAIL_LLM__BASE_URL, or "
+                "--judge local); it was judged by the support score alone"
+            )
         query = standalone(question, history or [])
         if generator is not None and history:
             try:
@@ -113,14 +122,60 @@ class Engine:
         base = Answer(question=question, answer="", abstained=False, searched=searched)
         if searched:
             yield AnswerEvent(kind="searched", text=searched, answer=base)
-        extractive = self._compose(query, retrieval, settings, doc_ids, said).model_copy(
-            update={"question": question, "searched": searched, "notice": notice}
-        )
-        # An unsupported question is abstained on before any LLM is asked.
-        if generator is None or extractive.abstained:
+        judge = generator if judging else None
+        # With a judge, the support score only rules out the hopeless; the judge decides.
+        composing = settings.model_copy(update={"min_evidence": settings.judge_floor})
+        extractive = self._compose(
+            query, retrieval, composing if judge else settings, doc_ids, said
+        ).model_copy(update={"question": question, "searched": searched, "notice": notice})
+        reading = []
+        if generator is not None and not extractive.abstained:
+            reading = self._reading(query, extractive, settings)
+        if judge is not None and not extractive.abstained:
+            extractive = self._judged(judge, query, reading, extractive, settings)
+        # An unsupported question is abstained on before any LLM writes.
+        if generator is None or extractive.abstained or not generative:
             yield AnswerEvent(kind="answer", answer=extractive)
             return
-        yield from self._generate(generator, query, extractive, settings)
+        yield from self._generate(generator, query, extractive, reading, settings)
+
+    def _judged(
+        self,
+        judge: Generator,
+        query: str,
+        reading: list[Passage],
+        extractive: Answer,
+        settings: AnswerSettings,
+    ) -> Answer:
+        """The answer after the LLM judged whether the passages it reads answer `query`:
+        abstained when they don't; the support score's own cut when the judge fails."""
+        try:
+            judgement = judge.judge(query, reading)
+        except LLMError as exc:
+            why = f"{exc}; answerability was judged by the support score alone"
+            if extractive.evidence_score < settings.min_evidence:
+                return _abstained(extractive, _join(extractive.notice, why))
+            return extractive.model_copy(update={"notice": _join(extractive.notice, why)})
+        if not judgement.answerable:
+            why = f"{judge.where} read the passages and found no answer in them"
+            return _abstained(extractive, _join(extractive.notice, why), judged=False)
+        return extractive.model_copy(update={"judged_answerable": True})
+
+    def _reading(self, query: str, extractive: Answer, settings: AnswerSettings) -> list[Passage]:
+        """The passages the LLM reads: for the local model a few short windows around the
+        sentences closest to the question, for another LLM the answer's passages."""
+        shown = extractive.passages[: settings.passages]
+        if not self.settings.llm.local:
+            return shown
+        local = self.settings.local_model
+        return reading_passages(
+            shown,
+            query_vector=self._retriever.embed_query(query),
+            sentences_in=self.search.sentences,
+            count=local.passages,
+            chars=local.passage_chars,
+            first=extractive.citations[0].chunk_id if extractive.citations else None,
+        )
 
     def _compose(
         self,
@@ -148,13 +203,19 @@ class Engine:
         )
 
     def _generate(
-        self, generator: Generator, query: str, extractive: Answer, settings: AnswerSettings
+        self,
+        generator: Generator,
+        query: str,
+        extractive: Answer,
+        shown: list[Passage],
+        settings: AnswerSettings,
     ) -> Iterator[AnswerEvent]:
-        """The LLM's answer from the passages the extractive one read, checked sentence by
+        """The LLM's answer from the passages it reads (`shown`), checked sentence by
         sentence; any failure gives the extractive answer with a one-line notice."""
-        shown = extractive.passages[: settings.passages]
         built = ClaimBuilder(self.verifier, shown, settings)
         sentences = max(2, settings.max_words // 20)
+        if self.settings.llm.local:  # ~20 tokens/s: every sentence costs about a second
+            sentences = min(sentences, self.settings.local_model.sentences)
 
         def event(kind: str, text: str = "", claim: Claim | None = None) -> AnswerEvent:
             return AnswerEvent(
@@ -187,9 +248,10 @@ class Engine:
             )
             return
         final = built.answer(extractive)
-        if not final.answer.strip():
+        verified = any(c.verdict in ("supported", "weak") for c in built.claims)
+        if not final.answer.strip() or not verified:
             why = (
-                "every sentence the LLM wrote was unsupported"
+                "no sentence the LLM wrote is stated by the passages"
                 if built.claims
                 else "the LLM wrote nothing"
             )
@@ -208,15 +270,27 @@ class Engine:
         yield AnswerEvent(kind="answer", answer=final)
 
     def _llm(self) -> tuple[Generator | None, str | None]:
-        """The configured LLM, or None and why not."""
-        if not self.settings.llm.base_url:
+        """The configured LLM, or None and why not. The local model's server is started
+        (or started again, if it died) here; a model that cannot run is an error."""
+        llm = self.settings.llm
+        if llm.local:
+            url = local_server(self.settings.local_model).url()
+            llm = llm.model_copy(
+                update={
+                    "base_url": url,
+                    "model": "local",
+                    "api_key": None,
+                    "timeout_s": self.settings.local_model.timeout_s,
+                }
+            )
+        elif not llm.base_url:
             return None, (
-                "generative mode needs an LLM (set PAPERTRAIL_LLM__BASE_URL); "
-                "showing the extractive answer"
+                "generative mode needs an LLM (set PAPERTRAIL_LLM__BASE_URL, or use the local "
+                "model: --llm local); showing the extractive answer"
             )
         with self._generator_lock:
-            if self._generator is None or self._generator.settings != self.settings.llm:
-                self._generator = Generator(self.settings.llm)
+            if self._generator is None or self._generator.settings != llm:
+                self._generator = Generator(llm)
             return self._generator, None
 
     @cached_property
@@ -350,6 +424,20 @@ def _check(question: str) -> str:
             f"the question is {len(question)} characters long; the limit is {_MAX_QUESTION_CHARS}"
         )
     return question
+
+
+def _abstained(answer: Answer, notice: str | None, *, judged: bool | None = None) -> Answer:
+    """`answer` turned into an abstention (its passages kept as the closest ones)."""
+    return answer.model_copy(
+        update={
+            "answer": ABSTAIN_MESSAGE,
+            "abstained": True,
+            "citations": [],
+            "weak_support": False,
+            "notice": notice,
+            "judged_answerable": judged,
+        }
+    )
 
 
 def _join(*notices: str | None) -> str | None:

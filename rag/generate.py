@@ -8,34 +8,64 @@ the API key, so clients can show it as a notice.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Sequence
 from collections.abc import Generator as Generator_
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from index.errors import PaperTrailError
 from index.models import Passage
+from index.sentences import Sentence
 from index.settings import LLMSettings
 
 if TYPE_CHECKING:
     from llama_index.core.llms import ChatMessage
     from llama_index.llms.openai_like import OpenAILike
 
-__all__ = ["Generator", "LLMError", "answer_messages", "condense_messages"]
+__all__ = [
+    "Generator",
+    "Judgement",
+    "LLMError",
+    "answer_messages",
+    "condense_messages",
+    "judge_messages",
+    "reading_passages",
+]
 
 # How much of each passage the prompt carries; the answerer's chunks are ~1000 characters.
 _PASSAGE_CHARS = 1500
 _HISTORY_TURNS = 3  # earlier exchanges shown when condensing a follow-up
 _HISTORY_ANSWER_CHARS = 600
 
-ANSWER_SYSTEM = (
-    "You answer questions about scientific articles using only the numbered passages given. "
-    "Write a short answer of at most {sentences} sentences in plain prose (no lists, no "
-    "headings). End every sentence with the number of the passage that states it, in square "
-    "brackets, like [1] or [2][3]. Cite only passages that state what the sentence says; "
-    "copy numbers, units and names exactly as the passage gives them. If the passages do not "
-    "answer the question, say so in one sentence."
+# One system prompt and one passage block for the judge and the writer: a llama.cpp server
+# reads the shared prefix once and answers the second call from its cache. Abstention stays
+# out of the writer's task: told to refuse when the passages fall short, a small model
+# refused every question (docs/llm.md); the judge decides that, separately.
+READ_SYSTEM = (
+    "You read numbered passages from scientific articles and answer questions using only "
+    "what the passages state."
 )
+WRITE_TASK = (
+    "Answer the question in at most {sentences} sentences of plain prose (no lists, no "
+    "headings), using only the passages. Copy numbers, units and names exactly as the "
+    "passages give them. End every sentence with the number of the passage that states it, "
+    "in square brackets, like [1] or [2][3]."
+)
+JUDGE_TASK = (
+    'Do the passages state the answer to the question? Reply in JSON: "answerable" is true '
+    "if a passage states the answer and false if none does (a passage on the same topic that "
+    'does not give the answer is not enough); "passage" is the number of the passage that '
+    "states it, or 0."
+)
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {"answerable": {"type": "boolean"}, "passage": {"type": "integer"}},
+    "required": ["answerable", "passage"],
+}
 CONDENSE_SYSTEM = (
     "Rewrite the user's last question as one standalone question that can be understood "
     "without the conversation. Replace pronouns and references such as 'they' or 'the "
@@ -49,7 +79,16 @@ class LLMError(PaperTrailError):
 
 
 def answer_messages(question: str, passages: Sequence[Passage], sentences: int) -> list[Any]:
-    """The chat prompt: the passages numbered [1]..[n], then the question."""
+    """The writer's prompt: the passages numbered [1]..[n], the question, the task."""
+    return _reading(question, passages, WRITE_TASK.format(sentences=sentences))
+
+
+def judge_messages(question: str, passages: Sequence[Passage]) -> list[Any]:
+    """The judge's prompt: the writer's, but for the task (so the prefix is shared)."""
+    return _reading(question, passages, JUDGE_TASK)
+
+
+def _reading(question: str, passages: Sequence[Passage], task: str) -> list[Any]:
     from llama_index.core.llms import ChatMessage
 
     blocks = []
@@ -61,11 +100,71 @@ def answer_messages(question: str, passages: Sequence[Passage], sentences: int) 
         )
         text = " ".join(p.text.split())[:_PASSAGE_CHARS]
         blocks.append(f"[{n}] ({where})\n{text}")
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n\n{task}"
     return [
-        ChatMessage(role="system", content=ANSWER_SYSTEM.format(sentences=sentences)),
+        ChatMessage(role="system", content=READ_SYSTEM),
         ChatMessage(role="user", content=user),
     ]
+
+
+def reading_passages(
+    passages: Sequence[Passage],
+    *,
+    query_vector: Sequence[float],
+    sentences_in: Callable[[str, int, int], list[tuple[Sentence, Any]]],
+    count: int,
+    chars: int,
+    first: str | None = None,
+) -> list[Passage]:
+    """What a small model reads: `count` passages (the chunk `first` among them, when
+    given), each cut to the window of whole sentences, at most `chars` long, around its
+    sentence closest to the question. A 1.5B model on 2 cores reads ~70 tokens/s, so each
+    passage it does not need costs seconds before the first word."""
+    chosen = list(passages[:count])
+    if first and first not in {p.chunk_id for p in chosen}:
+        extra = next((p for p in passages if p.chunk_id == first), None)
+        if extra is not None and chosen:
+            chosen[-1] = extra
+    query = np.asarray(query_vector, dtype=np.float32)
+    out = []
+    for p in chosen:
+        sentences = sentences_in(p.doc_id, p.start, p.end)
+        if len(p.text) <= chars or not sentences:
+            out.append(p)
+            continue
+        cosines = [float(np.asarray(v, dtype=np.float32) @ query) for _, v in sentences]
+        lo = hi = int(np.argmax(cosines))
+        grow_after = True
+        while True:  # a neighbour after, then one before, while the window fits
+            options = [(lo, hi + 1), (lo - 1, hi)] if grow_after else [(lo - 1, hi), (lo, hi + 1)]
+            grown = next(
+                (
+                    (a, b)
+                    for a, b in options
+                    if 0 <= a
+                    and b < len(sentences)
+                    and sentences[b][0].end - sentences[a][0].start <= chars
+                ),
+                None,
+            )
+            if grown is None:
+                break
+            lo, hi = grown
+            grow_after = not grow_after
+        a = max(sentences[lo][0].start, p.start) - p.start
+        b = min(sentences[hi][0].end, p.end) - p.start
+        out.append(
+            p.model_copy(update={"text": p.text[a:b], "start": p.start + a, "end": p.start + b})
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The LLM's reading of whether the passages answer the question."""
+
+    answerable: bool
+    passage: int | None  # [n] of the passage it says answers, when it names one
 
 
 def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[Any]:
@@ -97,7 +196,7 @@ class Generator:
 
     @property
     def where(self) -> str:
-        return f"the LLM at {self.settings.base_url}"
+        return "the local model" if self.settings.local else f"the LLM at {self.settings.base_url}"
 
     def llm(self) -> OpenAILike:
         if self._llm is None:
@@ -144,6 +243,34 @@ class Generator:
         except Exception as exc:
             raise LLMError(self._describe(exc)) from None
         return (response.message.content or "").strip()
+
+    def judge(self, question: str, passages: Sequence[Passage]) -> Judgement:
+        """Whether `passages` answer `question`, as constrained JSON (temperature 0).
+        LLMError when the LLM cannot be asked or says something else."""
+        if self.settings.local:  # llama-cpp-python's form of a JSON-schema response
+            fmt: dict[str, Any] = {"type": "json_object", "schema": JUDGE_SCHEMA}
+        else:  # OpenAI's, which vLLM, Ollama and LM Studio follow
+            schema = {"name": "judgement", "schema": JUDGE_SCHEMA}
+            fmt = {"type": "json_schema", "json_schema": schema}
+        try:
+            response = self.llm().chat(
+                judge_messages(question, passages),
+                response_format=fmt,
+                temperature=0.0,
+                max_tokens=24,
+            )
+        except Exception as exc:
+            raise LLMError(self._describe(exc)) from None
+        text = (response.message.content or "").strip()
+        try:
+            data = json.loads(text)
+            answerable = data["answerable"]
+            passage = int(data.get("passage") or 0)
+        except (ValueError, TypeError, KeyError):
+            raise LLMError(f"{self.where} judged in a form that is not the JSON asked") from None
+        if not isinstance(answerable, bool):
+            raise LLMError(f"{self.where} judged in a form that is not the JSON asked")
+        return Judgement(answerable, passage if 1 <= passage <= len(passages) else None)
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The follow-up `question` rewritten to stand alone (unchanged without history)."""

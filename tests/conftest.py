@@ -18,6 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# The suite behaves alike whether or not this machine has the local model (`make llm`):
+# `serve` offers it only when asked. tests/test_llm_real.py asks for it.
+os.environ.setdefault("PAPERTRAIL_LLM__LOCAL", "false")
 
 from rag import Engine, Settings
 

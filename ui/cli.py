@@ -81,6 +81,16 @@ class Unsupported(StrEnum):
     remove = "remove"
 
 
+class LlmChoice(StrEnum):
+    local = "local"
+
+
+class JudgeChoice(StrEnum):
+    local = "local"
+    on = "on"
+    off = "off"
+
+
 Mode = Annotated[
     AnswerMode | None,
     typer.Option(
@@ -108,6 +118,27 @@ LlmUrl = Annotated[
 LlmModel = Annotated[
     str | None,
     typer.Option("--llm-model", help=_help("Model the endpoint serves.", "model", LLMSettings)),
+]
+LlmFlag = Annotated[
+    LlmChoice | None,
+    typer.Option(
+        "--llm",
+        help="local: the local model (Qwen2.5-Coder-1.5B-Instruct, installed by make run-llm) "
+        "writes the answer, judged and checked sentence by sentence; implies --answer-mode "
+        "generative. [env: PAPERTRAIL_LLM__LOCAL]",
+    ),
+]
+JudgeFlag = Annotated[
+    JudgeChoice | None,
+    typer.Option(
+        "--judge",
+        help=_help(
+            "local: the local model judges whether the passages answer the question, for "
+            "extractive answers too; on: the configured LLM does; off: the support score alone.",
+            "judge",
+            AnswerSettings,
+        ),
+    ),
 ]
 UnsupportedFlag = Annotated[
     Unsupported | None,
@@ -252,6 +283,8 @@ def ask(
     llm_url: LlmUrl = None,
     llm_model: LlmModel = None,
     unsupported: UnsupportedFlag = None,
+    llm: LlmFlag = None,
+    judge: JudgeFlag = None,
 ) -> None:
     """Answer a question with numbered citations."""
     settings = _settings(
@@ -261,7 +294,7 @@ def ask(
         settings.retrieval = RetrievalSettings(
             **{**settings.retrieval.model_dump(), "top_k": top_k}
         )
-    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported)
+    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported, llm, judge)
     engine = Engine.open(settings)
     if bundled:  # as `serve` does: a fresh install answers about the bundled article
         engine.ensure_bundled_corpus()
@@ -281,15 +314,23 @@ def _answer_flags(
     llm_url: str | None,
     llm_model: str | None,
     unsupported: Unsupported | None,
+    llm: LlmChoice | None = None,
+    judge: JudgeChoice | None = None,
 ) -> None:
     """The answer and LLM flags over the environment's settings (validated)."""
+    if llm is LlmChoice.local and mode is None:
+        mode = AnswerMode.generative
     answer = {"mode": mode and mode.value, "unsupported": unsupported and unsupported.value}
+    if judge is not None:
+        answer["judge"] = "on" if judge is JudgeChoice.local else judge.value
     answer = {k: v for k, v in answer.items() if v is not None}
     if answer:
         settings.answer = AnswerSettings(**{**settings.answer.model_dump(), **answer})
-    llm = {k: v for k, v in {"base_url": llm_url, "model": llm_model}.items() if v is not None}
-    if llm:
-        settings.llm = LLMSettings(**{**dict(settings.llm), **llm})
+    local = llm is LlmChoice.local or judge is JudgeChoice.local
+    chosen: dict[str, Any] = {"base_url": llm_url, "model": llm_model, "local": local or None}
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    if chosen:
+        settings.llm = LLMSettings(**{**dict(settings.llm), **chosen})
 
 
 def _final(events: Any, live: _Live | None) -> Answer:
@@ -476,6 +517,8 @@ def serve(
     llm_url: LlmUrl = None,
     llm_model: LlmModel = None,
     unsupported: UnsupportedFlag = None,
+    llm: LlmFlag = None,
+    judge: JudgeFlag = None,
 ) -> None:
     """Serve the chat UI; any address but loopback needs PAPERTRAIL_AUTH."""
     from ui.app import serve as serve_app
@@ -483,8 +526,67 @@ def serve(
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
-    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported)
+    _answer_flags(settings, answer_mode, llm_url, llm_model, unsupported, llm, judge)
+    if settings.llm.local is None and not settings.llm.base_url:
+        from rag.local_model import installed
+
+        # An installed local model is offered per question; answers stay extractive.
+        settings.llm = settings.llm.model_copy(update={"local": installed(settings.local_model)})
+    if settings.llm.local and settings.answer.mode == "generative":
+        _warm_up(settings)
     serve_app(settings, host=host, port=port, bundled=bundled)
+
+
+def _warm_up(settings: Settings) -> None:
+    """Start the local model's server while the app starts, so the first question does not
+    wait for it; a failure is said when a question needs the model."""
+    import threading
+
+    from rag.local_model import local_server
+
+    def start() -> None:
+        try:
+            local_server(settings.local_model).url()
+        except PaperTrailError:
+            pass
+
+    threading.Thread(target=start, name="local-model", daemon=True).start()
+
+
+@app.command("local-model")
+@_domain_errors
+def local_model(
+    start: Annotated[
+        bool, typer.Option("--start", help="Also start its server once and time a reply.")
+    ] = False,
+) -> None:
+    """Assemble and check the local model (once), and say what runs it."""
+    import time
+
+    from rag.local_model import MODEL, assemble, local_server, server_python
+
+    settings = Settings()
+    shown = -1
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        if sys.stderr.isatty() and done * 10 // total != shown:
+            shown = done * 10 // total
+            sys.stderr.write(f"\rassembling {MODEL.file}: {done * 100 // total}%")
+            sys.stderr.flush()
+
+    path = assemble(settings.local_model.cache_dir, progress=progress)
+    if shown >= 0:
+        sys.stderr.write("\n")
+    typer.echo(f"{MODEL.name}: {path} ({MODEL.size:,} bytes, SHA-256 {MODEL.sha256})")
+    typer.echo(f"server: {server_python(settings.local_model)} -m llama_cpp.server")
+    if start:
+        server = local_server(settings.local_model)
+        began = time.monotonic()
+        url = server.url()
+        seconds = time.monotonic() - began
+        typer.echo(f"started at {url} in {seconds:.1f} s (log: {server.log_path})")
+        server.stop()
 
 
 def main() -> None:
