@@ -94,6 +94,20 @@ def test_blank_question_shows_a_message_not_a_traceback(client: Any) -> None:
     assert question_box == "   "
 
 
+def test_without_an_llm_the_chat_offers_no_switch_to_have_one_read_the_passages(
+    app: tuple[str, Engine],
+) -> None:
+    import httpx
+
+    llm = app[1].settings.llm
+    assert not (llm.local or llm.base_url)  # Settings() here: no LLM configured
+    config = httpx.get(f"{app[0]}config", timeout=30).raise_for_status().json()
+    props = [c.get("props", {}) for c in config["components"]]
+    switch = next(p for p in props if p.get("elem_id") == "pt-generate")
+    # Not drawn, and its value (the configured extractive mode) is what /chat sends.
+    assert switch["visible"] is False and switch["value"] is False
+
+
 def test_upload_reports_each_file_and_new_document_is_searchable(
     client: Any, make_pdf: Any, tmp_path: Path
 ) -> None:

@@ -54,6 +54,17 @@ def test_while_written_the_unchecked_rest_shows_without_its_markers() -> None:
     assert "[2]" not in html and "They are found in fat and" in html
 
 
+def test_the_wait_is_shown_until_the_llm_writes_and_its_text_replaces_it() -> None:
+    nothing = Answer(question="Where from?", answer="", abstained=False)
+    wait = "Reading the passages with the local model…"
+    html = answer_html(nothing, 0, pending="", waiting=wait)
+    assert "pt-writing" in html and f'<span class="pt-waiting" role="status">{wait}</span>' in html
+    html = answer_html(nothing, 0, pending="Sources of MSCs", waiting=wait)
+    assert "pt-waiting" not in html and "Sources of MSCs" in html
+    checked = generated().model_copy(update={"claims": generated().claims[:1]})
+    assert "pt-waiting" not in answer_html(checked, 0, pending="", waiting=wait)
+
+
 def test_markdown_lists_each_verdict_and_what_was_searched() -> None:
     md = answer_markdown(generated())
     assert "*Searched for:* Where are MSCs obtained from?" in md

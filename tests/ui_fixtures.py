@@ -126,10 +126,16 @@ def server_process(
 
 
 @contextmanager
-def served(index_dir: Path, log: Path) -> Iterator[str]:
-    """`papertrail serve` as a subprocess on a free port; yields its URL."""
+def served(index_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`papertrail serve` as a subprocess on a free port, with `env` added to this
+    process's environment (e.g. PAPERTRAIL_LLM__BASE_URL); yields its URL."""
     port = free_port()
-    env = {**os.environ, **OFFLINE_ENV, "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "GRADIO_TEMP_DIR": str(log.parent / "gradio"),
+        **(env or {}),
+    }
     cmd = [*_papertrail(), "serve", "--port", str(port), "--index-dir", str(index_dir)]
     url = f"http://127.0.0.1:{port}/"
     with server_process(cmd, url, log, env=env, cwd=REPO):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from index.models import Document
-from index.settings import AnswerSettings, RetrievalSettings
+from index.settings import AnswerSettings, LLMSettings, RetrievalSettings
 from rag import Answer, Engine, PaperTrailError, Settings
 from ui import render
 from ui.conversations import Conversation, ConversationStore, new_key, title_for
@@ -28,7 +28,14 @@ from ui.widgets import gradio, html_block
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["CHAT_CONCURRENCY", "EXAMPLE_QUESTIONS", "KEPT_EXCHANGES", "ChatHandlers", "chat_tab"]
+__all__ = [
+    "CHAT_CONCURRENCY",
+    "EXAMPLE_QUESTIONS",
+    "KEPT_EXCHANGES",
+    "ChatHandlers",
+    "chat_tab",
+    "llm_name",
+]
 
 EXAMPLE_QUESTIONS = BUNDLED_EXAMPLES  # shown until other documents are indexed
 # Chat outputs: transcript, sources, session state, question box, notice.
@@ -63,9 +70,12 @@ class ChatHandlers:
         top_k: float,
         keyword_weight: float,
         scope: list[str] | None = None,
+        generate: bool | None = None,
     ) -> ChatOutputs:
         """`chat_stream`'s final outputs."""
-        *_, last = self.chat_stream(question, exchanges, max_words, top_k, keyword_weight, scope)
+        *_, last = self.chat_stream(
+            question, exchanges, max_words, top_k, keyword_weight, scope, generate
+        )
         return last
 
     def chat_stream(
@@ -76,16 +86,29 @@ class ChatHandlers:
         top_k: float,
         keyword_weight: float,
         scope: list[str] | None = None,
+        generate: bool | None = None,
     ) -> Iterator[ChatOutputs]:
         """Answer `question` in the context of the session's earlier exchanges; a non-empty
-        `scope` (document ids) limits the search to those documents. A generated answer is
-        shown as it is written, each sentence's verdict as it is checked."""
+        `scope` (document ids) limits the search to those documents, and `generate` (the
+        question's switch; None: the configured mode) has the LLM write the answer. A
+        generated answer is shown as it is written, each sentence's verdict as it is checked."""
         exchanges = list(exchanges or [])
         answer = None
         try:
-            retrieval, answer_settings = self.session_settings(max_words, top_k, keyword_weight)
+            retrieval, answer_settings = self.session_settings(
+                max_words, top_k, keyword_weight, generate
+            )
             history = [(x.answer.question, x.answer.answer) for x in exchanges]
             titles = self._titles(scope or [])
+            waiting = ""
+            if answer_settings.mode == "generative" and question.strip():
+                # Nothing streams until the LLM's first words (a local model may first have
+                # to start): the question and the wait are shown meanwhile.
+                waiting = f"Reading the passages with {llm_name(self.engine.settings.llm)}…"
+                asked = Answer(question=question, answer="", abstained=False)
+                wait = Exchange(asked, [], scope=titles, pending="", waiting=waiting)
+                skip = gradio().skip()
+                yield render.transcript_html([*exchanges, wait]), skip, skip, "", ""
             events = self.engine.ask_stream(
                 question,
                 history,
@@ -102,7 +125,9 @@ class ChatHandlers:
                 if event.kind == "delta" and now - shown < _STREAM_INTERVAL_S:
                     continue
                 shown = now
-                partial = Exchange(event.answer, [], scope=titles, pending=event.pending)
+                partial = Exchange(
+                    event.answer, [], scope=titles, pending=event.pending, waiting=waiting
+                )
                 skip = gradio().skip()
                 yield render.transcript_html([*exchanges, partial]), skip, skip, "", ""
         except (PaperTrailError, ValidationError) as exc:
@@ -256,14 +281,22 @@ class ChatHandlers:
         return conversation_markdown(conversation.title, conversation.answers)
 
     def session_settings(
-        self, max_words: float, top_k: float, keyword_weight: float
+        self,
+        max_words: float,
+        top_k: float,
+        keyword_weight: float,
+        generate: bool | None = None,
     ) -> tuple[RetrievalSettings, AnswerSettings]:
-        """The engine's settings with this session's three overrides (validated)."""
+        """The engine's settings with this session's overrides (validated); `generate`
+        None keeps the configured answer mode."""
         base = self.engine.settings
         retrieval = RetrievalSettings(
             **{**base.retrieval.model_dump(), "top_k": int(top_k), "keyword_weight": keyword_weight}
         )
-        answer = AnswerSettings(**{**base.answer.model_dump(), "max_words": int(max_words)})
+        overrides: dict[str, Any] = {"max_words": int(max_words)}
+        if generate is not None:
+            overrides["mode"] = "generative" if generate else "extractive"
+        answer = AnswerSettings(**{**base.answer.model_dump(), **overrides})
         return retrieval, answer
 
     def contexts(self, answer: Answer) -> list[render.PageContext | None]:
@@ -309,6 +342,11 @@ def _browser(value: dict[str, str] | None) -> dict[str, str]:
     return {"key": value.get("key") or new_key(), "active": value.get("active") or ""}
 
 
+def llm_name(llm: LLMSettings) -> str:
+    """How the UI names the configured LLM."""
+    return "the local model" if llm.local else "the LLM"
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -347,14 +385,17 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) 
                     autofocus=True,
                 )
                 send = gr.Button("Ask", variant="primary", size="md", min_width=90, scale=0)
-            scope = gr.Dropdown(
-                choices=[],
-                value=[],
-                multiselect=True,
-                label="Search in",
-                info="Leave empty to search all documents.",
-                elem_id="pt-scope",
-            )
+            with gr.Row(equal_height=True, elem_id="pt-scope-row"):
+                scope = gr.Dropdown(
+                    choices=[],
+                    value=[],
+                    multiselect=True,
+                    label="Search in",
+                    info="Leave empty to search all documents.",
+                    scale=2,
+                    elem_id="pt-scope",
+                )
+                generate = _generate_switch(defaults)
             notice = html_block("", "pt-notice")
             with gr.Row(elem_id="pt-examples"):
                 examples = [
@@ -399,18 +440,14 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) 
     # while holding one, and uploads (CPU-heavy) keep the default limit.
     busy |= {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "chat"}
     private = {"api_visibility": "private"}
+    # The switch comes last, so callers of the /chat API that predate it keep working.
+    asking = [state, *sliders, scope, generate]
     asked = [
-        question.submit(
-            h.chat_stream, [question, state, *sliders, scope], outputs, api_name="chat", **busy
-        ),
-        send.click(h.chat_stream, [question, state, *sliders, scope], outputs, **private, **busy),
+        question.submit(h.chat_stream, [question, *asking], outputs, api_name="chat", **busy),
+        send.click(h.chat_stream, [question, *asking], outputs, **private, **busy),
     ]
     for button in examples:  # a button's label is its question (they follow the documents)
-        asked.append(
-            button.click(
-                h.chat_stream, [button, state, *sliders, scope], outputs, **private, **busy
-            )
-        )
+        asked.append(button.click(h.chat_stream, [button, *asking], outputs, **private, **busy))
     for event in asked:  # a separate step, so the /chat API keeps its inputs and outputs
         event.then(h.save, [state, browser], saved, **private)
     clear.click(h.clear, None, outputs, api_name="clear").then(h.new, browser, saved, **private)
@@ -425,6 +462,27 @@ def chat_tab(h: ChatHandlers, defaults: Settings, demo: gr.Blocks, tab: gr.Tab) 
     initial = [s.value for s in sliders]
     reset.click(lambda: initial, None, sliders, **private)
     gr.api(h.ask, api_name="ask")
+
+
+def _generate_switch(defaults: Settings) -> gr.Checkbox:
+    """Whether the LLM writes this question's answer; shown only when there is an LLM (its
+    value still follows answer.mode, so the /chat API answers as configured)."""
+    gr = gradio()
+    llm = defaults.llm
+    slow = (
+        "Slower: the local model takes several seconds per answer on 2 cores."
+        if llm.local
+        else "Slower than the quick answer."
+    )
+    return gr.Checkbox(
+        value=defaults.answer.mode == "generative",
+        label=f"Read with {llm_name(llm)}",
+        info=f"{slow} Every sentence is checked against its source.",
+        visible=bool(llm.local or llm.base_url),
+        scale=2,
+        min_width=240,
+        elem_id="pt-generate",
+    )
 
 
 def _settings_sliders(defaults: Settings) -> list[gr.Slider]:

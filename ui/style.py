@@ -144,6 +144,7 @@ CSS = """
 .pt-v-unsupported { text-decoration: underline wavy #dc2626; }
 .pt-v-uncited { text-decoration: underline dotted #dc2626; }
 .pt-pending { color: var(--body-text-color-subdued); }
+.pt-waiting { color: var(--body-text-color-subdued); font-style: italic; }
 .pt-removed { font-size: 0.85em; color: var(--body-text-color-subdued); }
 .pt-writing .pt-caret::after { content: "▍"; animation: pt-blink 1s steps(1) infinite; }
 @keyframes pt-blink { 50% { opacity: 0; } }

@@ -47,6 +47,8 @@ class Exchange:
     contexts: list[PageContext | None] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)  # titles searched; [] for all documents
     pending: str | None = None  # an answer being written: its unchecked text (None when done)
+    # What an answer being written waits for, shown until the LLM writes its first words.
+    waiting: str = ""
 
 
 def page_context(

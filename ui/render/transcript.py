@@ -58,7 +58,7 @@ def _turn_html(turn: int, x: Exchange, *, copy: bool) -> str:
     weak = weak_support_note(x.answer)
     # Under the answer: its quotes may not answer the question.
     notice += f'<p class="pt-scope pt-weak" role="note">{esc(weak)}</p>' if weak else ""
-    body = answer_html(x.answer, turn, pending=x.pending)
+    body = answer_html(x.answer, turn, pending=x.pending, waiting=x.waiting)
     return (
         f'<div class="pt-turn" data-turn="{turn}">{question}{scope}{searched}'
         f'<div class="pt-msg pt-bot">{body}</div>{notice}{tools}</div>'
@@ -75,14 +75,15 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 
 
-def answer_html(answer: Answer, turn: int, *, pending: str | None = None) -> str:
+def answer_html(answer: Answer, turn: int, *, pending: str | None = None, waiting: str = "") -> str:
     """The answer bubble; each [n] marker becomes a button that opens source n.
 
     A generated answer shows each checked sentence with its verdict mark; while it is
     being written (`pending` not None) the unchecked rest follows, without its markers
-    (they become buttons once the sentence is checked)."""
+    (they become buttons once the sentence is checked), and `waiting` stands in for the
+    text until there is some."""
     if answer.mode == "generative" or pending is not None:
-        return _generated_html(answer, turn, pending)
+        return _generated_html(answer, turn, pending, waiting)
     if answer.abstained:
         count = len(answer.passages)
         more = (
@@ -128,13 +129,16 @@ def _markers(text: str, citations: Sequence[Citation]) -> list[tuple[int, int, C
     return found
 
 
-def _generated_html(answer: Answer, turn: int, pending: str | None) -> str:
+def _generated_html(answer: Answer, turn: int, pending: str | None, waiting: str = "") -> str:
     by_n = {c.n: c for c in answer.citations}
     parts = [_claim_html(c, by_n, turn) for c in answer.claims if c.end > c.start]
     removed = sum(c.end == c.start for c in answer.claims)
     if pending is not None:
         # A marker still being written ("[2") is left out too.
         tail = esc(re.sub(r"\s*\[[\d,;\s–-]*$", "", _MARKERS.sub("", pending)))
+        if waiting and not answer.claims and not tail.strip():
+            # A local model may take seconds before its first word: say what is going on.
+            parts.append(f'<span class="pt-waiting" role="status">{esc(waiting)}</span>')
         parts.append(f'<span class="pt-pending">{tail}</span><span class="pt-caret"></span>')
     elif removed:
         parts.append(
