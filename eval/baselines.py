@@ -40,7 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["ANSWER_PASSAGES", "SYSTEMS", "System", "open_system"]
 
 ANSWER_PASSAGES = 2  # LlamaIndex's DEFAULT_SIMILARITY_TOP_K: what its stock query engine reads
-SYSTEMS = ("papertrail", "papertrail-generative", "bm25", "dense", "llamaindex-default", "random")
+SYSTEMS = (
+    "papertrail",
+    "papertrail-judged",
+    "papertrail-generative",
+    "bm25",
+    "dense",
+    "llamaindex-default",
+    "random",
+)
 
 
 class System(ABC):
@@ -77,6 +85,7 @@ def open_system(name: str, settings: Settings) -> System:
     """The named system on an index under `settings.index_dir`."""
     factories: dict[str, type[System]] = {
         "papertrail": PaperTrailSystem,
+        "papertrail-judged": JudgedSystem,
         "papertrail-generative": GenerativeSystem,
         "bm25": BM25Baseline,
         "dense": DenseBaseline,
@@ -134,6 +143,16 @@ class GenerativeSystem(PaperTrailSystem):
 
     def __init__(self, settings: Settings) -> None:
         answer = settings.answer.model_copy(update={"mode": "generative"})
+        super().__init__(settings.model_copy(update={"answer": answer}))
+
+
+class JudgedSystem(PaperTrailSystem):
+    """The extractive answer, with the configured LLM judging answerability (`--judge`)."""
+
+    name = "papertrail-judged"
+
+    def __init__(self, settings: Settings) -> None:
+        answer = settings.answer.model_copy(update={"mode": "extractive", "judge": "on"})
         super().__init__(settings.model_copy(update={"answer": answer}))
 
 

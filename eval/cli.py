@@ -41,8 +41,16 @@ def eval_command(
         int | None,
         typer.Option(min=1, help="First N questions; index only their documents + distractors."),
     ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="N questions spread over the split, the same for every system and machine "
+            "(by SHA-256 of their ids); index only their documents + distractors.",
+        ),
+    ] = None,
     distractors: Annotated[
-        int, typer.Option(min=0, help="Extra documents indexed with --limit.")
+        int, typer.Option(min=0, help="Extra documents indexed with --limit or --sample.")
     ] = 3,
     systems: Annotated[
         str, typer.Option(help="Comma-separated: papertrail,bm25,dense,llamaindex-default,random.")
@@ -94,6 +102,7 @@ def eval_command(
             dataset=dataset,
             split=split.value if split else None,
             limit=limit,
+            sample=sample,
             distractors=distractors,
             systems=_systems(systems, answer_mode.value),
             out=out,

@@ -51,6 +51,7 @@ def load_eval_set(
     limit: int | None = None,
     distractors: int = 3,
     corpus: Sequence[Path] = (),
+    sample: int | None = None,
 ) -> EvalSet:
     """Questions and corpus files for `dataset` (a benchmark name or a JSONL path)."""
     if dataset == "covid-qa":
@@ -68,7 +69,18 @@ def load_eval_set(
         raise PaperTrailError(
             f"unknown dataset {dataset!r}; use {', '.join(BENCHMARKS)} or a .jsonl file"
         )
+    if sample:
+        full = full.model_copy(update={"questions": fixed_sample(full.questions, sample)})
+        limit = limit or sample
     return _limited(full, limit, distractors) if limit else full
+
+
+def fixed_sample(questions: Sequence[EvalQuestion], n: int) -> list[EvalQuestion]:
+    """`n` questions spread over the whole set, the same on every machine and for every
+    system: the first `n` by SHA-256 of "sample:" + id, kept in the set's order."""
+    ranked = sorted(questions, key=lambda q: hashlib.sha256(f"sample:{q.id}".encode()).digest())
+    keep = {q.id for q in ranked[:n]}
+    return [q for q in questions if q.id in keep]
 
 
 class CorpusFile(BaseModel):

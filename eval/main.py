@@ -25,6 +25,7 @@ class EvalRequest(BaseModel):
     dataset: str = Field(description="covid-qa, pubmedqa, seed, or a path to a .jsonl file.")
     split: Split | None = None
     limit: int | None = Field(None, ge=1)
+    sample: int | None = Field(None, ge=1)
     distractors: int = Field(3, ge=0)
     systems: list[str] = Field(min_length=1)
     out: Path | None = None
@@ -54,6 +55,7 @@ def evaluate_request(request: EvalRequest) -> tuple[Results, Path]:
             work_dir=work / "corpus",
             split=request.split,
             limit=request.limit,
+            sample=request.sample,
             distractors=request.distractors,
             corpus=[Path(p) for p in request.corpus],
         )

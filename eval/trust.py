@@ -20,6 +20,12 @@ alone, with unrelated documents and with duplicates (the issue's measure), and t
 and with related documents (stricter: a related document may answer better).
 
     python -m eval.trust [--split dev|test|all] [--out DIR]
+        [--systems extractive,judged,generative] [--conditions alone,...] [--llm local]
+
+`--systems` asks the same questions of several answerers in one run (docs/llm.md):
+`extractive` (the default answer), `judged` (it, with the LLM judging answerability),
+`generative` (the LLM writes, judged) and `generative-unjudged`; the LLM is the one the
+settings name, or the local model with `--llm local`.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -47,6 +55,13 @@ __all__ = ["CONDITIONS", "UNRELATED_TOPICS", "TrustRun", "corpora", "run_trust",
 _DATA = Path(__file__).parent / "datasets"
 _TRUST = _DATA / "trust"
 CONDITIONS = ("alone", "unrelated", "related", "duplicates")
+# Each system's answer settings over the environment's.
+SYSTEMS: dict[str, dict[str, str]] = {
+    "extractive": {"mode": "extractive", "judge": "off"},
+    "judged": {"mode": "extractive", "judge": "on"},
+    "generative": {"mode": "generative", "judge": "on"},
+    "generative-unjudged": {"mode": "generative", "judge": "off"},
+}
 _STABLE_IN = ("alone", "unrelated", "duplicates")  # the same answer expected in each
 _HOME_COVID = ("2432", "2554")
 _RELATED_COVID = ("2458", "2653", "2592", "2634", "188", "2668", "2439", "2450")
@@ -85,21 +100,32 @@ class Asked(BaseModel):
     quotes: list[str]  # cited sentences, in answer order
     documents: list[str] = []  # their documents
     support_features: dict[str, float] = {}
+    mode: str = "extractive"
+    judged_answerable: bool | None = None
+    seconds: float = 0.0
+    first_token_s: float | None = None  # generative: when the first words arrived
+    verdicts: list[str] = []  # generative: each claim's verdict
 
 
 class TrustRun(BaseModel):
     split: Split
     questions: list[EvalQuestion]
     asked: list[Asked]
+    conditions: list[str] = list(CONDITIONS)
 
 
-def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) -> TrustRun:
-    """Ask the split's questions in each of the three indexes."""
+def run_trust(
+    split: Split,
+    work_dir: Path,
+    settings: Settings | None = None,
+    conditions: Sequence[str] = CONDITIONS,
+) -> TrustRun:
+    """Ask the split's questions in each of the conditions' indexes."""
     questions = _questions(split)
     files = corpora(work_dir / "files")
     embedder = load_embedder(settings or Settings())
     asked: list[Asked] = []
-    for condition in CONDITIONS:
+    for condition in conditions:
         base = settings or Settings()
         engine = Engine.open(
             base.model_copy(update={"index_dir": work_dir / condition}), embedder=embedder
@@ -108,7 +134,11 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
         if not report.ok:
             raise RuntimeError(f"{condition}: {[f.error for f in report.failed]}")
         for q in questions:
-            a = engine.ask(q.question)
+            began, first = time.perf_counter(), None
+            for event in engine.ask_stream(q.question):
+                if event.kind == "delta" and first is None:
+                    first = time.perf_counter() - began
+            a = event.answer
             asked.append(
                 Asked(
                     id=q.id,
@@ -120,16 +150,21 @@ def run_trust(split: Split, work_dir: Path, settings: Settings | None = None) ->
                     quotes=[c.quote for c in a.citations],
                     documents=[c.doc_id for c in a.citations],
                     support_features=a.support_features,
+                    mode=a.mode,
+                    judged_answerable=a.judged_answerable,
+                    seconds=round(time.perf_counter() - began, 3),
+                    first_token_s=None if first is None else round(first, 3),
+                    verdicts=[c.verdict for c in a.claims],
                 )
             )
-    return TrustRun(split=split, questions=questions, asked=asked)
+    return TrustRun(split=split, questions=questions, asked=asked, conditions=list(conditions))
 
 
 def trust_metrics(run: TrustRun) -> dict[str, dict[str, float | None]]:
     """Per condition: abstention and answer figures; under `all`: stability."""
     by_q = {q.id: q for q in run.questions}
     out: dict[str, dict[str, float | None]] = {}
-    for condition in CONDITIONS:
+    for condition in run.conditions:
         rows = [a for a in run.asked if a.condition == condition]
         ok = [a for a in rows if by_q[a.id].answerable]
         no = [a for a in rows if not by_q[a.id].answerable]
@@ -155,6 +190,15 @@ def trust_metrics(run: TrustRun) -> dict[str, dict[str, float | None]]:
             # questions the documents do not answer, low for those they do.
             "weak_unanswerable": mean([float(a.weak_support) for a in no if not a.abstained]),
             "weak_answerable": mean([float(a.weak_support) for a in ok if not a.abstained]),
+            # Generated answers: the share of claims verified, and the wait.
+            "faithfulness": mean(
+                [float(v == "supported") for a in rows if not a.abstained for v in a.verdicts]
+            ),
+            "seconds_p50": _percentile([a.seconds for a in rows], 50),
+            "seconds_p95": _percentile([a.seconds for a in rows], 95),
+            "first_token_p50": _percentile(
+                [a.first_token_s for a in rows if a.first_token_s is not None], 50
+            ),
         }
     out["all"] = {
         "stability": _stability(run, _STABLE_IN),
@@ -165,9 +209,17 @@ def trust_metrics(run: TrustRun) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    import numpy as np
+
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
 def _stability(run: TrustRun, conditions: Sequence[str]) -> float | None:
     """The share of questions answered alike (abstention, or the set of cited sentences) in
     every one of `conditions`."""
+    if not set(conditions) <= set(run.conditions):
+        return None  # not asked in every one of them
     answers: dict[str, set[tuple[bool, frozenset[str]]]] = {}
     for a in run.asked:
         if a.condition in conditions:
@@ -239,18 +291,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval.trust", description=__doc__)
     parser.add_argument("--split", choices=["dev", "test", "all"], default="all")
     parser.add_argument("--out", type=Path, default=Path("eval-out/trust"))
+    parser.add_argument("--systems", default="extractive", help=", ".join(SYSTEMS))
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument("--llm", choices=["local"], help="the local model as the LLM")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="papertrail-trust-") as tmp:
-        run = run_trust(args.split, Path(tmp))
-    metrics = trust_metrics(run)
+    systems = [x for x in args.systems.split(",") if x]
+    conditions = [x for x in args.conditions.split(",") if x]
+    if bad := [x for x in systems if x not in SYSTEMS] + [
+        x for x in conditions if x not in CONDITIONS
+    ]:
+        parser.error(f"unknown system or condition: {', '.join(bad)}")
+    base = Settings()
+    if args.llm == "local":
+        base.llm = base.llm.model_copy(update={"local": True})
+    results: dict[str, Any] = {}
+    for system in systems:
+        settings = base.model_copy(
+            update={"answer": base.answer.model_copy(update=SYSTEMS[system])}
+        )
+        with tempfile.TemporaryDirectory(prefix="papertrail-trust-") as tmp:
+            run = run_trust(args.split, Path(tmp), settings, conditions)
+        metrics = trust_metrics(run)
+        results[system] = {"metrics": metrics, "run": run.model_dump()}
+        print(f"== {system}\n{_table(metrics, conditions)}", file=sys.stdout, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "trust.json").write_text(
-        json.dumps({"metrics": metrics, "run": run.model_dump()}, indent=1)
-    )
-    print(_table(metrics), file=sys.stdout)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if systems == ["extractive"]:  # the file as before
+        (args.out / "trust.json").write_text(json.dumps(results["extractive"], indent=1))
+    else:
+        out = {"date": stamp, "split": args.split, "systems": results}
+        (args.out / "trust.json").write_text(json.dumps(out, indent=1))
 
 
-def _table(metrics: dict[str, dict[str, float | None]]) -> str:
+def _table(
+    metrics: dict[str, dict[str, float | None]], conditions: Sequence[str] = CONDITIONS
+) -> str:
     keys = [
         "false_abstention_rate",
         "abstention_accuracy",
@@ -258,19 +333,27 @@ def _table(metrics: dict[str, dict[str, float | None]]) -> str:
         "lead_contains",
         "weak_unanswerable",
         "weak_answerable",
+        "faithfulness",
+        "first_token_p50",
+        "seconds_p50",
+        "seconds_p95",
     ]
-    lines = [f"{'':24}" + "".join(f"{c:>12}" for c in CONDITIONS)]
+    lines = [f"{'':24}" + "".join(f"{c:>12}" for c in conditions)]
     for k in keys:
         cells = "".join(
             f"{metrics[c][k]:>12.3f}" if metrics[c][k] is not None else f"{'-':>12}"
-            for c in CONDITIONS
+            for c in conditions
         )
         lines.append(f"{k:24}{cells}")
     whole = metrics["all"]
+
+    def shown(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
     lines.append(
         f"stability (same answer alone, with unrelated documents and with duplicates): "
-        f"{whole['stability']:.3f}; alone and with related documents: "
-        f"{whole['stability_related']:.3f}; over {whole['questions']:.0f} questions "
+        f"{shown(whole['stability'])}; alone and with related documents: "
+        f"{shown(whole['stability_related'])}; over {whole['questions']:.0f} questions "
         f"({whole['unanswerable']:.0f} unanswerable)"
     )
     return "\n".join(lines)
