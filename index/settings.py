@@ -211,7 +211,7 @@ class LocalModelSettings(_Section):
         3, ge=1, le=20, description="Passages the local model reads for one question."
     )
     passage_chars: int = Field(
-        600,
+        450,
         ge=100,
         le=4000,
         description="Longest passage it reads: a window of whole sentences around the one "

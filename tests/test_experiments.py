@@ -143,6 +143,36 @@ def test_probe_occlusion_runs_on_a_small_trust_run(tmp_path: Path) -> None:
     assert re.search(rf"^cosine +{SCORE} ", out, re.M), out  # both kinds in the dev half
 
 
+def test_probe_llm_rerank_runs_its_parser_and_reorder_without_the_llm() -> None:
+    # A real run needs the local model (minutes a question on 2 cores): only the parts
+    # that need no LLM are checked here.
+    out = _run("probe_llm_rerank", "--help")
+    assert all(o in out for o in ("--sample", "--depth", "--chars", "--out")), out
+    check = """
+from types import SimpleNamespace
+from experiments.probe_llm_rerank import moved_first, parse_choice, schema
+ps = [SimpleNamespace(chunk_id=c) for c in "abcd"]
+assert [p.chunk_id for p in moved_first(ps, "c")] == list("cabd")
+assert moved_first(ps, None) == ps and moved_first(ps, "z") == ps
+assert parse_choice('{"passage": 2}', 4) == 2 and parse_choice('{"passage": 0}', 4) is None
+for bad in ('{"passage": 5}', '{"passage": true}', "yes", '{"n": 1}'):
+    try:
+        parse_choice(bad, 4)
+    except ValueError:
+        continue
+    raise AssertionError(bad)
+assert schema(3)["properties"]["passage"]["enum"] == [0, 1, 2, 3]
+"""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]

@@ -160,9 +160,7 @@ def test_a_reason_names_the_marker_the_reader_sees(bundled_engine, llm):
     assert "[2]" in second.reason and "[1]" not in second.reason
 
 
-def test_an_answer_with_no_verified_sentence_falls_back_to_the_extractive_one(
-    bundled_engine, llm
-):
+def test_an_answer_with_no_verified_sentence_falls_back_to_the_extractive_one(bundled_engine, llm):
     llm.script = citing(("Pfizer now grows MSCs in the liver of Wistar rats at no cost", SOURCES))
     answer = generative(bundled_engine, llm).ask(QUESTION)
     assert answer.mode == "extractive" and answer.answer == bundled_engine.ask(QUESTION).answer
