@@ -105,6 +105,10 @@ class Asked(BaseModel):
     seconds: float = 0.0
     first_token_s: float | None = None  # generative: when the first words arrived
     verdicts: list[str] = []  # generative: each claim's verdict
+    # Generative: each claim with its verdict, reason and quote, and the passages retrieved,
+    # so that the verifier's verdicts can be checked by hand (docs/llm.md).
+    claims: list[dict[str, Any]] = []
+    passages: list[str] = []
 
 
 class TrustRun(BaseModel):
@@ -155,6 +159,16 @@ def run_trust(
                     seconds=round(time.perf_counter() - began, 3),
                     first_token_s=None if first is None else round(first, 3),
                     verdicts=[c.verdict for c in a.claims],
+                    claims=[
+                        {
+                            "text": c.text,
+                            "verdict": c.verdict,
+                            "reason": c.reason,
+                            "quote": c.quote.quote if c.quote else None,
+                        }
+                        for c in a.claims
+                    ],
+                    passages=[p.text for p in a.passages[:5]] if a.claims else [],
                 )
             )
     return TrustRun(split=split, questions=questions, asked=asked, conditions=list(conditions))

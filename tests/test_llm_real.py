@@ -25,8 +25,8 @@ from rag.local_model import installed, local_server
 pytestmark = pytest.mark.llm
 
 HEADLINE = "What are the barriers to MSC standardisation?"
-# The trust set's unanswerable question that the support score alone answers (trust-msc-13).
-NOT_ANSWERED = "Which country approved the first MSC product for lupus?"
+# Unanswerable from the bundled article (trust-msc-14): abstained on before the model writes.
+NOT_ANSWERED = "What MSC dose was used in the phase III multiple sclerosis trial?"
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +64,12 @@ def test_the_headline_question_gets_a_generated_answer_with_verified_citations(
     assert "standardized evaluation system" in quoted or "sources of mscs" in quoted
 
 
-def test_a_question_the_article_does_not_answer_is_abstained_on(
-    engine: Engine, bundled_engine: Engine
-) -> None:
-    assert not bundled_engine.ask(NOT_ANSWERED).abstained  # the support score alone answers
-    answer = engine.ask(NOT_ANSWERED)
-    assert answer.abstained and answer.judged_answerable is False
-    assert answer.claims == [] and answer.citations == []
+def test_a_question_the_article_does_not_answer_is_abstained_on(engine: Engine) -> None:
+    events = list(engine.ask_stream(NOT_ANSWERED))
+    answer = events[-1].answer
+    assert answer.abstained and answer.judged_answerable is not True
+    assert answer.claims == [] and answer.citations == [] and answer.passages
+    assert not any(e.kind == "delta" for e in events)  # the model wrote nothing
 
 
 def test_a_server_that_died_is_started_again(engine: Engine) -> None:

@@ -110,7 +110,7 @@ def test_the_answer_streams_in_and_each_sentence_gets_its_verdict(
             "unsupported",
         ]
         assert "not in [" in (
-            bubble.locator(".pt-v-unsupported .pt-verdict").get_attribute("title") or ""
+            bubble.locator(".pt-v-unsupported .pt-verdict").first.get_attribute("title") or ""
         )
         screenshot(page, "llm-2-checked")
 
