@@ -12,7 +12,7 @@ from collections import Counter
 
 from index.loaders import RawDocument
 from index.models import Document, Element, PageSpan, SectionSpan
-from index.pdf_layout import LayoutPage
+from index.pdf import LayoutPage
 from index.sections import find_headings
 
 __all__ = ["clean"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from index.errors import LoadError
 from index.models import FileWarning
-from index.pdf_layout import LayoutPage, read_layout
+from index.pdf import LayoutPage, read_layout
 
 if TYPE_CHECKING:
     from pypdf import PdfReader

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from index.models import Document
-from index.pdf_layout import quote_boxes, render_page
+from index.pdf import quote_boxes, render_page
 
 __all__ = ["PageView", "page_view"]
 

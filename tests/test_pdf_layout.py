@@ -213,7 +213,7 @@ def test_answers_quote_body_text_and_skip_the_reference_list(engine: Engine) -> 
 
 
 def test_a_quote_that_runs_over_two_columns_is_boxed_in_both() -> None:
-    from index.pdf_layout import quote_boxes
+    from index.pdf import quote_boxes
 
     quote = (
         "While such models are widely used for representing individual words or sentences, "
