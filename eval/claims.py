@@ -42,7 +42,7 @@ def check_answer(engine: Engine, answer: Answer) -> list[ClaimCheck] | None:
             precise.append(
                 alone or (whole and not (rest and _supported(verifier, bare, rest, cited)))
             )
-        out.append(ClaimCheck(verdict=claim.verdict, precise=precise))
+        out.append(ClaimCheck(text=bare, verdict=claim.verdict, precise=precise))
     return out
 
 

@@ -90,6 +90,7 @@ class CitationRef(BaseModel):
 class ClaimCheck(BaseModel):
     """One sentence of an answer as the verifier judged it, for ALCE-style citation scores."""
 
+    text: str = Field("", description="The sentence without its markers, for reading by hand.")
     verdict: str
     precise: list[bool] = Field(
         default_factory=list,

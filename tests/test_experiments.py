@@ -173,6 +173,36 @@ assert schema(3)["properties"]["passage"]["enum"] == [0, 1, 2, 3]
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+def test_probe_judge_runs_its_quote_check_and_table_without_the_llm() -> None:
+    # A real run needs the local model: only the quote check and the scoring are run here.
+    out = _run("probe_judge", "--help")
+    assert all(o in out for o in ("--split", "--variants", "--out")), out
+    check = """
+from types import SimpleNamespace
+from experiments.probe_judge import _quoted, table
+ps = [SimpleNamespace(text="The dose was 2 x 10^6 cells/kg.")]
+assert _quoted({"answerable": True, "quote": "the dose  was 2 x 10^6 cells/kg"}, ps)
+assert not _quoted({"answerable": True, "quote": "the dose was 5 cells"}, ps)
+assert not _quoted({"answerable": False, "quote": "the dose was 2 x 10^6 cells/kg"}, ps)
+rows = [
+    {"answerable": True, "floor": False, "a": {"accept": True, "s": 1.0}},
+    {"answerable": True, "floor": False, "a": {"accept": False, "s": 3.0}},
+    {"answerable": False, "floor": True},
+    {"answerable": False, "floor": False, "a": {"accept": True, "s": 2.0}},
+]
+text = table({"split": "dev", "variants": ["a"], "rows": rows})
+assert "a                    0.500          0.500        2.00" in text, text
+"""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_bench_embedding_runs_one_small_round() -> None:
     out = _run("bench_embedding", "--rounds", "1", "--sentences", "8", "--chunks", "2")
     rows = [line for line in out.splitlines() if line.startswith(("| sentences", "| 1,000"))]
