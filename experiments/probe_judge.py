@@ -9,7 +9,8 @@ over the same prompt prefix (system, passages, question; only the task differs, 
 llama.cpp's cache makes each variant after the first cost little more than its output),
 and scored as the engine would use it: false abstention (answerable questions refused)
 and correct abstention (unanswerable ones refused; those below the floor count as refused
-by every variant). `shipped` is rag.generate.JUDGE_TASK. Variants that ask for a quote
+by every variant). `shipped` is rag.generate.JUDGE_TASK (yes/no); `quote-first` copies the
+answer's words before it decides. Variants that ask for a quote
 accept only when the quote is found in the passages (spacing and case aside), so an
 invented quote counts as a refusal. Tune on dev, report test.
 """
@@ -70,8 +71,18 @@ def _quoted(data: dict[str, Any], passages: Sequence[Passage]) -> bool:
     return any(quote in _fold(p.text) for p in passages)
 
 
+_QUOTE_FIRST_TASK = (
+    'Copy into "quote" the words of a passage that answer the question, exactly as written, '
+    'or an empty string if no passage answers it; "asked" says what the question asks for; '
+    '"answerable" is true only if the quote answers the question. Reply in JSON.'
+)
+
 VARIANTS: dict[str, Variant] = {
     "shipped": Variant(JUDGE_TASK, JUDGE_SCHEMA, 24, lambda d, _: bool(d["answerable"])),
+    # The answer's words copied before the decision, decided by "answerable" alone.
+    "quote-first": Variant(
+        _QUOTE_FIRST_TASK, _QUOTE_SCHEMA, 120, lambda d, _: bool(d["answerable"])
+    ),
     "strict": Variant(
         'First say in "asked" what exact fact the question asks for (for example "the dose '
         'of X in trial Y"). Then "answerable": true only if a passage states that very fact; '
@@ -90,15 +101,8 @@ VARIANTS: dict[str, Variant] = {
         120,
         _quoted,
     ),
-    "quote-plain": Variant(
-        'Copy into "quote" the words of a passage that answer the question, exactly as '
-        'written, or an empty string if no passage answers it; "asked" says what the '
-        'question asks for; "answerable" is true only if the quote answers the question. '
-        "Reply in JSON.",
-        _QUOTE_SCHEMA,
-        120,
-        _quoted,
-    ),
+    # quote-first, accepted only when its quote is found in the passages.
+    "quote-plain": Variant(_QUOTE_FIRST_TASK, _QUOTE_SCHEMA, 120, _quoted),
 }
 
 
