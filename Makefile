@@ -7,12 +7,12 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run run-llm llm test test-llm lint bench bench-scale install browser clean
+.PHONY: run run-llm llm test test-llm lint bench bench-scale install browser ocr-engine clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed ocr-engine
 	$(BIN)/papertrail serve
 
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test browser ocr-engine
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -75,6 +75,13 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; exit 1; fi; }
+
+# Debian's Tesseract for scanned PDF pages (index/pdf/ocr.py drives it through pytesseract).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
+ocr-engine:
+	@command -v tesseract >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; \
+	  else echo "tesseract is missing: run 'sudo apt-get install $(OCR_PACKAGES)' to read scanned PDFs" >&2; fi; }
 
 # The README's benchmark table: COVID-QA test and PubMedQA test, every system (long).
 bench: $(VENV)/.installed-test

@@ -98,6 +98,8 @@ def _chunk_region(
                 page_label=page.label if page else None,
                 section=section.heading if section else None,
                 kind=kind,
+                ocr=bool(page and page.ocr),
+                ocr_confidence=page.ocr_confidence if page else None,
             )
         )
     return chunks

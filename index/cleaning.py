@@ -195,7 +195,13 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
     open_size = 0.0  # its type size
     for page in layout:
         out.pages.append(
-            PageSpan(page=page.number, start=out.length + (1 if open_body else 0), label=page.label)
+            PageSpan(
+                page=page.number,
+                start=out.length + (1 if open_body else 0),
+                label=page.label,
+                ocr=page.ocr,
+                ocr_confidence=page.confidence,
+            )
         )
         for block in page.blocks:
             text = _block_text(block.text, vocabulary)

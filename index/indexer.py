@@ -7,6 +7,7 @@ vectors, so overlapping chunks cost no extra model passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from index.embedding import load_embedder
 from index.errors import LoadError, PaperTrailError
 from index.loaders import RawDocument, expand_paths, load_file
 from index.models import Chunk, Document, FileResult, FileWarning, IngestReport
+from index.pdf import OcrEngine
 from index.sentences import Sentence, split_sentences
 from index.settings import Settings
 from index.store import DocumentWrite, Identities, Store, open_store, source_key
@@ -84,7 +86,7 @@ class Indexer:
                 f"--replace {replace} takes exactly one file; {len(files)} were given"
             )
         for path in files:
-            result, job = self._prepare(path, identities, replace)
+            result, job = self._prepare(path, identities, replace, show_progress=show_progress)
             report.files.append(result)
             if job:
                 pending.append(job)
@@ -157,11 +159,17 @@ class Indexer:
             titles[doc.doc_id] = doc.title
 
     def _prepare(
-        self, path: Path, identities: Identities, replace: str | None = None
+        self,
+        path: Path,
+        identities: Identities,
+        replace: str | None = None,
+        *,
+        show_progress: bool = False,
     ) -> tuple[FileResult, _Pending | None]:
         try:
             self._check_size(path)
-            raw = load_file(path)
+            with _ocr_progress(path, show_progress) as on_page:
+                raw = load_file(path, ocr=self.ocr_engine(), on_page=on_page)
             self._check_length(path, raw)
             raw.doc_id, known_hash = (
                 identities.rebind(path, replace)
@@ -190,6 +198,13 @@ class Indexer:
             warnings=document.warnings,
         )
         return result, _Pending(result, document, chunks, sentences)
+
+    def ocr_engine(self) -> OcrEngine:
+        """How scanned PDF pages are OCR'd, from the settings."""
+        ocr = self.settings.ocr
+        return OcrEngine(
+            mode=ocr.mode, lang=ocr.lang, dpi=ocr.dpi, workers=ocr.workers, cache_dir=ocr.cache_dir
+        )
 
     def _check_size(self, path: Path) -> None:
         limit = self.settings.max_file_mb
@@ -241,6 +256,26 @@ class Indexer:
         vectors = np.empty((len(texts), len(parts[0])), dtype=np.float32)
         vectors[order] = np.asarray(parts, dtype=np.float32)
         return vectors
+
+
+@contextmanager
+def _ocr_progress(path: Path, show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar for a file's OCR'd pages, opened when its first page is done."""
+    if not show:
+        yield None
+        return
+    bars: list[tqdm] = []
+
+    def on_page(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=f"OCR {path.name}", unit="page"))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield on_page
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _unique(paths: Iterable[Path]) -> Iterator[Path]:

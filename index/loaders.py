@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from index.errors import LoadError
 from index.models import FileWarning
-from index.pdf import LayoutPage, read_layout
+from index.pdf import LayoutPage, OcrEngine, read_layout
+from index.pdf.ocr import PageProgress
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -38,7 +39,8 @@ SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
 # file indexed by an older reader is read again on ingest, though its bytes are unchanged.
 # Kinds not listed, and documents indexed before versions were kept, are at 1.
 # .pdf 2: page numbers stamped in footer forms, accents drawn late, superscript runs.
-READER_VERSIONS: dict[str, int] = {".pdf": 2}
+# .pdf 3: pages with no usable text layer are OCR'd (issue #26).
+READER_VERSIONS: dict[str, int] = {".pdf": 3}
 
 
 @dataclass
@@ -70,8 +72,13 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-def load_file(path: Path) -> RawDocument:
-    """Read one file; raises LoadError naming the file (and page) on bad input."""
+def load_file(
+    path: Path, *, ocr: OcrEngine | None = None, on_page: PageProgress | None = None
+) -> RawDocument:
+    """Read one file; raises LoadError naming the file (and page) on bad input.
+
+    PDF pages with no usable text layer are OCR'd with `ocr` (None: never); `on_page` hears
+    of each page OCR'd."""
     if not path.exists():
         raise LoadError(str(path), "no such file")
     suffix = path.suffix.lower()
@@ -93,7 +100,7 @@ def load_file(path: Path) -> RawDocument:
     )
     if suffix == ".pdf":
         with _library_notes(raw):
-            _load_pdf(path, raw)
+            _load_pdf(path, raw, ocr, on_page)
     elif suffix in (".html", ".htm"):
         _load_html(path, _decode(path, data), raw)
     else:
@@ -187,8 +194,11 @@ def _first_line(text: str) -> str | None:
     return line
 
 
-def _load_pdf(path: Path, raw: RawDocument) -> None:
-    """pypdf opens the file (encryption, metadata, page labels); PDFium reads the layout."""
+def _load_pdf(
+    path: Path, raw: RawDocument, ocr: OcrEngine | None, on_page: PageProgress | None
+) -> None:
+    """pypdf opens the file (encryption, metadata, page labels); PDFium reads the layout,
+    and Tesseract the pages that have no usable text layer."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -206,16 +216,19 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
     if n_pages == 0:
         raise LoadError(str(path), "PDF has no pages")
     try:
-        layout, layout_title = read_layout(path)
+        layout, layout_title = read_layout(path, ocr, on_page=on_page)
     except Exception as exc:  # PDFium refuses what pypdf let through: say which file
         raise LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
     # What is printed on the page wins: a PDF's own /PageLabels are often the producer's
     # (BMC's count from 0); they fill in only when no page prints a number.
     declared = None if any(p.label for p in layout) else _page_labels(reader)
+    unreadable: list[LayoutPage] = []  # needed OCR, which could not run: one warning
     for page in layout:
         if declared and page.number <= len(declared):
             page.label = declared[page.number - 1]
-        if page.problem:
+        if page.problem and _OCR_UNAVAILABLE in page.problem:
+            unreadable.append(page)
+        elif page.problem:
             if not page.blocks:
                 _check_decompression_limit(path, page.number, reader.pages[page.number - 1])
             raw.warnings.append(
@@ -224,16 +237,45 @@ def _load_pdf(path: Path, raw: RawDocument) -> None:
                 )
             )
         raw.pages.append("\n\n".join(b.text for b in page.blocks))
+    if unreadable:
+        why = unreadable[0].problem.split(_OCR_UNAVAILABLE)[-1]  # type: ignore[union-attr]
+        where = _page_ranges([p.number for p in unreadable])
+        raw.warnings.append(
+            FileWarning(
+                page=unreadable[0].number,
+                message=f"{where} {'has' if len(unreadable) == 1 else 'have'} no usable text "
+                f"layer and cannot be OCR'd: {why}; not indexed",
+            )
+        )
     raw.layout = layout
     if not any(p.blocks for p in layout):
-        raise LoadError(
-            str(path),
-            f"no extractable text on any of its {n_pages} page(s) (scanned images? run OCR first)",
+        hint = (
+            "scanned images? run OCR first"
+            if ocr is None or ocr.mode == "never"
+            else "blank or unreadable pages"
         )
+        if unreadable:
+            hint = unreadable[0].problem.split(_OCR_UNAVAILABLE)[-1]  # type: ignore[union-attr]
+        raise LoadError(str(path), f"no extractable text on any of its {n_pages} page(s) ({hint})")
     meta_title = (reader.metadata.title if reader.metadata else None) or ""
     title = meta_title.strip() if _good_title(meta_title) else layout_title
     if title:
         raw.title, raw.title_from_file = title, False
+
+
+_OCR_UNAVAILABLE = "cannot be OCR'd: "  # index.pdf.reader's mark for OCR that could not run
+
+
+def _page_ranges(numbers: list[int]) -> str:
+    """'page 3', 'pages 1-4, 7'."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+    return f"{'page' if len(numbers) == 1 else 'pages'} {', '.join(parts)}"
 
 
 class _Notes(logging.Handler):

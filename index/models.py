@@ -33,6 +33,10 @@ class PageSpan(BaseModel):
     page: int = Field(description="1-based page number within the file.")
     start: int = Field(description="Offset of the page's first character in Document.text.")
     label: str | None = Field(None, description="Printed page number, when detected.")
+    ocr: bool = Field(False, description="Read by OCR (a scanned page), not from its text layer.")
+    ocr_confidence: float | None = Field(
+        None, description="OCR'd pages: Tesseract's mean word confidence, 0-1."
+    )
 
 
 # What a span of a document's text is. Later stages ask the kind; they never re-guess it.
@@ -117,6 +121,10 @@ class Chunk(BaseModel):
     page_label: str | None = None
     section: str | None = None
     kind: ElementKind = "body"
+    ocr: bool = Field(False, description="From a page read by OCR: check the quote on the scan.")
+    ocr_confidence: float | None = Field(
+        None, description="OCR'd pages: Tesseract's mean word confidence on the page, 0-1."
+    )
 
 
 class Passage(BaseModel):
@@ -133,6 +141,10 @@ class Passage(BaseModel):
     page_label: str | None = None
     section: str | None = None
     kind: ElementKind = "body"
+    ocr: bool = Field(False, description="From a page read by OCR: check the quote on the scan.")
+    ocr_confidence: float | None = Field(
+        None, description="OCR'd pages: Tesseract's mean word confidence on the page, 0-1."
+    )
     score: float
     spans: SpanIndex = Field(default_factory=SpanIndex, exclude=True)
 
@@ -152,6 +164,10 @@ class Citation(BaseModel):
     quote_start: int = Field(description="Offset of the quote in `passage`.")
     quote_end: int
     chunk_id: str
+    ocr: bool = Field(False, description="From a page read by OCR: check the quote on the scan.")
+    ocr_confidence: float | None = Field(
+        None, description="OCR'd pages: Tesseract's mean word confidence on the page, 0-1."
+    )
 
 
 Verdict = Literal["supported", "weak", "unsupported", "uncited"]

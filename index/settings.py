@@ -18,6 +18,7 @@ __all__ = [
     "ChunkingSettings",
     "LLMSettings",
     "LocalModelSettings",
+    "OcrSettings",
     "RetrievalSettings",
     "Settings",
 ]
@@ -45,6 +46,33 @@ class ChunkingSettings(_Section):
                 f"chunk_size ({self.chunk_size})"
             )
         return self
+
+
+class OcrSettings(_Section):
+    """Reading scanned PDF pages with Tesseract (Debian's tesseract-ocr)."""
+
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="auto OCRs a PDF page whose text layer is missing or garbage (never a "
+        "born-digital page); always OCRs every page; never reads the text layer only.",
+    )
+    lang: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages, e.g. eng+deu (Debian: tesseract-ocr-deu).",
+    )
+    dpi: int = Field(
+        300, ge=100, le=600, description="Resolution pages are rendered at for Tesseract."
+    )
+    workers: int | None = Field(
+        None, ge=1, le=64, description="Pages OCR'd at once; unset: this machine's cores."
+    )
+    cache_dir: Path = Field(
+        Path("~/.cache/papertrail/ocr").expanduser(),
+        description="Where each OCR'd page's words are kept (by file content, Tesseract "
+        "version, languages and dpi), so a page is OCR'd once: the page view's highlights "
+        "and a re-read cost no OCR.",
+    )
 
 
 class RetrievalSettings(_Section):
@@ -291,6 +319,7 @@ class Settings(BaseSettings):
         "address but loopback.",
     )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

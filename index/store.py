@@ -837,6 +837,8 @@ def _node(document: Document, chunk: Chunk, embedding: list[float], generation: 
         "page_label": chunk.page_label or "",
         "section": chunk.section or "",
         "kind": chunk.kind,
+        "ocr": chunk.ocr,
+        "ocr_confidence": chunk.ocr_confidence if chunk.ocr_confidence is not None else -1.0,
         "content_hash": document.content_hash,
         "spans_json": json.dumps(spans),
     }

@@ -30,6 +30,8 @@ def cite(n: int, passage: Passage, sentence: Sentence) -> Citation:
         quote_start=sentence.start,
         quote_end=sentence.end,
         chunk_id=passage.chunk_id,
+        ocr=page.ocr if page else passage.ocr,
+        ocr_confidence=page.ocr_confidence if page else passage.ocr_confidence,
     )
 
 

@@ -9,9 +9,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from index.models import Document
-from index.pdf import quote_boxes, render_page
+from index.pdf import OcrEngine, quote_boxes, render_page
+from index.settings import OcrSettings
 
 __all__ = ["PageView", "page_view"]
+
+_OCR_CACHE = OcrSettings().cache_dir
 
 
 class PageView(BaseModel):
@@ -42,7 +45,11 @@ def page_view(
 
     with Image.open(image) as im:
         aspect = im.width / im.height
-    boxes = quote_boxes(path, page, quote) if quote else []
+    span = next((p for p in document.pages if p.page == page), None)
+    # A scanned page's words come back from the OCR cache that ingest filled (default
+    # settings: the page view has no others), else it is OCR'd again.
+    ocr = OcrEngine(cache_dir=_OCR_CACHE) if span is not None and span.ocr else None
+    boxes = quote_boxes(path, page, quote, ocr=ocr) if quote else []
     return PageView(page=page, image=str(image), aspect=aspect, boxes=boxes)
 
 

@@ -157,9 +157,16 @@ def _passage(hit: NodeWithScore) -> Passage:
         page_label=str(meta.get("page_label") or "") or None,
         section=str(meta.get("section") or "") or None,
         kind=str(meta.get("kind") or "body"),  # type: ignore[arg-type]
+        ocr=bool(meta.get("ocr", False)),
+        ocr_confidence=_confidence(meta.get("ocr_confidence")),
         score=float(hit.score or 0.0),
         spans=SpanIndex(
             pages=[PageSpan(**p) for p in spans.get("pages", [])],
             sections=[SectionSpan(**s) for s in spans.get("sections", [])],
         ),
     )
+
+
+def _confidence(value: Any) -> float | None:
+    # Chroma keeps no None: a page read from its text layer is stored as -1.
+    return float(value) if value is not None and float(value) >= 0 else None

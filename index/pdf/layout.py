@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from index.models import ElementKind
-from index.pdf.lines import Line, RawPage, in_margin
+from index.pdf.lines import Box, Line, RawPage, in_margin
 
-__all__ = ["Block", "LayoutPage", "label_pages"]
+__all__ = ["Block", "LayoutPage", "label_pages", "needs_ocr"]
 
 _CAPTION = re.compile(
     r"^(?:Supplementary\s+|Extended\s+Data\s+|Appendix\s+)?"
@@ -88,30 +88,39 @@ class LayoutPage:
     blocks: list[Block]
     label: str | None = None
     problem: str | None = None  # why the page is not indexed as text (a figure, garbage)
+    ocr: bool = False  # read by Tesseract from the page's image
+    confidence: float | None = None  # OCR: mean word confidence, 0-1
+    boxes: list[Box] | None = None  # OCR: each character's box, by Block.index
 
 
 def label_pages(raw_pages: list[RawPage]) -> tuple[list[LayoutPage], str | None]:
     all_lines = [ln for page in raw_pages for ln in page.lines]
     if not all_lines:
-        return [LayoutPage(i + 1, [], problem="has no text") for i in range(len(raw_pages))], None
+        pages = [
+            LayoutPage(i + 1, [], problem=p.problem or _garbage([], ocr=p.ocr), ocr=p.ocr)
+            for i, p in enumerate(raw_pages)
+        ]
+        return pages, None
     body_size = _body_size(all_lines)
     body_font = Counter(ln.font for ln in all_lines for _ in ln.text).most_common(1)[0][0]
     furniture = _repeated_edge_lines(raw_pages)
     pitch = _line_pitch(all_lines, body_size)
     pages: list[LayoutPage] = []
     title: str | None = None
-    for number, (lines, _width, height, _stamped) in enumerate(raw_pages, start=1):
+    for number, raw in enumerate(raw_pages, start=1):
         running = furniture + ([set(_key(title).split())] if title else [])
-        lines, label = _strip_edges(lines, height, body_size, running)
+        lines, label = _strip_edges(raw.lines, raw.height, body_size, running)
         lines = _strip_line_numbers(lines, body_size)
-        page = LayoutPage(number, [], label=label)
-        problem = _garbage(lines)
+        page = LayoutPage(
+            number, [], label=label, ocr=raw.ocr, confidence=raw.confidence, boxes=raw.boxes
+        )
+        problem = raw.problem or _garbage(lines, ocr=raw.ocr)
         if problem:
             page.problem = problem
         else:
             page.blocks = _blocks(lines, body_size, pitch)
             if number == 1:
-                title = _take_title(page.blocks, body_size, height)
+                title = _take_title(page.blocks, body_size, raw.height)
         pages.append(page)
     _mark_sparse_pages(pages)
     for page in pages:
@@ -259,9 +268,17 @@ def _strip_line_numbers(lines: list[Line], body: float) -> list[Line]:
     return out
 
 
-def _garbage(lines: list[Line]) -> str | None:
+def needs_ocr(lines: list[Line]) -> bool:
+    """Whether a page's text layer is missing or garbage: what OCR is for in auto mode."""
+    problem = _garbage(lines)
+    return problem is not None and not problem.endswith("(short labels only)")
+
+
+def _garbage(lines: list[Line], *, ocr: bool = False) -> str | None:
     """Why a page is not text: too little of it reads as words (a figure, a broken font)."""
     tokens = [t for ln in lines for t in ln.text.split()]
+    if not tokens and ocr:
+        return "has no text that OCR could read (a blank page or a picture?)"
     if not tokens:
         return "has no extractable text (scanned image?)"
     wordlike = sum(bool(_WORDLIKE.match(t)) for t in tokens) / len(tokens)

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Char", "Line", "RawPage", "build_line", "group_lines", "in_margin"]
+__all__ = ["Box", "Char", "Line", "RawPage", "build_line", "group_lines", "in_margin"]
 
 _SUPERSCRIPT = str.maketrans("0123456789+-−=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿ")
 _SUBSCRIPT = str.maketrans("0123456789+-−=()", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎")
@@ -56,11 +56,19 @@ class Line:
     turned: bool = False
 
 
+# (left, bottom, right, top) in PDF points of the page as stored (y grows upwards).
+Box = tuple[float, float, float, float]
+
+
 class RawPage(NamedTuple):
     lines: list[Line]
     width: float
     height: float
     stamped: str | None = None  # a page number printed inside a stamped form, not the text
+    ocr: bool = False  # the lines come from Tesseract, not the text layer
+    confidence: float | None = None  # OCR: mean word confidence, 0-1
+    boxes: list[Box] | None = None  # OCR: each character's box on the page, by Char.index
+    problem: str | None = None  # why OCR gave nothing (Tesseract failed, missing, ...)
 
 
 def group_lines(chars: list[Char]) -> list[Line]:

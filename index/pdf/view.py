@@ -6,21 +6,25 @@ import ctypes
 import unicodedata
 from pathlib import Path
 
+from index.pdf.ocr import OcrEngine
 from index.pdf.reader import _cached_layout
 
 __all__ = ["quote_boxes", "render_page"]
 
 
 def quote_boxes(
-    path: Path, page_number: int, quote: str
+    path: Path, page_number: int, quote: str, *, ocr: OcrEngine | None = None
 ) -> list[tuple[float, float, float, float]]:
     """Where `quote` (text from this page as PaperTrail cleaned it) is printed on the page:
     one box per printed line it covers, as (left, top, right, bottom) fractions of the page
-    measured from its top-left corner. Empty when the quote is not found there."""
+    measured from its top-left corner. Empty when the quote is not found there.
+
+    A page that was OCR'd is read with `ocr` again (its words are kept in the OCR cache), and
+    the boxes are Tesseract's, on the scanned image."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
-    pages, _ = _cached_layout(str(path), path.stat().st_mtime_ns)
+    pages, _ = _cached_layout(str(path), path.stat().st_mtime_ns, ocr)
     if not 0 < page_number <= len(pages):
         return []
     # Compared on letters and digits only: spaces, hyphens and line breaks were rejoined by
@@ -43,6 +47,7 @@ def quote_boxes(
     else:
         return []
     wanted = sorted(set(owners[span[0] : span[1]]))
+    scanned = pages[page_number - 1].boxes
     pdf = pdfium.PdfDocument(str(path))
     try:
         page = pdf[page_number - 1]
@@ -51,11 +56,14 @@ def quote_boxes(
         rows: list[list[float]] = []  # merged boxes, one per printed line
         left, bottom, right, top = (ctypes.c_double() for _ in range(4))
         for i in wanted:
-            raw.FPDFText_GetCharBox(
-                textpage, i, ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom),
-                ctypes.byref(top),
-            )  # fmt: skip
-            box = [left.value, bottom.value, right.value, top.value]
+            if scanned is not None:
+                box = list(scanned[i])
+            else:
+                raw.FPDFText_GetCharBox(
+                    textpage, i, ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom),
+                    ctypes.byref(top),
+                )  # fmt: skip
+                box = [left.value, bottom.value, right.value, top.value]
             row = rows[-1] if rows else None
             same_line = row is not None and abs(row[1] - box[1]) < 0.5 * (box[3] - box[1] + 1)
             if row is not None and same_line and box[0] >= row[0] - 2:

@@ -1,0 +1,101 @@
+"""Scanned PDF pages read by Tesseract through the same layout as born-digital pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.cleaning import clean
+from index.loaders import load_file
+from index.pdf import OcrEngine
+
+DATA = Path(__file__).resolve().parent / "data"
+SCAN = DATA / "scans" / "specter-p2-scan.pdf"
+TURNED = DATA / "scans" / "specter-p2-turned-scan.pdf"
+BORN_DIGITAL = DATA / "cold-plasma-wound-healing.pdf"
+SENTENCE = "Our goal is to learn task-independent representations of academic papers."
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_scanned_page_is_ocrd_and_its_sentences_are_found_with_ocr_marked() -> None:
+    doc = clean(load_file(SCAN, ocr=OcrEngine()))
+    assert SENTENCE in _words(doc.text)
+    page = doc.pages[0]
+    assert page.ocr and page.ocr_confidence is not None and page.ocr_confidence > 0.8
+    assert page.label == "2271"  # the printed page number, read from the scan
+    assert "2 Model" in [s.heading for s in doc.sections]  # bold, by its ink
+
+
+def test_ocr_never_keeps_the_no_text_warning() -> None:
+    from index.errors import LoadError
+
+    with pytest.raises(LoadError, match=r"no extractable text.*run OCR"):
+        load_file(SCAN, ocr=OcrEngine(mode="never"))
+
+
+def test_born_digital_pages_are_not_ocrd_in_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytesseract
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a born-digital page was OCR'd")
+
+    monkeypatch.setattr(pytesseract, "image_to_data", refuse)
+    doc = clean(load_file(BORN_DIGITAL, ocr=OcrEngine()))
+    assert doc.text and not any(p.ocr for p in doc.pages)
+
+
+def test_always_ocrs_born_digital_pages_too() -> None:
+    doc = clean(load_file(BORN_DIGITAL, ocr=OcrEngine(mode="always", workers=2)))
+    assert all(p.ocr for p in doc.pages)
+    assert "plasma" in doc.text.lower()
+
+
+def test_a_page_fed_in_sideways_reads() -> None:
+    doc = clean(load_file(TURNED, ocr=OcrEngine()))
+    assert "task-independent representations of academic papers" in _words(doc.text)
+
+
+def test_missing_tesseract_is_one_line_naming_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytesseract
+
+    from index.errors import LoadError
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    with pytest.raises(LoadError) as failure:
+        load_file(SCAN, ocr=OcrEngine())
+    message = str(failure.value)
+    assert "Tesseract is not installed" in message and "apt-get install" in message
+    assert "\n" not in message
+
+
+def test_blank_page_warns_and_the_rest_is_indexed(tmp_path: Path) -> None:
+    from PIL import Image
+    from pypdf import PdfReader, PdfWriter
+
+    blank = tmp_path / "blank.pdf"
+    Image.new("L", (1700, 2200), 250).save(blank, "PDF", resolution=200)
+    both = tmp_path / "scan-and-blank.pdf"
+    writer = PdfWriter()
+    for source in (SCAN, blank):
+        writer.append(PdfReader(source))
+    writer.write(both)
+    raw = load_file(both, ocr=OcrEngine())
+    assert [w.page for w in raw.warnings] == [2]
+    assert "no text that OCR could read" in raw.warnings[0].message
+    assert SENTENCE in _words(clean(raw).text)
+
+
+def test_a_tesseract_pdf_text_layer_reads_as_text(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+    import pytesseract
+
+    image = pdfium.PdfDocument(str(SCAN))[0].render(scale=200 / 72, grayscale=True).to_pil()
+    searchable = tmp_path / "searchable.pdf"
+    searchable.write_bytes(pytesseract.image_to_pdf_or_hocr(image, extension="pdf"))
+    doc = clean(load_file(searchable, ocr=OcrEngine()))
+    assert not doc.pages[0].ocr  # its invisible text layer was read, not OCR'd again
+    assert "academic papers" in doc.text
