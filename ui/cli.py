@@ -208,12 +208,36 @@ def ingest(
             "published version of a preprint saved under another name).",
         ),
     ] = None,
+    ocr: Annotated[
+        str | None,
+        typer.Option(
+            "--ocr",
+            metavar="MODE",
+            help="OCR scanned PDF pages with Tesseract: auto (pages with no usable text "
+            "layer), always, or never. [env: PAPERTRAIL_OCR__MODE; default: auto]",
+        ),
+    ] = None,
+    ocr_lang: Annotated[
+        str | None,
+        typer.Option(
+            "--ocr-lang",
+            metavar="LANGS",
+            help="Tesseract languages, e.g. eng+deu (Debian: tesseract-ocr-deu). "
+            "[env: PAPERTRAIL_OCR__LANG; default: eng]",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Index files; unchanged files are skipped, changed ones replaced."""
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
+    if ocr is not None:
+        if ocr not in ("auto", "always", "never"):
+            raise PaperTrailError(f"--ocr must be auto, always or never, not {ocr!r}")
+        settings.ocr.mode = ocr  # type: ignore[assignment]
+    if ocr_lang is not None:
+        settings.ocr.lang = ocr_lang
     report = Engine.open(settings).ingest(paths, show_progress=not as_json, replace=replace)
     if as_json:
         _print_json(report)
@@ -395,7 +419,8 @@ def format_answer(answer: Answer) -> str:
                 for x in (c.title, f"p. {c.page_label or c.page}", c.section and f"§ {c.section}")
                 if x
             )
-            lines.append(f"[{c.n}] {where}\n    “{c.quote}”")
+            scanned = " (OCR)" if c.ocr else ""  # read from a scan: check it on the page
+            lines.append(f"[{c.n}] {where}\n    “{c.quote}”{scanned}")
     else:
         lines.append("Closest passages (not sufficient to answer):")
         for i, p in enumerate(answer.passages, start=1):

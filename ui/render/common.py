@@ -44,4 +44,6 @@ def where(c: Citation | Passage, *, with_title: bool = False) -> str:
     bits.append(page_name(c.page, c.page_label))
     if c.section:
         bits.append(f"§ {c.section}")
+    if c.ocr:
+        bits.append("(OCR)")  # read from a scanned page: the quote may hold misread words
     return " · ".join(bits)
