@@ -99,3 +99,14 @@ def test_a_tesseract_pdf_text_layer_reads_as_text(tmp_path: Path) -> None:
     doc = clean(load_file(searchable, ocr=OcrEngine()))
     assert not doc.pages[0].ocr  # its invisible text layer was read, not OCR'd again
     assert "academic papers" in doc.text
+
+
+def test_quote_is_highlighted_on_the_scan_from_tesseracts_boxes() -> None:
+    from index.pdf import quote_boxes
+
+    boxes = quote_boxes(SCAN, 1, SENTENCE, ocr=OcrEngine())
+    assert boxes and all(0 <= v <= 1 for box in boxes for v in box)
+    # The sentence opens section 2.1, in the left column, above the page's middle.
+    _left, top, right, _bottom = boxes[0]
+    assert right < 0.55 and 0.3 < top < 0.45
+    assert quote_boxes(SCAN, 1, SENTENCE) == []  # without OCR the scan has no text

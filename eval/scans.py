@@ -1,8 +1,8 @@
 """Scanned copies of PDF pages, as a flatbed scanner makes them: the page rendered to a grey
 image at 200 dpi, turned a little, blurred, with sensor noise, saved as an image-only PDF
-(Pillow). Builds tests/data's scanned fixtures and the OCR benchmark's scans (eval.bench_ocr).
+(Pillow). Builds tests/data's scanned fixtures and, later, the OCR benchmark's scans.
 
-    python -m experiments.make_scans SRC.pdf OUT.pdf --pages 1 3 [--turn 90] [--skew 0.7]
+    python -m eval.scans SRC.pdf OUT.pdf --pages 1 3 [--turn 90] [--skew 0.7]
 """
 
 from __future__ import annotations
