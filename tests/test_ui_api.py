@@ -124,7 +124,8 @@ def test_upload_reports_each_file_and_new_document_is_searchable(
         [handle_file(pdf), handle_file(broken)], api_name="/upload"
     )
     assert "tidal-survey.pdf</strong>: indexed" in report
-    assert "page 2 has no extractable text" in report
+    # A page with no text layer is OCR'd now (issue #26); blank, it still warns by page.
+    assert "page 2 has no text that OCR could read" in report
     assert "broken-scan.pdf: not a readable PDF" in report
     assert "Varanger tidal survey" in documents and BUNDLED_TITLE in documents
 
