@@ -90,7 +90,7 @@ bench: $(VENV)/.installed-test
 # The README's scale table: k x 98 COVID-QA articles, k = 1, 4, 10 (about an hour with a
 # baseline). BASELINE=DIR runs another source tree side by side (git worktree add DIR main).
 bench-scale: $(VENV)/.installed-test
-	$(BIN)/python -m eval.bench_scale --k 1 4 10 --out eval-out/scale --readme README.md \
+	$(BIN)/python -m eval.bench.scale --k 1 4 10 --out eval-out/scale --readme README.md \
 	  $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:

@@ -82,7 +82,7 @@ def eval_command(
     from eval.main import EvalRequest, run_eval, user_error
 
     if dataset == "verifier":
-        from eval.verifier import run_and_report
+        from eval.bench.verifier import run_and_report
 
         if split == SplitChoice.all:
             typer.echo("Error: the verifier benchmark has a dev and a test split", err=True)

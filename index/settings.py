@@ -170,7 +170,7 @@ class AnswerSettings(_Section):
         le=1.0,
         description="Generative answers: support score (cosine to the closest cited sentence "
         "averaged with the claim's idf-weighted terms the cited sentences backing it hold) "
-        "from which a claim is supported; tuned on COVID-QA dev (python -m eval.verifier).",
+        "from which a claim is supported; tuned on COVID-QA dev (python -m eval.bench.verifier).",
     )
     judge: Literal["auto", "on", "off"] = Field(
         "auto",

@@ -16,7 +16,7 @@ Verdicts: `uncited` (no marker), `supported`, `weak` (related but not clearly st
 `unsupported` (a hard check failed, or little support). The quote is the cited passage's
 sentence closest to the claim, with offsets in the passage as extractive citations have.
 Thresholds: AnswerSettings.verify_supported / verify_weak, tuned on the COVID-QA dev split
-by eval/verifier.py (docs/verifier.md).
+by eval/bench/verifier.py (docs/verifier.md).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eval import bench_scale
+from eval.bench import scale as bench_scale
 from rag import Engine, Settings
 
 

@@ -1,4 +1,4 @@
-"""eval.claim_labels: hand labels joined to a trust run's generated sentences."""
+"""eval.bench.claim_labels: hand labels joined to a trust run's generated sentences."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.claim_labels import ClaimLabel, labelled, load_labels, main, score, todo
+from eval.bench.claim_labels import ClaimLabel, labelled, load_labels, main, score, todo
 from eval.trust import Asked, TrustRun
 
 

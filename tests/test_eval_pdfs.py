@@ -1,7 +1,7 @@
-"""The PDF-structure scorer (eval/pdf_scoring.py) on small made-up inputs, and the command.
+"""The PDF-structure scorer (eval/bench/pdf_scoring.py) on small made-up inputs, and the command.
 
 No test here asserts the pipeline's current quality: only that each rule counts what it
-says, and that `python -m eval.pdfs` runs end to end on a vendored PDF.
+says, and that `python -m eval.bench.pdfs` runs end to end on a vendored PDF.
 """
 
 import json
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eval.pdf_references import reference_sentences
-from eval.pdf_scoring import (
+from eval.bench.pdf_references import reference_sentences
+from eval.bench.pdf_scoring import (
     FoundHeading,
     GoldHeading,
     bad_symbols,
@@ -28,7 +28,7 @@ from eval.pdf_scoring import (
     title_score,
     word_list,
 )
-from eval.pdfs import DATA_DIR, run
+from eval.bench.pdfs import DATA_DIR, run
 
 GOLD = [
     GoldHeading("Introduction", 1, 1, "1"),
@@ -315,11 +315,11 @@ def test_command_names_an_unknown_pdf():
 
 
 def test_pdf_answers_counts_what_answers_quote(tmp_path, monkeypatch) -> None:
-    """eval.pdf_answers on one vendored PDF and two of its questions, in a temporary index."""
+    """eval.bench.pdf_answers on one vendored PDF and two of its questions, in a temporary index."""
     import json as _json
     import shutil
 
-    from eval import pdf_answers
+    from eval.bench import pdf_answers
 
     source = pdf_answers.PDF_DIR
     data = tmp_path / "pdfs"

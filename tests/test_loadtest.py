@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.loadtest import run
+from eval.bench.load import run
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -1,7 +1,7 @@
 """What PDF reading does to answers: the nine vendored PDFs indexed together, the question
 set in eval/datasets/pdfs/questions.jsonl asked, and the answers' material counted.
 
-`python -m eval.pdf_answers [--json]`. Reported: how often the answer holds a reference
+`python -m eval.bench.pdf_answers [--json]`. Reported: how often the answer holds a reference
 answer, what kinds the top-5 passages are, how many quoted sentences sit in non-body text
 (captions, footnotes, references, front matter), and how many citations name a section.
 Retrieval and answer quality in general are `papertrail eval` figures; this counts what

@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from eval.pdf_scoring import word_list
+from eval.bench.pdf_scoring import word_list
 from index.sentences import split_sentences
 
 __all__ = ["MIN_WORDS", "reference_sentences"]

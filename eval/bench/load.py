@@ -1,6 +1,6 @@
 """Load test: N chat sessions of M questions each against `papertrail serve`, on loopback.
 
-    python -m eval.loadtest [--sessions 20] [--questions 5] [--index-dir DIR]
+    python -m eval.bench.load [--sessions 20] [--questions 5] [--index-dir DIR]
 
 Starts `papertrail serve` on a free 127.0.0.1 port (bundled article), asks one warm-up
 question, reads the server's RSS, then runs the sessions side by side, each asking its
@@ -271,7 +271,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.loadtest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.load", description=__doc__)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--questions", type=int, default=5, help="questions per session")
     parser.add_argument(

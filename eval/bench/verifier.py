@@ -32,7 +32,7 @@ to check it. Goals: >= 95 % of changed-number and wrong-passage claims flagged, 
 other-article claims, <= 5 % of supported claims. Thresholds are tuned on dev
 (`--sweep` prints the trade-off); test is reported.
 
-    python -m eval.verifier [--split dev|test] [--limit N] [--sweep] [--out DIR]
+    python -m eval.bench.verifier [--split dev|test] [--limit N] [--sweep] [--out DIR]
 """
 
 from __future__ import annotations
@@ -695,7 +695,7 @@ def run_and_report(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m eval.verifier", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.verifier", description=__doc__)
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--limit", type=int, default=None, help="First N articles only.")
     parser.add_argument("--sweep", action="store_true", help="Also print the threshold sweep.")

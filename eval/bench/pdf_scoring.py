@@ -1,6 +1,6 @@
-"""Pure scoring rules of `python -m eval.pdfs`: strings and small records in, counts out.
+"""Pure scoring rules of `python -m eval.bench.pdfs`: strings and small records in, counts out.
 
-Each rule is defined in docs/pdfs.md; the command (eval/pdfs.py) applies them to the
+Each rule is defined in docs/pdfs.md; the command (eval/bench/pdfs.py) applies them to the
 pipeline's Document. Nothing here reads a PDF or knows a publisher.
 """
 

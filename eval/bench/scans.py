@@ -2,7 +2,7 @@
 image at 200 dpi, turned a little, blurred, with sensor noise, saved as an image-only PDF
 (Pillow). Builds tests/data's scanned fixtures and, later, the OCR benchmark's scans.
 
-    python -m eval.scans SRC.pdf OUT.pdf --pages 1 3 [--turn 90] [--skew 0.7]
+    python -m eval.bench.scans SRC.pdf OUT.pdf --pages 1 3 [--turn 90] [--skew 0.7]
 """
 
 from __future__ import annotations

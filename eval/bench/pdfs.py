@@ -1,14 +1,14 @@
-"""`python -m eval.pdfs`: how well the pipeline reads the nine vendored journal PDFs.
+"""`python -m eval.bench.pdfs`: how well the pipeline reads the nine vendored journal PDFs.
 
-    python -m eval.pdfs                       # the table
-    python -m eval.pdfs --json                # the figures as JSON
-    python -m eval.pdfs --out docs/x.md       # and the table as Markdown
-    python -m eval.pdfs --reference-dir DIR   # with CERMINE's Hindawi text (never vendored)
+    python -m eval.bench.pdfs                       # the table
+    python -m eval.bench.pdfs --json                # the figures as JSON
+    python -m eval.bench.pdfs --out docs/x.md       # and the table as Markdown
+    python -m eval.bench.pdfs --reference-dir DIR   # with CERMINE's Hindawi text (never vendored)
 
 Each PDF goes through the project's own pipeline, `clean(load_file(path))` and
 `chunk_document`, and is scored against hand-made gold (eval/datasets/pdfs/gold/) and other
 tools' text of the same articles. The rules are in docs/pdfs.md; they live in
-eval/pdf_scoring.py.
+eval/bench/pdf_scoring.py.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, Field
 
-from eval.pdf_references import reference_sentences
-from eval.pdf_scoring import (
+from eval.bench.pdf_references import reference_sentences
+from eval.bench.pdf_scoring import (
     FoundHeading,
     GoldHeading,
     bad_symbols,
@@ -48,7 +48,7 @@ from index.models import Document
 
 __all__ = ["DATA_DIR", "PdfReport", "PdfResult", "evaluate_pdfs", "format_markdown", "format_table"]
 
-DATA_DIR = Path(__file__).parent / "datasets" / "pdfs"
+DATA_DIR = Path(__file__).parent.parent / "datasets" / "pdfs"
 _EXAMPLES = 8  # examples of each defect kept in the JSON
 
 
@@ -554,7 +554,7 @@ def run(
     ] = 1,
 ) -> None:
     """Measure how the pipeline reads the nine vendored journal PDFs (docs/pdfs.md)."""
-    command = "python -m eval.pdfs" + (" --reference-dir DIR" if reference_dir else "")
+    command = "python -m eval.bench.pdfs" + (" --reference-dir DIR" if reference_dir else "")
     command += "".join(f" --only {o}" for o in only or [])
     command += f" --repeat {repeat}" if repeat > 1 else ""
     try:

@@ -1,6 +1,6 @@
 """The verifier against people: generated claims labelled by hand (issue #25).
 
-`eval.verifier` checks rag/verify.py on claims built from gold answers; this checks it on
+`eval.bench.verifier` checks rag/verify.py on claims built from gold answers; this checks it on
 what a real model wrote. `eval.trust --systems generative` keeps every generated sentence
 with its verdict and the passages it was written from; a person reads each sentence
 against those passages and labels it `supported` (every fact in it is stated there) or
@@ -8,11 +8,11 @@ against those passages and labels it `supported` (every fact in it is stated the
 file keyed by question, condition and sentence, so a later run of the verifier over the
 same answers is scored against the same labels, and new sentences are listed to label.
 
-    python -m eval.claim_labels --trust eval-out/trust-llm/trust.json \
+    python -m eval.bench.claim_labels --trust eval-out/trust-llm/trust.json \
         [--labels eval/datasets/claims/local-model.jsonl] [--todo FILE]
 
 "Flagged" means a verdict other than `supported` (weak or unsupported), as in
-`eval.verifier`: the reader is told to check that sentence.
+`eval.bench.verifier`: the reader is told to check that sentence.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from eval.datasets import DATASETS_DIR
 from eval.trust import TrustRun
 
 __all__ = ["ClaimLabel", "LabelScore", "labelled", "load_labels", "read_run", "score", "todo"]
 
-LABELS = Path(__file__).parent / "datasets" / "claims" / "local-model.jsonl"
+LABELS = DATASETS_DIR / "claims" / "local-model.jsonl"
 
 
 class ClaimLabel(BaseModel):

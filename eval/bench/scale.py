@@ -1,8 +1,8 @@
 """Scale benchmark: the issue #13 table for a library of k x 98 COVID-QA articles.
 
-    python -m eval.bench_scale [--k 1 4 10] [--baseline DIR] [--questions 100]
+    python -m eval.bench.scale [--k 1 4 10] [--baseline DIR] [--questions 100]
                                [--out eval-out/scale] [--readme README.md]
-    python -m eval.bench_scale --reopen WORK [--baseline DIR] [--repeat 5]
+    python -m eval.bench.scale --reopen WORK [--baseline DIR] [--repeat 5]
 
 --keep WORK keeps the last k's library and index (in WORK/<system>-k<k>); --reopen WORK
 then times only "open the index, first answer" on a copy of WORK/index for each system,
@@ -48,7 +48,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 _COVID = _ROOT / "eval" / "datasets" / "covid-qa" / "covid-qa-200423.json"
 _MARK = ("<!-- bench-scale:start -->", "<!-- bench-scale:end -->")
 _COLUMNS = (
@@ -274,7 +274,7 @@ def _worker(argv: list[str]) -> None:
 
 # -- the driver -----------------------------------------------------------------
 def _run_step(tree: Path, step: str, work: Path, k: int, n: int) -> dict[str, Any]:
-    # runpy, not -m: the baseline tree has no eval.bench_scale, but its rag/index come first.
+    # runpy, not -m: the baseline tree has no eval.bench.scale, but its rag/index come first.
     code = "import runpy,sys; runpy.run_path(sys.argv[1], run_name='__worker__')"
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     args = [sys.executable, "-c", code, __file__, step, str(work), str(k), str(n)]
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
                     tree, k, args.questions, Path(scratch), args.keep
                 )
                 print(f"{name} k={k}: " + json.dumps({c: round(v, 3) for c, v in row.items()}))
-    command = "python -m eval.bench_scale " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m eval.bench.scale " + " ".join(sys.argv[1:] if argv is None else argv)
     stamp = f"`{command.strip()}`, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

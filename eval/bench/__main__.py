@@ -1,0 +1,3 @@
+from eval.bench.table import main
+
+main()
