@@ -5,21 +5,28 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Answer",
     "AnswerEvent",
+    "BibRecord",
     "Chunk",
     "Citation",
+    "Creator",
     "DoctorReport",
     "Document",
     "DocumentInfo",
+    "DocumentMetadata",
     "Element",
     "ElementKind",
     "FileResult",
     "FileWarning",
     "IngestReport",
+    "LibraryEntry",
+    "LibraryProblem",
+    "LibraryRead",
+    "MetadataSource",
     "PageSpan",
     "Passage",
     "SectionSpan",
@@ -304,3 +311,108 @@ class DoctorReport(BaseModel):
         default_factory=list, description="Documents another live process is writing; left alone."
     )
     repaired: bool = Field(False, description="Whether the orphaned records were deleted.")
+
+
+# Where a bibliographic field came from, most trusted first: the reference manager's record,
+# the user's correction, the PDF's XMP/Info metadata, the first page's printed layout.
+MetadataSource = Literal["zotero", "bibtex", "ris", "user", "xmp", "info", "layout"]
+
+
+class Creator(BaseModel):
+    """An author or editor: family and given names, or one literal name (an institution)."""
+
+    family: str = ""
+    given: str = ""
+    name: str | None = Field(None, description="A literal name that is not split (a group).")
+    role: str = Field("author", description="author, editor, ... (Zotero's creator types).")
+
+    @property
+    def display(self) -> str:
+        return self.name or self.family or self.given
+
+
+class DocumentMetadata(BaseModel):
+    """A work's bibliographic fields, each with where it came from (`sources`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = Field(None, description="The source's id: citation key or Zotero item key.")
+    item_type: str | None = Field(
+        None, description="CSL type: article-journal, paper-conference, book, chapter, ..."
+    )
+    title: str | None = None
+    creators: list[Creator] = Field(default_factory=list)
+    year: int | None = None
+    venue: str | None = Field(None, description="Journal, proceedings or book (container).")
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = Field(None, description="'305-313', or an article number 'e00353'.")
+    doi: str | None = Field(None, description="Bare DOI, '10.1186/1752-2897-4-1'.")
+    arxiv: str | None = None
+    pmid: str | None = None
+    licence: str | None = Field(None, description="The licence line or URL as printed.")
+    url: str | None = None
+    sources: dict[str, MetadataSource] = Field(
+        default_factory=dict, description="Field name -> where its value came from."
+    )
+
+    def filled_from(self, other: DocumentMetadata) -> DocumentMetadata:
+        """These fields, with the ones this record lacks taken from `other` (less trusted)."""
+        update: dict[str, object] = {}
+        sources = dict(self.sources)
+        for name in BIB_FIELDS:
+            if _empty(getattr(self, name)) and not _empty(getattr(other, name)):
+                update[name] = getattr(other, name)
+                if name in other.sources:
+                    sources[name] = other.sources[name]
+        return self.model_copy(update={**update, "sources": sources})
+
+    def has(self, name: str) -> bool:
+        return not _empty(getattr(self, name))
+
+
+# The fields DocumentMetadata.sources names (everything but the map itself).
+BIB_FIELDS = tuple(n for n in DocumentMetadata.model_fields if n != "sources")
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == []
+
+
+BibRecord = DocumentMetadata  # the name a reference manager's record goes by
+
+
+class LibraryEntry(BaseModel):
+    """One item of a reference manager (a Zotero item, a BibTeX or RIS entry)."""
+
+    key: str = Field(description="Zotero item key, or the entry's citation key / line.")
+    metadata: DocumentMetadata
+    files: list[str] = Field(
+        default_factory=list, description="Absolute paths of its PDF/HTML files that exist."
+    )
+    collections: list[str] = Field(
+        default_factory=list, description="Collection paths, nested with '/': 'Thesis/Ch 2'."
+    )
+    version: str | None = Field(
+        None, description="What changes when the item is edited (Zotero: dateModified)."
+    )
+
+
+class LibraryProblem(BaseModel):
+    """Something in a library that was skipped or is missing, said in one line."""
+
+    source: str = Field(description="The export file or Zotero database.")
+    item: str | None = Field(None, description="Item key, citation key or line.")
+    message: str
+
+    @property
+    def line(self) -> str:
+        where = f"{self.source}: {self.item}" if self.item else self.source
+        return f"{where}: {self.message}"
+
+
+class LibraryRead(BaseModel):
+    """What a library reader found: its entries and its problems."""
+
+    entries: list[LibraryEntry] = Field(default_factory=list)
+    problems: list[LibraryProblem] = Field(default_factory=list)
