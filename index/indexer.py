@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,10 +30,12 @@ from index.store import DocumentWrite, Identities, Store, open_store, source_key
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-__all__ = ["Indexer", "ProgressCallback"]
+__all__ = ["Indexer", "OcrProgressCallback", "ProgressCallback"]
 
 # Called with (passages embedded so far, passages to embed) while a batch is embedded.
 ProgressCallback = Callable[[int, int], None]
+# (file, pages OCR'd so far, pages to OCR), as each scanned page of a file is read.
+OcrProgressCallback = Callable[[Path, int, int], None]
 
 
 @dataclass
@@ -72,11 +74,14 @@ class Indexer:
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
         replace: str | None = None,
+        ocr_mode: Literal["auto", "always", "never"] | None = None,
+        on_ocr_page: OcrProgressCallback | None = None,
     ) -> IngestReport:
         """Load, clean, chunk and embed each file; a bad file is reported, not fatal.
 
         `replace` names a document that the one file given takes the place of, under the
-        same id (a file is otherwise its own document: index.store.Identities)."""
+        same id (a file is otherwise its own document: index.store.Identities). `ocr_mode`
+        overrides the settings' for these files; `on_ocr_page` hears each scanned page."""
         report = IngestReport()
         pending: list[_Pending] = []
         identities = self.store.identities()
@@ -86,7 +91,14 @@ class Indexer:
                 f"--replace {replace} takes exactly one file; {len(files)} were given"
             )
         for path in files:
-            result, job = self._prepare(path, identities, replace, show_progress=show_progress)
+            result, job = self._prepare(
+                path,
+                identities,
+                replace,
+                show_progress=show_progress,
+                ocr=self.ocr_engine(ocr_mode),
+                on_ocr_page=on_ocr_page,
+            )
             report.files.append(result)
             if job:
                 pending.append(job)
@@ -165,11 +177,13 @@ class Indexer:
         replace: str | None = None,
         *,
         show_progress: bool = False,
+        ocr: OcrEngine | None = None,
+        on_ocr_page: OcrProgressCallback | None = None,
     ) -> tuple[FileResult, _Pending | None]:
         try:
             self._check_size(path)
-            with _ocr_progress(path, show_progress) as on_page:
-                raw = load_file(path, ocr=self.ocr_engine(), on_page=on_page)
+            with _ocr_progress(path, show_progress, on_ocr_page) as on_page:
+                raw = load_file(path, ocr=ocr or self.ocr_engine(), on_page=on_page)
             self._check_length(path, raw)
             raw.doc_id, known_hash = (
                 identities.rebind(path, replace)
@@ -199,11 +213,15 @@ class Indexer:
         )
         return result, _Pending(result, document, chunks, sentences)
 
-    def ocr_engine(self) -> OcrEngine:
-        """How scanned PDF pages are OCR'd, from the settings."""
+    def ocr_engine(self, mode: Literal["auto", "always", "never"] | None = None) -> OcrEngine:
+        """How scanned PDF pages are OCR'd, from the settings (`mode` overrides theirs)."""
         ocr = self.settings.ocr
         return OcrEngine(
-            mode=ocr.mode, lang=ocr.lang, dpi=ocr.dpi, workers=ocr.workers, cache_dir=ocr.cache_dir
+            mode=mode or ocr.mode,
+            lang=ocr.lang,
+            dpi=ocr.dpi,
+            workers=ocr.workers,
+            cache_dir=ocr.cache_dir,
         )
 
     def _check_size(self, path: Path) -> None:
@@ -259,14 +277,21 @@ class Indexer:
 
 
 @contextmanager
-def _ocr_progress(path: Path, show: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar for a file's OCR'd pages, opened when its first page is done."""
-    if not show:
+def _ocr_progress(
+    path: Path, show: bool, listener: OcrProgressCallback | None
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar for a file's OCR'd pages, opened when its first page is done, and
+    the listener told of each page."""
+    if not show and listener is None:
         yield None
         return
     bars: list[tqdm] = []
 
     def on_page(done: int, total: int) -> None:
+        if listener is not None:
+            listener(path, done, total)
+        if not show:
+            return
         if not bars:
             bars.append(tqdm(total=total, desc=f"OCR {path.name}", unit="page"))
         bars[0].update(done - bars[0].n)

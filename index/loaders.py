@@ -258,7 +258,7 @@ def _load_pdf(
             hint = unreadable[0].problem.split(_OCR_UNAVAILABLE)[-1]  # type: ignore[union-attr]
         raise LoadError(str(path), f"no extractable text on any of its {n_pages} page(s) ({hint})")
     meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    title = meta_title.strip() if _good_title(meta_title) else layout_title
+    title = meta_title.strip() if _good_title(meta_title, path) else layout_title
     if title:
         raw.title, raw.title_from_file = title, False
 
@@ -323,11 +323,18 @@ _JUNK_TITLE = re.compile(
 )
 
 
-def _good_title(title: str) -> bool:
-    """A metadata title worth showing: words, not a producer default or a job number."""
+def _good_title(title: str, path: Path | None = None) -> bool:
+    """A metadata title worth showing: words, not a producer default, a job number or the
+    file's own name (what Pillow, scanners and print drivers write)."""
     title = title.strip()
     words = re.findall(r"[^\W\d_]{2,}", title)
+    if path is not None and _name_key(title) in {_name_key(path.name), _name_key(path.stem)}:
+        return False
     return len(words) >= 2 and not _JUNK_TITLE.search(title)
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\W_]+", " ", name.lower()).strip()
 
 
 def _check_decompression_limit(path: Path, number: int, page: object) -> None:

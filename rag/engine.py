@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from index.embedding import WordVectors, load_embedder
 from index.errors import QuestionError
-from index.indexer import Indexer, ProgressCallback
+from index.indexer import Indexer, OcrProgressCallback, ProgressCallback
 from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
@@ -310,11 +310,19 @@ class Engine:
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
         replace: str | None = None,
+        ocr_mode: Literal["auto", "always", "never"] | None = None,
+        on_ocr_page: OcrProgressCallback | None = None,
     ) -> IngestReport:
-        """Index files; `replace` names a document the one file given takes the place of."""
+        """Index files; `replace` names a document the one file given takes the place of,
+        `ocr_mode` overrides the settings' OCR mode, `on_ocr_page` hears each scanned page."""
         with self._outage():
             report = self._indexer.ingest(
-                paths, show_progress=show_progress, on_progress=on_progress, replace=replace
+                paths,
+                show_progress=show_progress,
+                on_progress=on_progress,
+                replace=replace,
+                ocr_mode=ocr_mode,
+                on_ocr_page=on_ocr_page,
             )
             # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
@@ -343,7 +351,9 @@ class Engine:
             document = self.document(document)  # type: ignore[assignment]
         if document is None:
             return None
-        return page_view(document, page, quote, cache_dir=self.pages_dir)
+        return page_view(
+            document, page, quote, cache_dir=self.pages_dir, ocr_cache=self.settings.ocr.cache_dir
+        )
 
     @property
     def pages_dir(self) -> Path:

@@ -10,11 +10,8 @@ from pydantic import BaseModel, Field
 
 from index.models import Document
 from index.pdf import OcrEngine, quote_boxes, render_page
-from index.settings import OcrSettings
 
 __all__ = ["PageView", "page_view"]
-
-_OCR_CACHE = OcrSettings().cache_dir
 
 
 class PageView(BaseModel):
@@ -31,10 +28,16 @@ class PageView(BaseModel):
 
 
 def page_view(
-    document: Document, page: int, quote: str | None, *, cache_dir: Path
+    document: Document,
+    page: int,
+    quote: str | None,
+    *,
+    cache_dir: Path,
+    ocr_cache: Path | None = None,
 ) -> PageView | None:
     """The view of `page` of `document`, or None when it is not a PDF that is still the
-    file that was indexed (moved, deleted or changed since)."""
+    file that was indexed (moved, deleted or changed since). A scanned page's words come
+    from `ocr_cache`, where its ingest kept them."""
     path = Path(document.source)
     if path.suffix.lower() != ".pdf" or not path.is_file():
         return None
@@ -46,9 +49,10 @@ def page_view(
     with Image.open(image) as im:
         aspect = im.width / im.height
     span = next((p for p in document.pages if p.page == page), None)
-    # A scanned page's words come back from the OCR cache that ingest filled (default
-    # settings: the page view has no others), else it is OCR'd again.
-    ocr = OcrEngine(cache_dir=_OCR_CACHE) if span is not None and span.ocr else None
+    # A scanned page's words come back from the OCR cache that ingest filled, read with
+    # whatever languages it used; only a page missing there is OCR'd again.
+    scanned = span is not None and span.ocr
+    ocr = OcrEngine(mode="auto", cache_dir=ocr_cache, any_kept=True) if scanned else None
     boxes = quote_boxes(path, page, quote, ocr=ocr) if quote else []
     return PageView(page=page, image=str(image), aspect=aspect, boxes=boxes)
 

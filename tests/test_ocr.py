@@ -110,3 +110,96 @@ def test_quote_is_highlighted_on_the_scan_from_tesseracts_boxes() -> None:
     _left, top, right, _bottom = boxes[0]
     assert right < 0.55 and 0.3 < top < 0.45
     assert quote_boxes(SCAN, 1, SENTENCE) == []  # without OCR the scan has no text
+
+
+def _born_page_words() -> list[str]:
+    from eval.bench.ocr import page_words
+
+    born = clean(load_file(DATA.parent.parent / "eval/datasets/pdfs/acl-2020-specter.pdf"))
+    return page_words(born)[1]  # the scans are of its page 2
+
+
+def test_two_column_scan_reads_in_the_born_digital_order() -> None:
+    from eval.bench.ocr import page_words, word_accuracy
+
+    scanned = page_words(clean(load_file(SCAN, ocr=OcrEngine())))[0]
+    # Aligned in order: columns read line by line across the page would match in scraps.
+    assert word_accuracy(_born_page_words(), scanned) > 0.9
+
+
+def test_the_pronoun_i_is_not_read_as_a_bar_in_prose() -> None:
+    from index.pdf.ocr import _pronoun_i
+
+    assert [_pronoun_i(w) for w in ("|", "“|", "|’m", "|,")] == ["I", "“I", "I’m", "I,"]
+    assert [_pronoun_i(w) for w in ("||", "a|b", "|x")] == ["||", "a|b", "|x"]
+
+
+def _with_page(tmp_path: Path, image: object, name: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    extra = tmp_path / f"{name}.pdf"
+    image.save(extra, "PDF", resolution=200)  # type: ignore[attr-defined]
+    both = tmp_path / f"scan-and-{name}.pdf"
+    writer = PdfWriter()
+    for source in (SCAN, extra):
+        writer.append(PdfReader(source))
+    writer.write(both)
+    return both
+
+
+def test_a_photo_page_warns_by_page_and_the_rest_is_indexed(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    # A photograph: smooth shapes and grain, no text (a specimen, a gel, a landscape).
+    rng = np.random.default_rng(7)
+    noise = Image.fromarray((rng.random((220, 170)) * 255).astype(np.uint8), "L")
+    photo = noise.resize((1700, 2200), Image.Resampling.BICUBIC).filter(
+        ImageFilter.GaussianBlur(12)
+    )
+    raw = load_file(_with_page(tmp_path, photo, "photo"), ocr=OcrEngine())
+    assert [w.page for w in raw.warnings] == [2]
+    assert "\n" not in raw.warnings[0].message
+    assert raw.pages[1] == ""  # nothing made up from the photo
+    assert SENTENCE in _words(clean(raw).text)
+
+
+def test_a_page_tesseract_fails_on_warns_by_page_and_the_rest_is_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytesseract
+    from PIL import Image
+
+    read = pytesseract.image_to_data
+
+    def fail_on_landscape(image: Image.Image, *args: object, **kwargs: object) -> object:
+        if image.width > image.height:
+            raise pytesseract.TesseractError(1, "Error in pixReadMem: corrupt image data")
+        return read(image, *args, **kwargs)
+
+    monkeypatch.setattr(pytesseract, "image_to_data", fail_on_landscape)
+    landscape = Image.new("L", (2200, 1700), 250)
+    raw = load_file(_with_page(tmp_path, landscape, "landscape"), ocr=OcrEngine(workers=2))
+    assert [w.page for w in raw.warnings] == [2]
+    assert "could not be OCR'd" in raw.warnings[0].message
+    assert "corrupt image data" in raw.warnings[0].message
+    assert SENTENCE in _words(clean(raw).text)
+
+
+def test_page_view_takes_the_ingests_ocr_whatever_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytesseract
+
+    from rag.page_view import page_view
+
+    cache = tmp_path / "ocr"
+    # Indexed at 200 dpi: the page view's default engine (300 dpi) would not find it kept.
+    doc = clean(load_file(SCAN, ocr=OcrEngine(dpi=200, cache_dir=cache)))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the page view OCR'd the page again")
+
+    monkeypatch.setattr(pytesseract, "image_to_data", refuse)
+    view = page_view(doc, 1, SENTENCE, cache_dir=tmp_path / "pages", ocr_cache=cache)
+    assert view is not None and view.boxes

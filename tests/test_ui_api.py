@@ -24,6 +24,7 @@ pytestmark = [
 ]
 
 MSC_QUESTION = "What are the barriers to MSC standardisation?"
+REPO_DATA = Path(__file__).resolve().parent / "data"
 BUNDLED_TITLE = "Mesenchymal stem cells in autoimmune diseases"
 
 
@@ -121,7 +122,7 @@ def test_upload_reports_each_file_and_new_document_is_searchable(
     broken = tmp_path / "broken-scan.pdf"
     broken.write_bytes(b"%PDF-1.4 truncated")
     report, documents, _, _ = client.predict(
-        [handle_file(pdf), handle_file(broken)], api_name="/upload"
+        [handle_file(pdf), handle_file(broken)], "auto", api_name="/upload"
     )
     assert "tidal-survey.pdf</strong>: indexed" in report
     # A page with no text layer is OCR'd now (issue #26); blank, it still warns by page.
@@ -131,6 +132,40 @@ def test_upload_reports_each_file_and_new_document_is_searchable(
 
     _, sources, _, _ = chat(client, "How high did the Varanger fjord tide peak?")
     assert "Varanger tidal survey" in sources and "p. 3" in sources
+
+
+def test_a_long_ocr_upload_does_not_hold_up_questions(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import threading
+
+    import pytesseract
+    from gradio_client import handle_file
+    from pypdf import PdfReader, PdfWriter
+
+    entered, release = threading.Event(), threading.Event()
+    read = pytesseract.image_to_data
+
+    def held(*args: Any, **kwargs: Any) -> Any:  # Tesseract on a long scan's page
+        entered.set()
+        release.wait(120)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(pytesseract, "image_to_data", held)
+    scan = tmp_path / "held-scan.pdf"
+    writer = PdfWriter(clone_from=PdfReader(REPO_DATA / "scans" / "specter-p2-scan.pdf"))
+    writer.add_metadata({"/Subject": str(tmp_path)})  # new content: not in the OCR cache
+    writer.write(scan)
+    job = client.submit([handle_file(scan)], "auto", api_name="/upload")
+    try:
+        assert entered.wait(60), "the upload never reached OCR"
+        _, sources, _, _ = chat(client, MSC_QUESTION)  # answered while a page is OCR'd
+        assert BUNDLED_TITLE in sources
+        assert not job.done()
+    finally:
+        release.set()
+    report, _, _, _ = job.result(timeout=180)
+    assert "held-scan.pdf</strong>: indexed" in report
 
 
 # -- rendering, without a server ---------------------------------------------------------

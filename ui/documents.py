@@ -17,9 +17,10 @@ from rag import Engine, PaperTrailError
 from ui import render
 from ui.widgets import gradio, html_block
 
-__all__ = ["UPLOAD_TYPES", "DocumentHandlers", "documents_tab"]
+__all__ = ["OCR_CHOICES", "UPLOAD_TYPES", "DocumentHandlers", "documents_tab"]
 
 UPLOAD_TYPES = [".pdf", ".txt", ".md", ".markdown", ".html", ".htm"]
+OCR_CHOICES = ("auto", "always", "never")
 
 
 class DocumentHandlers:
@@ -40,9 +41,17 @@ class DocumentHandlers:
         return render.documents_html(docs), gr.Dropdown(choices=choices, value=None)
 
     def upload(
-        self, files: Sequence[str] | None, progress: Callable[..., object] | None = None
+        self,
+        files: Sequence[str] | None,
+        ocr: str | None = None,
+        progress: Callable[..., object] | None = None,
     ) -> tuple[str, str, Any, None]:
-        """Index uploaded files; each file's outcome is listed, a bad file fails alone."""
+        """Index uploaded files; each file's outcome is listed, a bad file fails alone.
+
+        `ocr` (auto, always, never; None: the settings') says which PDF pages are OCR'd."""
+        if ocr not in (None, *OCR_CHOICES):
+            return (render.notice_html(f"OCR must be one of {', '.join(OCR_CHOICES)}."),
+                    *self.documents(), None)  # fmt: skip
         refused: list[FileResult] = []
         paths = []
         for f in files or []:
@@ -68,11 +77,22 @@ class DocumentHandlers:
             if progress is not None:
                 progress((done, total), desc=f"Embedding the passages of {files}", unit="passages")
 
+        def on_ocr_page(path: Path, done: int, total: int) -> None:
+            if progress is not None:
+                progress(
+                    (done, total), desc=f"OCR {path.name}: page {done} of {total}", unit="pages"
+                )
+
         if progress is not None:
             progress(0, desc=f"Reading {files}")
         try:
             with self._writes:
-                report = self.engine.ingest(paths, on_progress=on_progress)
+                report = self.engine.ingest(
+                    paths,
+                    on_progress=on_progress,
+                    ocr_mode=ocr,  # type: ignore[arg-type]
+                    on_ocr_page=on_ocr_page,
+                )
         except PaperTrailError as exc:
             for path in paths:
                 Path(path).unlink(missing_ok=True)
@@ -147,6 +167,14 @@ def documents_tab(h: DocumentHandlers) -> list[Any]:
                 elem_id="pt-upload",
                 height=140,
             )
+            ocr_choice = gr.Radio(
+                list(OCR_CHOICES),
+                value=h.engine.settings.ocr.mode,
+                label="OCR for PDF pages",
+                info="auto: only scanned pages (no usable text); always: every page; "
+                "never: the text layer only",
+                elem_id="pt-ocr-mode",
+            )
             upload_report = html_block("", "pt-upload-report")
         with gr.Column(scale=2):
             to_remove = gr.Dropdown(
@@ -166,12 +194,14 @@ def documents_tab(h: DocumentHandlers) -> list[Any]:
     refreshed = [documents, to_remove]
     tracker = gr.Progress()
 
-    def upload_files(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
-        return h.upload(files, progress)
+    def upload_files(
+        files: list[str] | None, ocr: str | None, progress: Any = tracker
+    ) -> tuple[Any, ...]:
+        return h.upload(files, ocr, progress)
 
     upload.upload(
         upload_files,
-        upload,
+        [upload, ocr_choice],
         [upload_report, *refreshed, upload],
         api_name="upload",
         show_progress_on=upload,

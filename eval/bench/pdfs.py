@@ -45,6 +45,7 @@ from eval.bench.pdf_scoring import (
 )
 from index.errors import PaperTrailError
 from index.models import Document
+from index.pdf import OcrEngine
 
 __all__ = ["DATA_DIR", "PdfReport", "PdfResult", "evaluate_pdfs", "format_markdown", "format_table"]
 
@@ -147,7 +148,15 @@ def _warm_up(paths: list[Path]) -> None:
         load_file(min(paths, key=lambda p: p.stat().st_size))
 
 
-def _evaluate(path: Path, data_dir: Path, reference_dir: Path | None, repeat: int) -> PdfResult:
+def _evaluate(
+    path: Path,
+    data_dir: Path,
+    reference_dir: Path | None,
+    repeat: int,
+    *,
+    ocr: OcrEngine | None = None,
+) -> PdfResult:
+    """Every figure for one PDF; `ocr` reads its scanned pages (eval.bench.ocr)."""
     from index.chunking import chunk_document
     from index.cleaning import clean
     from index.loaders import load_file
@@ -157,7 +166,7 @@ def _evaluate(path: Path, data_dir: Path, reference_dir: Path | None, repeat: in
     load_times, clean_times = [], []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        raw = load_file(path)
+        raw = load_file(path, ocr=ocr)
         t1 = time.perf_counter()
         doc = clean(raw)
         load_times.append(t1 - t0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import statistics
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +41,7 @@ _POOR = 0.55  # mean word confidence under which an upright read is checked for 
 _X, _ASC, _DESC = 0.46, 0.24, 0.22
 _ASCENDERS = set("bdfhiklt0123456789()[]{}/|!?%&$#@") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _DESCENDERS = set("gjpqy()[]{}|Q")
-_FORMAT = 1  # of the kept OCR results; raised when what is kept changes
+_FORMAT = 2  # of the kept OCR results; raised when what is kept changes
 
 
 class OcrUnavailable(Exception):
@@ -56,6 +57,9 @@ class OcrEngine:
     dpi: int = 300
     workers: int | None = None
     cache_dir: Path | None = None  # OCR results by file, page and engine; None: not kept
+    # The page view takes a kept page whatever languages and dpi it was read with: those of
+    # the ingest that indexed it, which the viewer's settings need not repeat.
+    any_kept: bool = False
 
     def check(self) -> str:
         """Tesseract's version; OcrUnavailable naming the install command if it cannot run."""
@@ -273,13 +277,15 @@ def _raw_page(scan: _Scan) -> RawPage:
         baseline = up_h - _baseline(line_words, size / k) * k
         chars: list[Char] = []
         prev_x1: float | None = None
+        prose = sum(sum(c.isalpha() for c in w.text) >= 3 for w in line_words) >= 3
         for w in line_words:
+            text = _pronoun_i(w.text) if prose else w.text
             x0, x1 = w.left * k, w.right * k
             if prev_x1 is not None:
                 x0 = max(x0, prev_x1 + 0.12 * size)  # a word space, however tight the ink
                 x1 = max(x1, x0 + 0.1 * size)
-            step = (x1 - x0) / len(w.text)
-            for j, ch in enumerate(w.text):
+            step = (x1 - x0) / len(text)
+            for j, ch in enumerate(text):
                 cx0 = x0 + j * step
                 chars.append(
                     Char(ch, cx0, cx0 + step, baseline, baseline + 0.7 * size, size,
@@ -293,6 +299,15 @@ def _raw_page(scan: _Scan) -> RawPage:
     return RawPage(
         lines, up_w, up_h, ocr=True, confidence=round(_confidence(words), 3), boxes=boxes
     )
+
+
+# Tesseract reads a serif capital I standing alone as a bar: "| had", "“| don’t", "|’m".
+_BAR_I = re.compile(r"^([\"“‘(]?)\|(?=$|['’][a-z]{1,2}\b|[,.;:!?”’\")])")
+
+
+def _pronoun_i(text: str) -> str:
+    """The pronoun I for Tesseract's bar, in prose (a table's rule stays a bar)."""
+    return _BAR_I.sub(r"\1I", text)
 
 
 def _bold_words(
@@ -359,9 +374,11 @@ def _file_digest(path: str, mtime_ns: int) -> str:
 
 
 def _cache_path(engine: OcrEngine, key: str, number: int) -> Path | None:
+    # One entry a page of a file's content and Tesseract's version, stamped with the
+    # languages and dpi it was read with: a read with other settings replaces it.
     if engine.cache_dir is None or not key:
         return None
-    name = hashlib.sha256(f"{key}|{engine.lang}|{engine.dpi}|{_FORMAT}".encode()).hexdigest()
+    name = hashlib.sha256(f"{key}|{_FORMAT}".encode()).hexdigest()
     return engine.cache_dir / name[:2] / f"{name[2:26]}-p{number}.json"
 
 
@@ -371,6 +388,8 @@ def _load(engine: OcrEngine, key: str, number: int) -> _Scan | None:
         return None
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if not engine.any_kept and (data["lang"], data["dpi"]) != (engine.lang, engine.dpi):
+            return None
         words = [_Word(**{**w, "line": tuple(w["line"])}) for w in data["words"]]
         return _Scan(words, tuple(data["px"]), tuple(data["size"]))  # type: ignore[arg-type]
     except (ValueError, KeyError, TypeError):
@@ -381,7 +400,13 @@ def _store(engine: OcrEngine, key: str, number: int, scan: _Scan) -> None:
     path = _cache_path(engine, key, number)
     if path is None or scan.problem:
         return  # a failure is tried again next time
-    data = {"words": [w.__dict__ for w in scan.words], "px": scan.px, "size": scan.size}
+    data = {
+        "lang": engine.lang,
+        "dpi": engine.dpi,
+        "words": [w.__dict__ for w in scan.words],
+        "px": scan.px,
+        "size": scan.size,
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
