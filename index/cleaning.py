@@ -184,6 +184,10 @@ _LIGATURES = str.maketrans(
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 
 
+_SIZE_TOLERANCE = 0.15  # body type this much larger or smaller is other prose
+_OCR_SIZE_TOLERANCE = 0.3
+
+
 def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
     """Labelled PDF blocks -> one text. Body paragraphs broken by a column or page run on;
     captions, footnotes and the like met inside such a paragraph wait until it ends, so
@@ -193,7 +197,22 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
     pending: list[tuple[str, str, int]] = []  # (kind, text, page) waiting for a sentence end
     open_body = False  # the last body paragraph stops mid-sentence
     open_size = 0.0  # its type size
+    open_page = 0  # the page it last grew on
     for page in layout:
+        if (
+            open_body
+            and page.number - open_page >= 2
+            and any(kind == "body" and number > open_page for kind, _, number in pending)
+        ):
+            # A sentence left open across a page of other prose was a misread end (OCR's
+            # lost full stop), not one sentence (a full-page table between its halves is
+            # no such page): what waited for it is written out now.
+            for kind, held, number in pending:
+                out.paragraph(held, kind, number)
+            pending.clear()
+            open_body = False
+        # Tesseract's type sizes, from ink heights, vary more than a text layer's.
+        same_type = _OCR_SIZE_TOLERANCE if page.ocr else _SIZE_TOLERANCE
         out.pages.append(
             PageSpan(
                 page=page.number,
@@ -208,7 +227,7 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
             if not text:
                 continue
             if block.kind == "body":
-                if open_body and abs(block.size - open_size) > 0.15 * open_size:
+                if open_body and abs(block.size - open_size) > same_type * open_size:
                     # Prose in other type (a standfirst, a pull quote) is not the sentence's
                     # continuation: it waits, like a caption, for the sentence to end.
                     pending.append(("body", text, page.number))
@@ -218,7 +237,7 @@ def _from_layout(raw: RawDocument, layout: list[LayoutPage]) -> Document:
                 else:
                     out.paragraph(text, "body", page.number)
                     open_size = block.size
-                open_body = not _SENTENCE_END.search(text)
+                open_body, open_page = not _SENTENCE_END.search(text), page.number
                 if not open_body:
                     for kind, held, number in pending:
                         out.paragraph(held, kind, number)

@@ -109,8 +109,9 @@ def label_pages(raw_pages: list[RawPage]) -> tuple[list[LayoutPage], str | None]
     title: str | None = None
     for number, raw in enumerate(raw_pages, start=1):
         running = furniture + ([set(_key(title).split())] if title else [])
-        lines, label = _strip_edges(raw.lines, raw.height, body_size, running)
-        lines = _strip_line_numbers(lines, body_size)
+        # Line numbers first: a scan's margin number stands alone, like a page number.
+        lines = _strip_line_numbers(raw.lines, body_size)
+        lines, label = _strip_edges(lines, raw.height, body_size, running)
         page = LayoutPage(
             number, [], label=label, ocr=raw.ocr, confidence=raw.confidence, boxes=raw.boxes
         )

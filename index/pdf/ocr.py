@@ -41,7 +41,10 @@ _POOR = 0.55  # mean word confidence under which an upright read is checked for 
 _X, _ASC, _DESC = 0.46, 0.24, 0.22
 _ASCENDERS = set("bdfhiklt0123456789()[]{}/|!?%&$#@") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _DESCENDERS = set("gjpqy()[]{}|Q")
-_FORMAT = 2  # of the kept OCR results; raised when what is kept changes
+_FORMAT = 3  # of the kept OCR results; raised when what is kept changes
+_MARGIN_INK = 40  # dark pixels outside any word in a margin strip: worth a second read
+_MARGIN_CONF = 60  # a margin word read with less is a speck
+_MARGIN_BLOCK = 10_000  # block numbers of margin words, after any Tesseract gives
 
 
 class OcrUnavailable(Exception):
@@ -166,6 +169,7 @@ def _read_page(image: Image, size: tuple[float, float], engine: OcrEngine) -> _S
                 turned = _words(image.rotate(turn, expand=True), engine.lang, turn)
                 if sideways or _confidence(turned) > _confidence(words):
                     words = turned
+        words += _margin_words(image if not words or not words[0].turn else None, words, engine)
     except RuntimeError as exc:  # pytesseract's timeout
         return _Scan([], px, size, problem=f"could not be OCR'd ({exc})")
     except pytesseract.TesseractError as exc:
@@ -221,6 +225,51 @@ def _words(image: Image, lang: str, turn: int) -> list[_Word]:
         w = words[-1]
         w.ink = int(dark[w.top : w.bottom, w.left : w.right].sum())
     return words
+
+
+def _margin_words(image: Image | None, words: list[_Word], engine: OcrEngine) -> list[_Word]:
+    """Words in the top and bottom margins that the page's read left out: Tesseract's page
+    segmentation drops a lone page number beside a running head ("2  Rehabilitation
+    Research and Practice" reads without its "2"), which a read of the strip as one block
+    (--psm 6) keeps. Only a strip with ink outside every word is read again."""
+    import numpy as np
+    import pytesseract
+
+    if image is None:
+        return []  # a turned page: its margins are not the image's
+    dark = np.asarray(image.convert("L")) < 128
+    height, width = dark.shape
+    pad = max(2, height // 300)
+    found: list[_Word] = []
+    for strip, (y0, y1) in enumerate(((0, int(0.08 * height)), (int(0.92 * height), height))):
+        ink = dark[y0:y1].copy()
+        for w in words:
+            if w.bottom > y0 and w.top < y1:
+                rows = slice(max(0, w.top - y0 - pad), w.bottom - y0 + pad)
+                ink[rows, max(0, w.left - pad) : w.right + pad] = False
+        if ink.sum() < _MARGIN_INK:
+            continue
+        data = pytesseract.image_to_data(
+            image.crop((0, y0, width, y1)),
+            lang=engine.lang,
+            config="--psm 6",
+            output_type=pytesseract.Output.DICT,
+            timeout=_TIMEOUT_S,
+        )
+        for i, text in enumerate(data["text"]):
+            text = str(text).strip()
+            if int(data["level"][i]) != 5 or not text or float(data["conf"][i]) < _MARGIN_CONF:
+                continue
+            left, top = int(data["left"][i]), int(data["top"][i]) + y0
+            right, bottom = left + int(data["width"][i]), top + int(data["height"][i])
+            if any(w.left < right and left < w.right and w.top < bottom and top < w.bottom
+                   for w in words):  # fmt: skip
+                continue  # read already
+            line = (_MARGIN_BLOCK + strip, int(data["par_num"][i]), int(data["line_num"][i]))
+            word = _Word(text, left, top, right, bottom, float(data["conf"][i]), line, 0)
+            word.ink = int(dark[top:bottom, left:right].sum())
+            found.append(word)
+    return found
 
 
 def _rotation(image: Image) -> int:
