@@ -26,6 +26,7 @@ __all__ = [
     "LibraryEntry",
     "LibraryProblem",
     "LibraryRead",
+    "LibrarySync",
     "MetadataSource",
     "PageSpan",
     "Passage",
@@ -416,3 +417,16 @@ class LibraryRead(BaseModel):
 
     entries: list[LibraryEntry] = Field(default_factory=list)
     problems: list[LibraryProblem] = Field(default_factory=list)
+
+
+class LibrarySync(BaseModel):
+    """A library read again: which items were added, changed or deleted since `previous`."""
+
+    read: LibraryRead
+    state: dict[str, str] = Field(
+        description="Item key -> version, to pass as `previous` to the next sync."
+    )
+    added: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: int = 0
