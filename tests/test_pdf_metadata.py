@@ -18,6 +18,7 @@ def _article(
     *,
     info_title: str | None = None,
     info_author: str | None = None,
+    info_subject: str | None = None,
     lines: tuple[str, ...] = (
         "Journal of Testing 2019, 7:42",
         "doi: 10.1234/jot.2019.042",
@@ -35,6 +36,8 @@ def _article(
         pdf.setTitle(info_title)
     if info_author is not None:
         pdf.setAuthor(info_author)
+    if info_subject is not None:
+        pdf.setSubject(info_subject)
     _, height = A4
     pdf.setFont("Helvetica", 10)
     y = height - 40
@@ -94,6 +97,18 @@ def test_info_authors_separated_by_semicolons_outrank_the_byline(tmp_path: Path)
     meta = pdf_metadata(_article(tmp_path / "a.pdf", info_author="Jane Doe ; Ravi Kumar"))
     assert [c.family for c in meta.creators] == ["Doe", "Kumar"]
     assert meta.sources["creators"] == "info"
+
+
+def test_citation_line_in_info_subject_gives_venue_and_doi(tmp_path: Path) -> None:
+    subject = "Doe et al. Annals of Proof 2018, 3:7. doi:10.5555/ap.2018.7"
+    meta = pdf_metadata(_article(tmp_path / "a.pdf", info_subject=subject, lines=("Draft",)))
+    assert (meta.venue, meta.volume, meta.pages, meta.year) == ("Annals of Proof", "3", "7", 2018)
+    assert (meta.doi, meta.sources["venue"], meta.sources["doi"]) == (
+        "10.5555/ap.2018.7",
+        "info",
+        "info",
+    )
+    assert meta.sources["creators"] == "layout"  # the byline, not "Doe" from the subject
 
 
 def test_without_a_printed_year_the_creation_year_is_the_last_resort(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def _from_xmp(reader: object) -> DocumentMetadata:
     raw = _xmp_text(xmp)
     doi = re.search(r"<prism:doi>([^<]+)</prism:doi>|prism:doi=\"([^\"]+)\"", raw)
     fields = {
-        **_citation_fields(described),
+        **_cited(described),
         "title": title.strip() if _good_title(title) else None,
         "creators": _good_creators(list(xmp.dc_creator or [])),
         "doi": _clean_doi(next(g for g in doi.groups() if g)) if doi else _find_doi(described),
@@ -131,7 +131,7 @@ def _from_info(reader: object) -> DocumentMetadata:
     return _layer(
         "info",
         **{
-            **_citation_fields(subject),
+            **_cited(subject),
             "title": title.strip() if _good_title(title) else None,
             "creators": _good_creators(_split_authors(author)),
             "doi": _find_doi(subject),
@@ -231,6 +231,12 @@ _CITATION_LINES = [
         r"(?P<pages>\d+)"
     ),
 ]
+
+
+def _cited(text: str) -> dict[str, object]:
+    """A citation line's fields without the first author's name (a record's own creators
+    are whole names, not one family name from a running head)."""
+    return {k: v for k, v in _citation_fields(text).items() if k != "first_author"}
 
 
 def _citation_fields(text: str) -> dict[str, object]:
