@@ -197,7 +197,7 @@ def _words(image: Image, lang: str, turn: int) -> list[_Word]:
 
     # --psm 1: Tesseract finds the blocks and columns itself and reads them in order.
     data = pytesseract.image_to_data(
-        image,
+        _uncompressed(image),
         lang=lang,
         config="--psm 1",
         output_type=pytesseract.Output.DICT,
@@ -227,6 +227,14 @@ def _words(image: Image, lang: str, turn: int) -> list[_Word]:
     return words
 
 
+def _uncompressed(image: Image) -> Image:
+    """The image handed to Tesseract as PGM: pytesseract's default PNG costs ~1 s to
+    compress a 300-dpi page, a quarter of Tesseract's own time (measured 0.96 s vs 0.001 s)."""
+    image = image.convert("L") if image.mode not in ("L", "1") else image
+    image.format = "PPM"  # PIL writes a grey image so as PGM, which Leptonica reads
+    return image
+
+
 def _margin_words(image: Image | None, words: list[_Word], engine: OcrEngine) -> list[_Word]:
     """Words in the top and bottom margins that the page's read left out: Tesseract's page
     segmentation drops a lone page number beside a running head ("2  Rehabilitation
@@ -250,7 +258,7 @@ def _margin_words(image: Image | None, words: list[_Word], engine: OcrEngine) ->
         if ink.sum() < _MARGIN_INK:
             continue
         data = pytesseract.image_to_data(
-            image.crop((0, y0, width, y1)),
+            _uncompressed(image.crop((0, y0, width, y1))),
             lang=engine.lang,
             config="--psm 6",
             output_type=pytesseract.Output.DICT,
@@ -278,7 +286,10 @@ def _rotation(image: Image) -> int:
 
     try:
         osd = pytesseract.image_to_osd(
-            image, config="--psm 0", output_type=pytesseract.Output.DICT, timeout=_TIMEOUT_S
+            _uncompressed(image),
+            config="--psm 0",
+            output_type=pytesseract.Output.DICT,
+            timeout=_TIMEOUT_S,
         )
     except pytesseract.TesseractError:
         return 0  # too little text to tell
