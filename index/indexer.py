@@ -6,9 +6,9 @@ vectors, so overlapping chunks cost no extra model passes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -20,8 +20,17 @@ from index.cleaning import clean
 from index.duplicates import Signature, best_match, signature
 from index.embedding import load_embedder
 from index.errors import LoadError, PaperTrailError
+from index.library import match_unfiled, same_work
 from index.loaders import RawDocument, expand_paths, load_file
-from index.models import Chunk, Document, FileResult, FileWarning, IngestReport
+from index.models import (
+    Chunk,
+    Document,
+    DocumentInfo,
+    DocumentMetadata,
+    FileResult,
+    FileWarning,
+    IngestReport,
+)
 from index.pdf import OcrEngine
 from index.sentences import Sentence, split_sentences
 from index.settings import Settings
@@ -30,7 +39,7 @@ from index.store import DocumentWrite, Identities, Store, open_store, source_key
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-__all__ = ["Indexer", "OcrProgressCallback", "ProgressCallback"]
+__all__ = ["Indexer", "LibraryRecord", "OcrProgressCallback", "ProgressCallback"]
 
 # Called with (passages embedded so far, passages to embed) while a batch is embedded.
 ProgressCallback = Callable[[int, int], None]
@@ -76,12 +85,15 @@ class Indexer:
         replace: str | None = None,
         ocr_mode: Literal["auto", "always", "never"] | None = None,
         on_ocr_page: OcrProgressCallback | None = None,
+        records: Mapping[str, LibraryRecord] | None = None,
     ) -> IngestReport:
         """Load, clean, chunk and embed each file; a bad file is reported, not fatal.
 
         `replace` names a document that the one file given takes the place of, under the
         same id (a file is otherwise its own document: index.store.Identities). `ocr_mode`
-        overrides the settings' for these files; `on_ocr_page` hears each scanned page."""
+        overrides the settings' for these files; `on_ocr_page` hears each scanned page.
+        `records` (by source_key of a file) are a reference manager's: their fields win
+        over the file's own, a user's corrections over both."""
         report = IngestReport()
         pending: list[_Pending] = []
         identities = self.store.identities()
@@ -90,6 +102,7 @@ class Indexer:
             raise PaperTrailError(
                 f"--replace {replace} takes exactly one file; {len(files)} were given"
             )
+        known = {d.doc_id: d for d in self.store.documents()}
         for path in files:
             result, job = self._prepare(
                 path,
@@ -99,6 +112,15 @@ class Indexer:
                 ocr=self.ocr_engine(ocr_mode),
                 on_ocr_page=on_ocr_page,
             )
+            record = (records or {}).get(source_key(path))
+            if job and record is None and job.document.metadata is not None:
+                # A loose file that a library lists without its file takes that entry.
+                unfiled = match_unfiled(self.settings.index_dir, job.document.metadata)
+                record = LibraryRecord(unfiled) if unfiled else None
+            if job:
+                _bibliography(job.document, known.get(job.document.doc_id), record)
+            elif result.status == "unchanged" and record and result.doc_id in known:
+                self._update_record(known[result.doc_id], record)
             report.files.append(result)
             if job:
                 pending.append(job)
@@ -142,13 +164,22 @@ class Indexer:
     def remove(self, doc_id: str) -> bool:
         return self.store.remove(doc_id)
 
+    def _update_record(self, info: DocumentInfo, record: LibraryRecord) -> None:
+        """An unchanged file whose reference-manager record changed: its fields, not its
+        text, are written again."""
+        merged = _merge(info.metadata, record.metadata, info.metadata)
+        if merged != info.metadata or record.collections != info.collections:
+            self.store.set_metadata(info.doc_id, merged, record.collections)
+
     def _find_duplicates(self, pending: list[_Pending]) -> None:
         """Name the indexed document (or earlier file of the batch) each file repeats.
 
         The duplicate is kept, since the user may want both; retrieval shows one copy of
         each passage (rag.engine)."""
         known = {d: (sig, dup) for d, sig, dup in self.store.signatures()}
-        titles = {d.doc_id: d.title for d in self.store.documents()}
+        infos = self.store.documents()
+        titles = {d.doc_id: d.title for d in infos}
+        works = {d.doc_id: (d.metadata, d.duplicate_of) for d in infos}
         for job in pending:
             doc = job.document
             job.signature = signature(doc.text)
@@ -158,6 +189,15 @@ class Indexer:
             if match:  # point at the first copy, not at a copy of it
                 first = known[match[0]][1]
                 root = first if first in known else match[0]
+            elif work := self._same_work(doc, works):
+                root = work  # the same paper from another source (a library's, a loose file)
+                job.result.duplicate_of = root
+                job.result.warnings.append(
+                    FileWarning(
+                        message=f"the same work as “{titles.get(root, root)}” ({root}) by its "
+                        f"{_matched_by(doc)}; kept, and answers cite one copy"
+                    )
+                )
             if match and root and root != doc.doc_id:  # a re-ingested first copy stays first
                 job.result.duplicate_of = root
                 job.result.warnings.append(
@@ -169,6 +209,18 @@ class Indexer:
                 )
             known[doc.doc_id] = (job.signature, job.result.duplicate_of)
             titles[doc.doc_id] = doc.title
+            works[doc.doc_id] = (doc.metadata, job.result.duplicate_of)
+
+    @staticmethod
+    def _same_work(
+        doc: Document, works: dict[str, tuple[DocumentMetadata | None, str | None]]
+    ) -> str | None:
+        """The first copy of another document that is the same paper by its metadata."""
+        for other, (metadata, duplicate_of) in works.items():
+            if other != doc.doc_id and same_work(doc.metadata, metadata):
+                root = duplicate_of or other
+                return root if root != doc.doc_id else None  # a re-read first copy stays first
+        return None
 
     def _prepare(
         self,
@@ -194,6 +246,7 @@ class Indexer:
             if same and not identities.read_by_older_reader(path):
                 return FileResult(path=str(path), status="unchanged", doc_id=raw.doc_id), None
             document = clean(raw)
+            document.metadata = raw.metadata
             chunks = chunk_document(document, self.settings.chunking)
             sentences = split_sentences(document.text)
             if not chunks or not sentences:
@@ -325,3 +378,59 @@ def _chunk_vectors(
         mean = vectors[rows].mean(axis=0) if rows.any() else vectors.mean(axis=0)
         out.append((mean / (np.linalg.norm(mean) or 1.0)).tolist())
     return out
+
+
+@dataclass(frozen=True)
+class LibraryRecord:
+    """A reference manager's record for one file, and the collections it is filed in."""
+
+    metadata: DocumentMetadata
+    collections: list[str] = field(default_factory=list)
+
+
+_RECORD_SOURCES = frozenset({"zotero", "bibtex", "ris"})
+
+
+def _kept(previous: DocumentMetadata | None, sources: frozenset[str]) -> DocumentMetadata:
+    """The fields of `previous` that came from `sources` (a user's, a record's)."""
+    if previous is None:
+        return DocumentMetadata()
+    names = [n for n, src in previous.sources.items() if src in sources]
+    return DocumentMetadata.model_validate(
+        {n: getattr(previous, n) for n in names}
+        | {"sources": {n: previous.sources[n] for n in names}}
+    )
+
+
+def _merge(
+    previous: DocumentMetadata | None,
+    record: DocumentMetadata | None,
+    own: DocumentMetadata | None,
+) -> DocumentMetadata:
+    """A user's corrections > the record (else the record kept from before) > the file's."""
+    merged = _kept(previous, frozenset({"user"}))
+    merged = merged.filled_from(record if record is not None else _kept(previous, _RECORD_SOURCES))
+    return merged.filled_from(own or DocumentMetadata())
+
+
+def _bibliography(
+    document: Document, previous: DocumentInfo | None, record: LibraryRecord | None
+) -> None:
+    """The document's bibliographic fields and collections, and its title from them when a
+    person (a user, a reference manager) gave it."""
+    own = document.metadata or DocumentMetadata()
+    if not own.has("title") and document.title:
+        own = own.filled_from(DocumentMetadata(title=document.title))
+    before = previous.metadata if previous else None
+    document.metadata = _merge(before, record.metadata if record else None, own)
+    document.collections = (
+        record.collections if record else (previous.collections if previous else [])
+    )
+    if document.metadata.title and document.metadata.sources.get("title") in (
+        _RECORD_SOURCES | {"user"}
+    ):
+        document.title = document.metadata.title
+
+
+def _matched_by(doc: Document) -> str:
+    return "DOI" if doc.metadata and doc.metadata.doi else "title, first author and year"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.errors import LoadError
-from index.models import FileWarning
+from index.models import DocumentMetadata, FileWarning
 from index.pdf import LayoutPage, OcrEngine, read_layout
+from index.pdf.metadata import pdf_metadata
 from index.pdf.ocr import PageProgress
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
 # Kinds not listed, and documents indexed before versions were kept, are at 1.
 # .pdf 2: page numbers stamped in footer forms, accents drawn late, superscript runs.
 # .pdf 3: pages with no usable text layer are OCR'd (issue #26).
-READER_VERSIONS: dict[str, int] = {".pdf": 3}
+READER_VERSIONS: dict[str, int] = {".pdf": 4}  # 4: bibliographic metadata
 
 
 @dataclass
@@ -55,6 +56,7 @@ class RawDocument:
     title_from_file: bool = True
     warnings: list[FileWarning] = field(default_factory=list)
     layout: list[LayoutPage] | None = None  # PDFs: labelled blocks per page
+    metadata: DocumentMetadata | None = None  # PDFs: XMP, Info and the first page's
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -261,6 +263,10 @@ def _load_pdf(
     title = meta_title.strip() if _good_title(meta_title, path) else layout_title
     if title:
         raw.title, raw.title_from_file = title, False
+    try:
+        raw.metadata = pdf_metadata(path, layout=(layout, layout_title), reader=reader)
+    except Exception as exc:  # odd XMP or Info: the text still counts, the fields do not
+        raw.warnings.append(FileWarning(message=f"bibliographic metadata unreadable: {exc}"))
 
 
 _OCR_UNAVAILABLE = "cannot be OCR'd: "  # index.pdf.reader's mark for OCR that could not run

@@ -115,6 +115,12 @@ class Document(SpanIndex):
     content_hash: str
     text: str
     warnings: list[FileWarning] = Field(default_factory=list)
+    metadata: DocumentMetadata | None = Field(
+        None, description="Bibliographic fields: from a reference manager, the PDF, the user."
+    )
+    collections: list[str] = Field(
+        default_factory=list, description="Reference-manager collections, nested with '/'."
+    )
 
 
 class Chunk(BaseModel):
@@ -176,6 +182,10 @@ class Citation(BaseModel):
     ocr_confidence: float | None = Field(
         None, description="OCR'd pages: Tesseract's mean word confidence on the page, 0-1."
     )
+    reference: str | None = Field(
+        None, description="The work as a researcher cites it: 'Datta et al. (2010), Journal 4:1'."
+    )
+    doi: str | None = None
 
 
 Verdict = Literal["supported", "weak", "unsupported", "uncited"]
@@ -266,6 +276,8 @@ class DocumentInfo(BaseModel):
         None, description="The indexed document this one repeats (>= 90 % shared text)."
     )
     preferred: bool = Field(False, description="The copy answers cite among its duplicates.")
+    metadata: DocumentMetadata | None = None
+    collections: list[str] = Field(default_factory=list)
 
 
 class FileResult(BaseModel):

@@ -45,6 +45,7 @@ from index.models import (
     DoctorReport,
     Document,
     DocumentInfo,
+    DocumentMetadata,
     Element,
     PageSpan,
     SectionSpan,
@@ -64,7 +65,7 @@ _VECTOR_DTYPE = "<f4"  # packed sentence vectors: little-endian float32, bit-exa
 # The registry fields that list documents (documents(), generations()).
 _LISTED = frozenset(
     {"generation", "title", "source", "pages", "chunks", "content_hash", "ingested_at"}
-    | {"duplicate_of", "preferred"}
+    | {"duplicate_of", "preferred", "meta_json", "collections_json"}
 )
 _WRITE_GROUP = 100  # documents per registry call; well under Chroma's maximum batch size
 _SENTENCES_PER_RECORD = 4096  # packed sentence vectors per record: ~8 MB, not 300 MB
@@ -159,6 +160,7 @@ class Store:
         # Chroma refuses larger calls ("Batch size of 6889 is greater than max batch size").
         self._batch = client.get_max_batch_size()
         self._listed: tuple[str, list[tuple[str, dict[str, Any]]]] = ("", [])
+        self._infos: tuple[str, list[DocumentInfo]] = ("", [])
         self._check_fingerprint()
         self._recover()
         self._migrate_identity()
@@ -247,6 +249,9 @@ class Store:
         return self._listed[1]
 
     def documents(self) -> list[DocumentInfo]:
+        listing = self._listing()
+        if self._infos[0] == self._listed[0]:
+            return list(self._infos[1])  # every answer reads them for its references
         infos = [
             # The fields are converted here: validating them again cost 0.1 s at k = 10.
             DocumentInfo.model_construct(
@@ -259,10 +264,13 @@ class Store:
                 ingested_at=str(m["ingested_at"]),
                 duplicate_of=str(m.get("duplicate_of") or "") or None,
                 preferred=bool(m.get("preferred", False)),
+                metadata=_metadata(m),
+                collections=json.loads(str(m.get("collections_json") or "[]")),
             )
-            for doc_id, m in self._listing()
+            for doc_id, m in listing
         ]
-        return sorted(infos, key=lambda d: d.title.lower())
+        self._infos = (self._listed[0], sorted(infos, key=lambda d: d.title.lower()))
+        return list(self._infos[1])
 
     def signatures(self) -> list[tuple[str, Signature, str | None]]:
         """(doc id, shingle signature, the document it duplicates) of each indexed document;
@@ -304,7 +312,24 @@ class Store:
             pages=[PageSpan(**p) for p in json.loads(str(m["pages_json"]))],
             sections=[SectionSpan(**s) for s in json.loads(str(m["sections_json"]))],
             elements=[Element(**e) for e in json.loads(str(m.get("elements_json") or "[]"))],
+            metadata=_metadata(m),
+            collections=json.loads(str(m.get("collections_json") or "[]")),
         )
+
+    def set_metadata(
+        self, doc_id: str, metadata: DocumentMetadata, collections: list[str] | None = None
+    ) -> bool:
+        """Store a document's bibliographic fields (and collections): no re-indexing."""
+        if not self.registry.get(ids=[doc_id], include=[])["ids"]:
+            return False
+        fields: dict[str, Any] = {"meta_json": metadata.model_dump_json()}
+        if metadata.title and metadata.sources.get("title") == "user":
+            fields["title"] = metadata.title  # the list shows the corrected title
+        if collections is not None:
+            fields["collections_json"] = json.dumps(collections)
+        self.registry.update(ids=[doc_id], metadatas=[fields])
+        self._touch()
+        return True
 
     def replace(
         self,
@@ -903,4 +928,11 @@ def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
         "minhash": w.signature.encode() if w.signature else "",
         "shingles": w.signature.shingles if w.signature else 0,
         "duplicate_of": w.duplicate_of or "",
+        "meta_json": d.metadata.model_dump_json() if d.metadata else "",
+        "collections_json": json.dumps(d.collections),
     }
+
+
+def _metadata(m: dict[str, Any]) -> DocumentMetadata | None:
+    raw = m.get("meta_json")
+    return DocumentMetadata.model_validate_json(str(raw)) if raw else None

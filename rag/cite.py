@@ -23,8 +23,10 @@ from pydantic import BaseModel, Field
 from index.models import Citation, Creator, DocumentMetadata
 
 __all__ = [
+    "EXPORT_FORMATS",
     "CitedWork",
     "ExportFormat",
+    "byline",
     "citation_keys",
     "doi_url",
     "export",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 ExportFormat = Literal["bibtex", "ris", "csl-json"]
+EXPORT_FORMATS: tuple[str, ...] = ("bibtex", "ris", "csl-json")
 
 # File suffix and MIME type per format, for a download button or `--cite … > file`.
 EXPORT_SUFFIX: dict[str, str] = {"bibtex": ".bib", "ris": ".ris", "csl-json": ".json"}
@@ -75,6 +78,13 @@ def reference(meta: DocumentMetadata | None, *, fallback_title: str, markdown: b
         return f"{head}, {venue}"
     # '*Journal* 4:1', but '*Proceedings …*, pp. 84–91': pages alone after a comma.
     return f"{head}, {venue}{' ' if meta.volume else ', '}{esc(details)}"
+
+
+def byline(meta: DocumentMetadata | None) -> str:
+    """'Datta et al. 2010' for a document list; empty without authors or year."""
+    if meta is None:
+        return ""
+    return " ".join(x for x in (_authors_text(meta.creators), str(meta.year or "")) if x)
 
 
 def _authors_text(creators: list[Creator]) -> str:

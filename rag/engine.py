@@ -10,9 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from index.embedding import WordVectors, load_embedder
-from index.errors import QuestionError
-from index.indexer import Indexer, OcrProgressCallback, ProgressCallback
-from index.models import Answer, AnswerEvent, Claim, Document, DocumentInfo, IngestReport, Passage
+from index.errors import PaperTrailError, QuestionError
+from index.indexer import Indexer, LibraryRecord, OcrProgressCallback, ProgressCallback
+from index.library import LibraryImport, LibraryKind
+from index.models import (
+    Answer,
+    AnswerEvent,
+    Citation,
+    Claim,
+    Document,
+    DocumentInfo,
+    DocumentMetadata,
+    IngestReport,
+    Passage,
+)
 from index.search import SearchIndex
 from index.settings import BUNDLED_CORPUS, AnswerSettings, RetrievalSettings, Settings
 from index.store import Store, chroma_errors, open_store
@@ -28,6 +39,8 @@ from rag.verify import Verifier
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from rag.cite import ExportFormat
 
 __all__ = ["Engine", "Turn"]
 
@@ -98,6 +111,23 @@ class Engine:
     ) -> Iterator[AnswerEvent]:
         """`ask`, step by step: in generative mode the text as the LLM writes it and each
         sentence's verdict as it completes; always ends with the final answer."""
+        works = {d.doc_id: d.metadata for d in self.documents()}
+        for event in self._ask_stream(
+            question, history, retrieval=retrieval, answer=answer, doc_ids=doc_ids
+        ):
+            if event.answer.citations:
+                event = event.model_copy(update={"answer": _referenced(event.answer, works)})
+            yield event
+
+    def _ask_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        *,
+        retrieval: RetrievalSettings | None = None,
+        answer: AnswerSettings | None = None,
+        doc_ids: Iterable[str] | None = None,
+    ) -> Iterator[AnswerEvent]:
         question = _check(question)
         settings = answer or self.settings.answer
         generative = settings.mode == "generative"
@@ -312,6 +342,7 @@ class Engine:
         replace: str | None = None,
         ocr_mode: Literal["auto", "always", "never"] | None = None,
         on_ocr_page: OcrProgressCallback | None = None,
+        records: dict[str, LibraryRecord] | None = None,
     ) -> IngestReport:
         """Index files; `replace` names a document the one file given takes the place of,
         `ocr_mode` overrides the settings' OCR mode, `on_ocr_page` hears each scanned page."""
@@ -323,10 +354,90 @@ class Engine:
                 replace=replace,
                 ocr_mode=ocr_mode,
                 on_ocr_page=on_ocr_page,
+                records=records,
             )
             # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
             return report
+
+    def ingest_library(
+        self,
+        kind: LibraryKind,
+        path: str | Path,
+        *,
+        show_progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> LibraryImport:
+        """Index a reference manager's library (a Zotero data folder, a BibTeX or RIS
+        export): its items' files with their records; on the next run only what was added,
+        changed or deleted. The library itself is never written to."""
+        from index.library import load_state, plan_import, read_library, save_state
+        from index.store import source_key
+
+        path = Path(path).expanduser()
+        index_dir = self.settings.index_dir
+        with self._outage():
+            out, state, entries, gone = plan_import(
+                read_library(kind, path), load_state(index_dir, kind, path)
+            )
+            records = {
+                source_key(f): LibraryRecord(e.metadata, e.collections)
+                for e in entries
+                for f in e.files
+            }
+            if records:
+                out.report = self.ingest(
+                    list(dict.fromkeys(f for e in entries for f in e.files)),
+                    show_progress=show_progress,
+                    on_progress=on_progress,
+                    records=records,
+                )
+            by_source = {source_key(d.source): d.doc_id for d in self.documents()}
+            for key in gone:
+                if (doc_id := by_source.get(key)) and self.remove(doc_id):
+                    out.removed.append(doc_id)
+            save_state(index_dir, state)
+            return out
+
+    def set_metadata(self, doc_id: str, **fields: object) -> DocumentInfo:
+        """Correct a document's bibliographic fields (no re-indexing); they are marked the
+        user's and win over a library's record and the file's own from now on."""
+        info = next((d for d in self.documents() if d.doc_id == doc_id), None)
+        if info is None:
+            raise PaperTrailError(f"no document {doc_id!r} in the index")
+        current = info.metadata or DocumentMetadata(title=info.title)
+        unknown = set(fields) - set(DocumentMetadata.model_fields) - {"sources"}
+        if unknown:
+            raise PaperTrailError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
+        sources = {**current.sources, **{name: "user" for name in fields}}
+        try:
+            updated = DocumentMetadata.model_validate(
+                {**current.model_dump(), **fields, "sources": sources}
+            )
+        except ValueError as exc:
+            first = str(exc).splitlines()
+            raise PaperTrailError(f"{doc_id}: {' '.join(first[:3])}") from exc
+        with self._outage():
+            self.store.set_metadata(doc_id, updated)
+        return next(d for d in self.documents() if d.doc_id == doc_id)
+
+    def filed_in(self, collections: Iterable[str]) -> list[str]:
+        """Ids of the documents filed in any of `collections` or a collection inside one."""
+        wanted = [c.strip("/") for c in collections]
+        return [
+            d.doc_id
+            for d in self.documents()
+            if any(f == w or f.startswith(w + "/") for f in d.collections for w in wanted)
+        ]
+
+    def cited_works(self, citations: Iterable[Citation] | Answer, fmt: ExportFormat) -> str:
+        """The works cited (in an answer, or across a conversation's citations) as a
+        BibTeX, RIS or CSL-JSON file, each with the pages cited."""
+        from rag.cite import export, works_from_citations
+
+        cited = citations.citations if isinstance(citations, Answer) else list(citations)
+        works = {d.doc_id: d.metadata for d in self.documents()}
+        return export(works_from_citations(cited, works), fmt)
 
     def ensure_bundled_corpus(self, *, show_progress: bool = False) -> IngestReport | None:
         """Index the bundled MSC article when the index is empty."""
@@ -452,3 +563,17 @@ def _abstained(answer: Answer, notice: str | None, *, judged: bool | None = None
 
 def _join(*notices: str | None) -> str | None:
     return "; ".join(n for n in notices if n) or None
+
+
+def _referenced(answer: Answer, works: dict[str, DocumentMetadata | None]) -> Answer:
+    """Each citation with its work as a researcher cites it, and its DOI."""
+    from rag.cite import reference
+
+    citations = []
+    for c in answer.citations:
+        m = works.get(c.doc_id)
+        # Only a work known beyond its title reads as a reference; else the title, as before.
+        known = m is not None and bool(m.creators or m.year or m.venue)
+        ref = reference(m, fallback_title=c.title, markdown=False) if known else None
+        citations.append(c.model_copy(update={"reference": ref, "doi": m.doi if m else None}))
+    return answer.model_copy(update={"citations": citations})

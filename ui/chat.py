@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from index.models import Document
 from index.settings import AnswerSettings, LLMSettings, RetrievalSettings
 from rag import Answer, Engine, PaperTrailError, Settings
+from rag.cite import EXPORT_SUFFIX
 from ui import render
 from ui.conversations import Conversation, ConversationStore, new_key, title_for
 from ui.examples import BUNDLED_EXAMPLES, example_questions
@@ -140,7 +141,7 @@ class ChatHandlers:
             )
             return
         assert answer is not None
-        turn = Exchange(answer, self.contexts(answer), scope=titles)
+        turn = Exchange(answer, self.contexts(answer), scope=titles, cited=self.cited(answer))
         exchanges = [*exchanges, turn][-KEPT_EXCHANGES:]
         notice = ""
         if answer.abstained and not answer.passages and not self.engine.documents():
@@ -234,6 +235,7 @@ class ChatHandlers:
                 a,
                 self.contexts(a) if t >= last else [],
                 scope=scopes[t] if t < len(scopes) else [],
+                cited=self.cited(a) if t >= last else {},
             )
             for t, a in enumerate(answers)
         ]
@@ -275,6 +277,12 @@ class ChatHandlers:
         choices = [(f"{c.title} · {c.updated[:10]}", c.id) for c in saved]
         active = browser["active"] if any(c.id == browser["active"] for c in saved) else None
         return gradio().Dropdown(choices=choices, value=active)
+
+    def cited(self, answer: Answer) -> dict[str, str]:
+        """The answer's cited works as BibTeX, RIS and CSL-JSON, for its download buttons."""
+        if not answer.citations:
+            return {}
+        return {fmt: self.engine.cited_works(answer, fmt) for fmt in EXPORT_SUFFIX}
 
     @staticmethod
     def _export(conversation: Conversation) -> str:

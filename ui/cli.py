@@ -15,9 +15,11 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
+from index.library import LibraryImport
 from index.loaders import SUPPORTED_SUFFIXES
 from index.settings import AnswerSettings, LLMSettings, RetrievalSettings
 from rag import Answer, AnswerEvent, Engine, IngestReport, PaperTrailError, Settings
+from rag.cite import EXPORT_FORMATS, byline, doi_url
 from ui.render.common import count_of, weak_support_note
 
 __all__ = ["app"]
@@ -194,7 +196,9 @@ def _print_json(model: BaseModel | list[BaseModel]) -> None:
 @app.command()
 @_domain_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.pdf .txt .md .html).")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (.pdf .txt .md .html).")
+    ] = None,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     collection: Collection = None,
@@ -226,9 +230,29 @@ def ingest(
             "[env: PAPERTRAIL_OCR__LANG; default: eng]",
         ),
     ] = None,
+    zotero: Annotated[
+        Path | None,
+        typer.Option(
+            "--zotero",
+            metavar="DIR",
+            help="A Zotero data folder (zotero.sqlite and storage/), read-only, also while "
+            "Zotero runs; again later, only added, changed and deleted items are indexed.",
+        ),
+    ] = None,
+    bib: Annotated[
+        Path | None,
+        typer.Option("--bib", metavar="FILE", help="A BibTeX export whose file fields name PDFs."),
+    ] = None,
+    ris: Annotated[
+        Path | None,
+        typer.Option("--ris", metavar="FILE", help="A RIS export whose L1 fields name PDFs."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Index files; unchanged files are skipped, changed ones replaced."""
+    """Index files or a reference manager's library; unchanged files are skipped."""
+    libraries = [(k, p) for k, p in (("zotero", zotero), ("bibtex", bib), ("ris", ris)) if p]
+    if not paths and not libraries:
+        raise PaperTrailError("name files or folders, or a library with --zotero, --bib or --ris")
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
@@ -238,10 +262,26 @@ def ingest(
         settings.ocr.mode = ocr  # type: ignore[assignment]
     if ocr_lang is not None:
         settings.ocr.lang = ocr_lang
-    report = Engine.open(settings).ingest(paths, show_progress=not as_json, replace=replace)
+    engine = Engine.open(settings)
+    imports = [
+        engine.ingest_library(kind, where, show_progress=not as_json)  # type: ignore[arg-type]
+        for kind, where in libraries
+    ]
+    failed = any(i.report.failed for i in imports)
+    if not paths:
+        if as_json:
+            _print_json(imports)
+        for i in imports if not as_json else []:
+            _print_library(i)
+        if failed:
+            raise typer.Exit(1)
+        return
+    report = engine.ingest(paths, show_progress=not as_json, replace=replace)
     if as_json:
-        _print_json(report)
+        _print_json([*imports, report] if imports else report)
     else:
+        for i in imports:
+            _print_library(i)
         _print_report(report)
         skipped = _unsupported_in(paths)
         if skipped:
@@ -250,8 +290,22 @@ def ingest(
                 f"({' '.join(SUPPORTED_SUFFIXES)} are read): " + ", ".join(map(str, skipped)),
                 err=True,
             )
-    if report.failed:
+    if report.failed or failed:
         raise typer.Exit(1)
+
+
+def _print_library(i: LibraryImport) -> None:
+    typer.echo(
+        f"{i.kind} {i.path}: {count_of(i.items, 'item')}; {len(i.added)} added, "
+        f"{len(i.changed)} changed, {len(i.deleted)} deleted, {i.unchanged} unchanged, "
+        f"{i.without_files} without a file (kept to match loose PDFs)"
+    )
+    for line in i.problems:
+        typer.echo(f"  problem: {line}", err=True)
+    if i.report.files:
+        _print_report(i.report)
+    for doc_id in i.removed:
+        typer.echo(f"removed    {doc_id} (deleted from the library)")
 
 
 def _print_report(report: IngestReport) -> None:
@@ -309,8 +363,27 @@ def ask(
     unsupported: UnsupportedFlag = None,
     llm: LlmFlag = None,
     judge: JudgeFlag = None,
+    within: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--in",
+            metavar="COLLECTION",
+            help="Only documents filed in this reference-manager collection (or one inside "
+            "it), e.g. --in 'Thesis/Chapter 2'; repeatable.",
+        ),
+    ] = None,
+    cite: Annotated[
+        str | None,
+        typer.Option(
+            "--cite",
+            metavar="FORMAT",
+            help="Print the cited works instead, as bibtex, ris or csl-json, with the pages cited.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question with numbered citations."""
+    if cite is not None and cite not in EXPORT_FORMATS:
+        raise PaperTrailError(f"--cite must be one of {', '.join(EXPORT_FORMATS)}, not {cite!r}")
     settings = _settings(
         index_dir=index_dir, chroma_url=chroma_url, collection=collection, embed_model=embed_model
     )
@@ -324,9 +397,14 @@ def ask(
         engine.ensure_bundled_corpus()
     if not engine.documents():
         raise PaperTrailError("nothing is indexed; add documents with `papertrail ingest PATH`")
-    live = _Live() if not as_json and sys.stderr.isatty() else None
-    answer = _final(engine.ask_stream(question), live)
-    if as_json:
+    doc_ids = engine.filed_in(within) if within else None
+    if within and not doc_ids:
+        raise PaperTrailError(f"no document is filed in {' or '.join(map(repr, within))}")
+    live = _Live() if not as_json and cite is None and sys.stderr.isatty() else None
+    answer = _final(engine.ask_stream(question, doc_ids=doc_ids), live)
+    if cite is not None:
+        typer.echo(engine.cited_works(answer, cite), nl=False)  # type: ignore[arg-type]
+    elif as_json:
         _print_json(answer)
     else:
         typer.echo(format_answer(answer))
@@ -416,11 +494,16 @@ def format_answer(answer: Answer) -> str:
         for c in answer.citations:
             where = ", ".join(
                 x
-                for x in (c.title, f"p. {c.page_label or c.page}", c.section and f"§ {c.section}")
+                for x in (
+                    c.reference or c.title,
+                    f"p. {c.page_label or c.page}",
+                    c.section and f"§ {c.section}",
+                )
                 if x
             )
+            link = f" {doi_url(c.doi)}" if c.doi else ""
             scanned = " (OCR)" if c.ocr else ""  # read from a scan: check it on the page
-            lines.append(f"[{c.n}] {where}\n    “{c.quote}”{scanned}")
+            lines.append(f"[{c.n}] {where}{link}\n    “{c.quote}”{scanned}")
     else:
         lines.append("Closest passages (not sufficient to answer):")
         for i, p in enumerate(answer.passages, start=1):
@@ -452,7 +535,7 @@ def list_documents(
     rows += [
         (
             d.doc_id,
-            d.title,
+            f"{by} · {d.title}" if (by := byline(d.metadata)) else d.title,
             str(d.pages),
             str(d.chunks),
             d.ingested_at[:16].replace("T", " "),  # stored as ISO 8601 UTC; --json has it whole
@@ -470,6 +553,65 @@ def list_documents(
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
         cells += [r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
         typer.echo("  ".join(cells + ([r[5]] if r[5] else [])))
+
+
+@app.command()
+@_domain_errors
+def meta(
+    doc_id: Annotated[str, typer.Argument(help="Document id, as shown by `papertrail list`.")],
+    title: Annotated[str | None, typer.Option(help="The work's title.")] = None,
+    authors: Annotated[
+        str | None, typer.Option(help="Authors, 'Family, Given; Family, Given'.")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="Year of publication.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Journal, proceedings or book.")] = None,
+    volume: Annotated[str | None, typer.Option()] = None,
+    issue: Annotated[str | None, typer.Option()] = None,
+    pages: Annotated[str | None, typer.Option(help="'305-313' or an article number.")] = None,
+    doi: Annotated[str | None, typer.Option(help="Bare DOI, 10.xxxx/...")] = None,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    collection: Collection = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a document's bibliographic fields and where each came from; correct them (no
+    re-indexing: a correction wins over the library's record and the file's own)."""
+    from index.names import creator_from_name
+
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url, collection=collection)
+    engine = Engine.open(settings)
+    fields: dict[str, object] = {
+        name: value
+        for name, value in (
+            ("title", title), ("year", year), ("venue", venue), ("volume", volume),
+            ("issue", issue), ("pages", pages), ("doi", doi),
+        )
+        if value is not None
+    }  # fmt: skip
+    if authors is not None:
+        fields["creators"] = [creator_from_name(a.strip()) for a in authors.split(";") if a.strip()]
+    if fields:
+        info = engine.set_metadata(doc_id, **fields)
+    else:
+        info = next((d for d in engine.documents() if d.doc_id == doc_id), None)
+        if info is None:
+            raise PaperTrailError(f"no document {doc_id!r} in the index")
+    if as_json:
+        _print_json(info)
+        return
+    m = info.metadata
+    if m is None:
+        typer.echo(f"{doc_id}: no bibliographic fields yet")
+        return
+    for name in ("title", "creators", "year", "venue", "volume", "issue", "pages", "doi",
+                 "arxiv", "pmid", "licence", "url"):  # fmt: skip
+        value = getattr(m, name)
+        if value in (None, "", []):
+            continue
+        shown = "; ".join(c.display for c in value) if name == "creators" else str(value)
+        typer.echo(f"{name:<9} {shown}  [{m.sources.get(name, '?')}]")
+    if info.collections:
+        typer.echo(f"{'filed in':<9} {', '.join(info.collections)}")
 
 
 def _clip(text: str, width: int) -> str:

@@ -48,9 +48,19 @@ const copyAnswer = async (button) => {
   button.textContent = 'Copied';
   setTimeout(() => { button.textContent = 'Copy as Markdown'; }, 1500);
 };
+const saveCited = (button) => {
+  const text = button.nextElementSibling.value;
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
+  link.download = button.dataset.file;
+  document.body.appendChild(link); link.click(); link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+};
 element.addEventListener('click', (event) => {
   const copy = event.target.closest('.pt-copy');
   if (copy && element.contains(copy)) { copyAnswer(copy); return; }
+  const cited = event.target.closest('.pt-cite-dl');
+  if (cited && element.contains(cited)) { saveCited(cited); return; }
   const button = event.target.closest('.pt-cite, .pt-show-sources');
   if (!button || !element.contains(button)) return;
   event.preventDefault();
@@ -122,11 +132,13 @@ CSS = """
   background: var(--background-fill-secondary); color: var(--body-text-color);
 }
 .pt-tools { display: flex; justify-content: flex-start; margin: -2px 0 8px; }
-.pt-copy {
+.pt-copy, .pt-cite-dl {
   padding: 0 6px; font-size: 0.8em; cursor: pointer; border: none; background: none;
   color: var(--body-text-color-subdued); text-decoration: underline dotted;
 }
-.pt-copy:hover, .pt-copy:focus-visible { color: var(--color-accent); }
+.pt-copy:hover, .pt-copy:focus-visible, .pt-cite-dl:hover, .pt-cite-dl:focus-visible {
+  color: var(--color-accent);
+}
 #pt-conversations { gap: 8px; }
 .pt-scope {
   margin: 4px 0 0; font-size: 0.82em; color: var(--body-text-color-subdued);

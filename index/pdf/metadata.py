@@ -24,15 +24,17 @@ def pdf_metadata(
     *,
     layout: tuple[list[LayoutPage], str | None] | None = None,
     record: DocumentMetadata | None = None,
+    reader: object | None = None,
 ) -> DocumentMetadata:
     """The file's metadata: `record` > XMP > Info > first-page layout > the creation date.
 
-    `layout` is read_layout(path)'s result when the caller has it (the loader does)."""
+    `layout` is read_layout(path)'s result and `reader` a pypdf PdfReader of the file when
+    the caller has them (the loader does: a second read would log pypdf's notes twice)."""
     from pypdf import PdfReader
 
     from index.pdf.reader import read_layout
 
-    reader = PdfReader(str(path))
+    reader = reader if reader is not None else PdfReader(str(path))
     pages, title = layout if layout is not None else read_layout(path)
     first_text = _first_page_text(path)
     layers = [

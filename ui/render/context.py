@@ -49,6 +49,8 @@ class Exchange:
     pending: str | None = None  # an answer being written: its unchecked text (None when done)
     # What an answer being written waits for, shown until the LLM writes its first words.
     waiting: str = ""
+    # The works it cites as files to download: format (bibtex, ris, csl-json) -> text.
+    cited: dict[str, str] = field(default_factory=dict)
 
 
 def page_context(

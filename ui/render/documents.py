@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from index.models import DocumentInfo, FileResult
+from rag.cite import doi_url, reference
 from ui.render.common import count_of, esc
 
 __all__ = ["documents_html", "report_html"]
@@ -20,6 +21,7 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
         )
     rows = "".join(
         f'<tr data-doc-id="{esc(d.doc_id)}"><td class="pt-doc-title">{esc(d.title)}'
+        f"{_bibliographic(d)}"
         f'<div class="pt-file">{esc(d.doc_id)}{_copy_of(d)}</div></td>'
         f'<td class="pt-num">{d.pages}</td>'
         f'<td class="pt-num">{d.chunks}</td><td class="pt-added">{esc(_date(d.ingested_at))}</td>'
@@ -32,6 +34,20 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
         "<thead><tr><th>Document</th><th>Pages</th><th>Chunks</th><th>Added</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div>"
     )
+
+
+def _bibliographic(d: DocumentInfo) -> str:
+    """Who, when and where it was published, its DOI and collections, as a reader cites it."""
+    m = d.metadata
+    bits = []
+    if m is not None and (m.creators or m.year or m.venue):
+        bits.append(esc(reference(m, fallback_title=d.title, markdown=False)))
+    if m is not None and m.doi:
+        url = esc(doi_url(m.doi))
+        bits.append(f'<a href="{url}" target="_blank" rel="noopener">doi:{esc(m.doi)}</a>')
+    if d.collections:
+        bits.append("in " + esc(", ".join(d.collections)))
+    return f'<div class="pt-doc-meta">{" · ".join(bits)}</div>' if bits else ""
 
 
 def _copy_of(d: DocumentInfo) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from index.models import Answer, Citation, Passage
+from rag.cite import doi_url
 from ui.render.common import page_name, weak_support_note
 
 __all__ = ["answer_markdown", "conversation_markdown"]
@@ -59,10 +60,12 @@ def conversation_markdown(title: str, answers: Sequence[Answer]) -> str:
 
 
 def _where(c: Citation | Passage) -> str:
-    bits = [f"*{c.title}*", page_name(c.page, c.page_label)]
+    reference = c.reference if isinstance(c, Citation) else None
+    bits = [reference or f"*{c.title}*", page_name(c.page, c.page_label)]
     if c.section:
         bits.append(f"§ {c.section}")
-    return ", ".join(bits) + f" ({c.doc_id})"
+    doi = f" <{doi_url(c.doi)}>" if isinstance(c, Citation) and c.doi else ""
+    return ", ".join(bits) + f" ({c.doc_id}){doi}"
 
 
 def _one_line(text: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from index.models import Citation, Passage
+from rag.cite import doi_url
 from ui.render.common import esc, where
 from ui.render.context import Exchange, PageContext
 
@@ -76,7 +77,14 @@ def _citation_card(turn: int, c: Citation, passage: Passage | None, ctx: PageCon
         + esc(c.passage[c.quote_end :])
     )
     snippet = _snippet(c.quote)
-    return _card(turn, c.n, f"[{c.n}]", c.title, c.doc_id, where(c), snippet, body, ctx)
+    doi = (
+        f'<p class="pt-doi"><a href="{esc(doi_url(c.doi))}" target="_blank" rel="noopener">'
+        f"doi:{esc(c.doi)}</a></p>"
+        if c.doi
+        else ""
+    )
+    title = c.reference or c.title
+    return _card(turn, c.n, f"[{c.n}]", title, c.doc_id, where(c), snippet, body + doi, ctx)
 
 
 def _passage_card(turn: int, i: int, p: Passage, ctx: PageContext | None) -> str:

@@ -40,7 +40,7 @@ def _turn_html(turn: int, x: Exchange, *, copy: bool) -> str:
         f'<div class="pt-tools"><button type="button" class="pt-copy" data-turn="{turn}" '
         'aria-label="Copy this answer with its sources as Markdown">Copy as Markdown</button>'
         f'<textarea class="pt-md" hidden readonly>{esc(answer_markdown(x.answer))}</textarea>'
-        "</div>"
+        f"{_downloads(turn, x.cited)}</div>"
         if copy
         else ""
     )
@@ -169,4 +169,19 @@ def _claim_html(claim: Claim, by_n: dict[int, Citation], turn: int) -> str:
         f'<span class="pt-claim pt-v-{claim.verdict}">{"".join(parts)}'
         f'<span class="pt-verdict" role="img" title="{esc(why)}" aria-label="{esc(why)}">'
         f"{mark}</span></span>"
+    )
+
+
+_FORMATS = {"bibtex": ("BibTeX", ".bib"), "ris": ("RIS", ".ris"), "csl-json": ("CSL-JSON", ".json")}
+
+
+def _downloads(turn: int, cited: dict[str, str]) -> str:
+    """A download button per citation format: the works this answer cites, pages included
+    (style.TRANSCRIPT_JS saves the hidden text as a file)."""
+    return "".join(
+        f'<button type="button" class="pt-cite-dl" data-file="cited-works-{turn + 1}{suffix}" '
+        f'aria-label="Download the cited works as {label}">{label}</button>'
+        f'<textarea class="pt-cited" hidden readonly>{esc(cited[fmt])}</textarea>'
+        for fmt, (label, suffix) in _FORMATS.items()
+        if fmt in cited
     )
