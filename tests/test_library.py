@@ -198,3 +198,35 @@ def test_a_correction_is_kept_without_reindexing_and_bad_fields_are_one_line(
     engine.ingest([PDFS / "elife-2012-e00353-a-good-life.pdf"])  # unchanged: kept
     reopened = Engine.open(Settings(index_dir=engine.settings.index_dir))
     assert _info(reopened, doc).title == "A good life (Living Science)"
+
+
+def test_the_chat_offers_each_answers_cited_works_and_the_table_shows_who_and_when(
+    imported: tuple[NinePdfLibrary, Engine],
+) -> None:
+    import html
+    import re
+
+    from ui import render
+    from ui.chat import ChatHandlers
+    from ui.render import Exchange
+
+    _, engine = imported
+    answer = engine.ask(IVC_QUESTION)
+    cited = ChatHandlers(engine).cited(answer)
+    page = render.transcript_html([Exchange(answer, [], cited=cited)])
+    buttons = re.findall(r'class="pt-cite-dl" data-file="([^"]+)"', page)
+    assert buttons == ["cited-works-1.bib", "cited-works-1.ris", "cited-works-1.json"]
+    texts = [
+        html.unescape(t)
+        for t in re.findall(r'<textarea class="pt-cited"[^>]*>(.*?)</textarea>', page, re.S)
+    ]
+    bib = bibtexparser.parse_string(texts[0])
+    assert any(
+        e.fields_dict.get("doi") and e.fields_dict["doi"].value == "10.1186/1752-2897-4-1"
+        for e in bib.entries
+    )
+    assert any(r.get("doi") == "10.1186/1752-2897-4-1" for r in rispy.loads(texts[1]))
+    table = render.documents_html(engine.documents())
+    assert "Datta et al. (2010), Journal of Trauma Management &amp; Outcomes 4:1" in table
+    assert 'href="https://doi.org/10.1186/1752-2897-4-1"' in table
+    assert "in Thesis/Chapter 2: Méthodes" in table
