@@ -230,3 +230,25 @@ def test_the_chat_offers_each_answers_cited_works_and_the_table_shows_who_and_wh
     assert "Datta et al. (2010), Journal of Trauma Management &amp; Outcomes 4:1" in table
     assert 'href="https://doi.org/10.1186/1752-2897-4-1"' in table
     assert "in Thesis/Chapter 2: Méthodes" in table
+
+
+def test_the_chat_scope_offers_collections_and_searches_only_their_documents(
+    imported: tuple[NinePdfLibrary, Engine],
+) -> None:
+    from ui.chat import COLLECTION, ChatHandlers
+
+    _, engine = imported
+    h = ChatHandlers(engine)
+    picker = h.refresh(None)[0]
+    labels = [label for label, _ in picker.choices]
+    assert labels[:3] == ["Collection: Reading group", "Collection: Thesis",
+                          "Collection: Thesis/Chapter 2: Méthodes"]  # fmt: skip
+    *_, last = h.chat_stream(
+        "What loss does SPECTER use?", [], 120, 5, 0.65, [COLLECTION + "Thesis"]
+    )
+    transcript, _, exchanges, _, _ = last
+    answer = exchanges[-1].answer
+    assert answer.passages and {p.doc_id for p in answer.passages} <= set(
+        engine.filed_in(["Thesis"])
+    )
+    assert "Searched only: Collection: Thesis" in transcript

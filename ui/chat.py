@@ -55,6 +55,10 @@ _STREAM_INTERVAL_S = 0.15
 CHAT_CONCURRENCY = 16
 
 
+# The scope picker's value for a reference-manager collection (no document id has a ":").
+COLLECTION = "collection::"
+
+
 class ChatHandlers:
     """Event handlers of the Chat screen; one instance per app, shared by all sessions."""
 
@@ -115,7 +119,7 @@ class ChatHandlers:
                 history,
                 retrieval=retrieval,
                 answer=answer_settings,
-                doc_ids=scope or None,
+                doc_ids=self._scoped(scope) if scope else None,
             )
             shown = 0.0
             for event in events:
@@ -174,8 +178,12 @@ class ChatHandlers:
             docs = sorted(self.engine.documents(), key=lambda d: d.ingested_at, reverse=True)
         except PaperTrailError:
             return [gr.skip()] * (1 + len(BUNDLED_EXAMPLES))
-        ids = {d.doc_id for d in docs}
-        choices = [(d.title, d.doc_id) for d in docs]
+        # A reference manager's collections (and those they hold) come first, then documents.
+        shelves = sorted({"/".join(c.split("/")[: i + 1]) for d in docs for c in d.collections
+                          for i in range(c.count("/") + 1)})  # fmt: skip
+        choices = [(f"Collection: {c}", COLLECTION + c) for c in shelves]
+        choices += [(d.title, d.doc_id) for d in docs]
+        ids = {value for _, value in choices}
         picker = gr.Dropdown(choices=choices, value=[i for i in scope or [] if i in ids])
         full = [self._document(d.doc_id, d.content_hash) for d in docs[:8]]
         questions = example_questions([d for d in full if d], len(BUNDLED_EXAMPLES))
@@ -198,7 +206,22 @@ class ChatHandlers:
         if not doc_ids:
             return []
         titles = {d.doc_id: d.title for d in self.engine.documents()}
-        return [titles.get(i, i) for i in doc_ids]
+        return [
+            f"Collection: {i.removeprefix(COLLECTION)}"
+            if i.startswith(COLLECTION)
+            else titles.get(i, i)
+            for i in doc_ids
+        ]
+
+    def _scoped(self, scope: list[str]) -> list[str]:
+        """The scope's documents: those named, and those filed in the collections named. A
+        collection now empty is said so, not read as everything."""
+        shelves = [s.removeprefix(COLLECTION) for s in scope if s.startswith(COLLECTION)]
+        ids = [s for s in scope if not s.startswith(COLLECTION)]
+        ids += self.engine.filed_in(shelves) if shelves else []
+        if not ids:
+            raise PaperTrailError(f"no document is filed in {' or '.join(shelves)} any more")
+        return list(dict.fromkeys(ids))
 
     # -- saved conversations -----------------------------------------------------
     def save(
