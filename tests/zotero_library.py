@@ -254,7 +254,7 @@ def nine_pdf_library(data_dir: Path, *, linked_dir: Path) -> NinePdfLibrary:
     )
 
 
-def _bench(n: int) -> None:
+def _bench(n: int, engine: bool = False) -> None:
     import tempfile
     import time
 
@@ -278,11 +278,27 @@ def _bench(n: int) -> None:
         t1 = time.perf_counter()
         again = sync_zotero(z.data_dir, first.state)
         t2 = time.perf_counter()
-    assert len(first.added) == n and again.unchanged == n and not again.changed, again
-    print(f"items: {n}; first sync {t1 - t0:.3f} s ({len(first.added)} added); ")
-    print(
-        f"re-sync unchanged {t2 - t1:.3f} s ({again.unchanged} unchanged, 0 added/changed/deleted)"
-    )
+        assert len(first.added) == n and again.unchanged == n and not again.changed, again
+        print(f"items: {n}; first sync {t1 - t0:.3f} s ({len(first.added)} added); ")
+        print(
+            f"re-sync unchanged {t2 - t1:.3f} s ({again.unchanged} unchanged, "
+            "0 added/changed/deleted)"
+        )
+        if engine:  # the whole product path: papertrail ingest --zotero, twice
+            from rag import Engine, Settings
+
+            e = Engine.open(Settings(index_dir=Path(tmp) / "index"))
+            t3 = time.perf_counter()
+            imported = e.ingest_library("zotero", z.data_dir)
+            t4 = time.perf_counter()
+            same = e.ingest_library("zotero", z.data_dir)
+            t5 = time.perf_counter()
+            assert same.unchanged == n and not same.report.files, same
+            print(
+                f"Engine.ingest_library: first {t4 - t3:.1f} s ({len(imported.added)} items, "
+                f"{len(imported.report.stored)} files indexed); again with nothing changed "
+                f"{t5 - t4:.3f} s"
+            )
 
 
 if __name__ == "__main__":
@@ -292,4 +308,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
     parser = argparse.ArgumentParser(description="Time a Zotero re-sync with nothing changed.")
     parser.add_argument("--items", type=int, default=1000)
-    _bench(parser.parse_args().items)
+    parser.add_argument("--engine", action="store_true", help="also time ingest --zotero")
+    args = parser.parse_args()
+    _bench(args.items, args.engine)
