@@ -168,6 +168,27 @@ def test_a_long_ocr_upload_does_not_hold_up_questions(
     assert "held-scan.pdf</strong>: indexed" in report
 
 
+def test_a_documents_details_are_corrected_from_the_ui_as_the_users_own(
+    client: Any, app: tuple[str, Engine]
+) -> None:
+    engine = app[1]
+    doc = next(d.doc_id for d in engine.documents() if d.title.startswith(BUNDLED_TITLE))
+    title, _, year, venue, doi = client.predict(doc, api_name="/document_details")
+    assert title.startswith(BUNDLED_TITLE) and year == ""
+    notice, table, _ = client.predict(
+        doc, title, "Li, Wei; Chen, Yan", "two thousand", venue, doi, api_name="/correct"
+    )
+    assert "Year must be a number" in notice
+    notice, table, _ = client.predict(
+        doc, title, "Li, Wei; Chen, Yan", "2024", venue, doi, api_name="/correct"
+    )
+    assert f"Saved authors, year for {doc}" in notice
+    assert "Li and Chen (2024)" in table
+    meta = next(d.metadata for d in engine.documents() if d.doc_id == doc)
+    assert meta is not None and meta.year == 2024 and meta.sources["year"] == "user"
+    assert client.predict(doc, api_name="/document_details")[1] == "Li, Wei; Chen, Yan"
+
+
 # -- rendering, without a server ---------------------------------------------------------
 
 EVIL = '<img src=x onerror="window.__pwned=1"><script>alert(1)</script>'

@@ -146,8 +146,74 @@ class DocumentHandlers:
         )
         return gr.Column(visible=False), message, *self.documents()
 
+    def details(self, doc_id: str | None) -> tuple[str, str, str, str, str]:
+        """The correction form filled with a document's fields (title, authors, year, venue,
+        DOI) as they are now."""
+        info = next((d for d in self.engine.documents() if d.doc_id == doc_id), None)
+        m = info.metadata if info else None
+        if info is None:
+            return "", "", "", "", ""
+        authors = "; ".join(
+            ", ".join(x for x in (c.family, c.given) if x) if c.family else (c.name or "")
+            for c in (m.creators if m else [])
+        )
+        return (
+            (m.title if m and m.title else info.title),
+            authors,
+            str(m.year) if m and m.year else "",
+            (m.venue or "") if m else "",
+            (m.doi or "") if m else "",
+        )
+
+    def correct(
+        self, doc_id: str | None, title: str, authors: str, year: str, venue: str, doi: str
+    ) -> tuple[str, str, Any]:
+        """Save the fields the user changed as theirs (no re-indexing); a bad value is one
+        line naming the field."""
+        from index.names import creator_from_name
+
+        if not doc_id:
+            return render.notice_html("Choose a document to correct."), *self.documents()
+        now = dict(
+            zip(("title", "authors", "year", "venue", "doi"), self.details(doc_id), strict=True)
+        )
+        given = {"title": title, "authors": authors, "year": year, "venue": venue, "doi": doi}
+        fields: dict[str, object] = {}
+        for name, value in given.items():
+            value = (value or "").strip()
+            if value == now[name]:
+                continue
+            if name == "authors":
+                fields["creators"] = [
+                    creator_from_name(a.strip()) for a in value.split(";") if a.strip()
+                ]
+            elif name == "year":
+                if value and not value.isdigit():
+                    return render.notice_html(
+                        f"Year must be a number, not “{value}”."
+                    ), *self.documents()
+                fields["year"] = int(value) if value else None
+            else:
+                fields[name] = value or None
+        if not fields:
+            return render.notice_html("Nothing was changed.", "info"), *self.documents()
+        try:
+            with self._writes:
+                self.engine.set_metadata(doc_id, **fields)
+        except PaperTrailError as exc:
+            return render.notice_html(_sentence(exc)), *self.documents()
+        changed = ", ".join("authors" if f == "creators" else f for f in fields)
+        return render.notice_html(f"Saved {changed} for {doc_id}.", "info"), *self.documents()
+
     def cancel_remove(self) -> tuple[Any, str]:
         return gradio().Column(visible=False), render.notice_html("Nothing was removed.", "info")
+
+
+def _choices(h: DocumentHandlers) -> list[tuple[str, str]]:
+    try:
+        return [(f"{d.title} ({d.doc_id})", d.doc_id) for d in h.engine.documents()]
+    except PaperTrailError:
+        return []
 
 
 def _sentence(exc: Exception) -> str:
@@ -189,9 +255,25 @@ def documents_tab(h: DocumentHandlers) -> list[Any]:
                     )
                     cancel = gr.Button("Cancel", size="sm", elem_id="pt-confirm-cancel")
             remove_notice = html_block("", "pt-remove-notice")
+            with gr.Accordion("Correct a document's details", open=False, elem_id="pt-meta"):
+                to_fix = gr.Dropdown(
+                    choices=[], label="Document", elem_id="pt-meta-choice", allow_custom_value=True
+                )  # filled when opened; a name no longer indexed is refused on save
+                fix_title = gr.Textbox(label="Title", elem_id="pt-meta-title")
+                fix_authors = gr.Textbox(
+                    label="Authors", placeholder="Family, Given; Family, Given",
+                    elem_id="pt-meta-authors",
+                )  # fmt: skip
+                with gr.Row():
+                    fix_year = gr.Textbox(label="Year", elem_id="pt-meta-year", scale=1)
+                    fix_doi = gr.Textbox(label="DOI", elem_id="pt-meta-doi", scale=3)
+                fix_venue = gr.Textbox(label="Journal or proceedings", elem_id="pt-meta-venue")
+                save_fix = gr.Button("Save details", size="sm", elem_id="pt-meta-save")
+                fix_notice = html_block("", "pt-meta-notice")
     documents = html_block(render.documents_html([]), "pt-documents")
 
     refreshed = [documents, to_remove]
+    fix_fields = [fix_title, fix_authors, fix_year, fix_venue, fix_doi]
     tracker = gr.Progress()
 
     def upload_files(
@@ -213,4 +295,9 @@ def documents_tab(h: DocumentHandlers) -> list[Any]:
         h.confirm_remove, to_remove, [confirm_box, remove_notice, *refreshed], api_name="remove"
     )
     cancel.click(h.cancel_remove, None, [confirm_box, remove_notice], api_visibility="private")
+    # The same documents as the removal list; a correction is saved as the user's own.
+    to_fix.focus(lambda: gradio().Dropdown(choices=_choices(h)), None, to_fix,
+                 api_visibility="private")  # fmt: skip
+    to_fix.input(h.details, to_fix, fix_fields, api_name="document_details")
+    save_fix.click(h.correct, [to_fix, *fix_fields], [fix_notice, *refreshed], api_name="correct")
     return refreshed
