@@ -210,3 +210,16 @@ def test_a_page_number_beside_the_running_head_labels_the_scanned_page() -> None
     doc = clean(load_file(DATA / "scans" / "hindawi-p2-scan.pdf", ocr=OcrEngine()))
     assert doc.pages[0].label == "2"
     assert not doc.text.startswith("2")  # the number labels the page; it is not text
+
+
+def test_a_1200_dpi_scan_is_read_at_the_ocr_resolution(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    # A page scanned at 1,200 dpi (10,000 px a side): PDFium renders it at 300 dpi, so
+    # Tesseract reads a normal page rather than a 130-megapixel image.
+    image = pdfium.PdfDocument(str(SCAN))[0].render(scale=1200 / 72, grayscale=True).to_pil()
+    fine = tmp_path / "fine-scan.pdf"
+    image.save(fine, "PDF", resolution=1200, quality=60)
+    raw = load_file(fine, ocr=OcrEngine())
+    assert not raw.warnings
+    assert SENTENCE in _words(clean(raw).text)
