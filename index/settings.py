@@ -318,6 +318,11 @@ class Settings(BaseSettings):
         "'@FILE' naming a file with one user:password per line. Required to serve on any "
         "address but loopback.",
     )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the HTTP API and the MCP HTTP transport require when "
+        "PAPERTRAIL_AUTH is set (any address but loopback).",
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -56,10 +56,10 @@ def _env(index_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _stdio(index_dir: Path, *args: str) -> Client:
+def _stdio(index_dir: Path, *args: str, module: tuple[str, ...] = ("ui.mcp_server",)) -> Client:
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "ui.mcp_server", *args],
+        args=["-m", *module, *args],
         env=_env(index_dir),
         cwd=str(ROOT),
     )
@@ -315,3 +315,11 @@ def test_http_on_another_address_without_auth_is_refused_before_loading(tmp_path
     assert "refusing to serve MCP on 0.0.0.0" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "index").exists()
+
+
+def test_papertrail_mcp_serves_the_same_tools_over_stdio(engine: Engine, index_dir):
+    async def main() -> Any:
+        async with _stdio(index_dir, module=("ui.cli", "mcp")) as client:
+            return {t.name for t in (await client.list_tools()).tools}
+
+    assert anyio.run(main) == READ_TOOLS
