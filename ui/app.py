@@ -83,17 +83,25 @@ def launch(
     auth: list[tuple[str, str]] | None = None,
     max_file_mb: float = 100,
     pages_dir: Path | None = None,
+    api: Any | None = None,
 ) -> None:
     """Serve `demo` on host:port; with block=False it returns once the server is up.
 
     Any address but loopback needs `auth` (Gradio's sign-in page): the UI can read and
-    change the index.
+    change the index. `api` (ui.api.api_app) is served on the same port, under /api/v1/
+    and /v1/, ahead of Gradio's routes.
     """
     check_bind(host, auth)
     gr = gradio()
     demo.queue(default_concurrency_limit=4)
+    app_kwargs = None
+    if api is not None:
+        from ui.api import api_route
+
+        app_kwargs = {"routes": [api_route(api)]}  # FastAPI(routes=...): before Gradio's
     try:
         demo.launch(
+            app_kwargs=app_kwargs,
             server_name=host,
             server_port=port,
             auth=auth or None,
@@ -119,6 +127,12 @@ def launch(
             f"PaperTrail: serving http://{_url_host(host)}:{port}/ (Ctrl+C to stop)",
             file=sys.stderr,
         )
+        if api is not None:
+            print(
+                f"PaperTrail: HTTP API at http://{_url_host(host)}:{port}/api/v1/ and "
+                f"OpenAI-compatible at http://{_url_host(host)}:{port}/v1/ (docs/api.md)",
+                file=sys.stderr,
+            )
         demo.block_thread()
 
 
@@ -184,6 +198,8 @@ def serve(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, bundled: bool = True
 ) -> None:
     """`papertrail serve`: one engine for the process, then the web UI until interrupted."""
+    from ui.api import served_api
+
     auth = settings.credentials()
     check_bind(host, auth)  # before the model loads
     check_port(host, port)
@@ -200,4 +216,5 @@ def serve(
         auth=auth,
         max_file_mb=settings.max_file_mb,
         pages_dir=engine.pages_dir,
+        api=served_api(engine),  # off (503) with sign-in on and no PAPERTRAIL_API_TOKEN
     )

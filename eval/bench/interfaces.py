@@ -2,6 +2,7 @@
 
     .venv/bin/python -m eval.bench.interfaces                 # every interface, n=50
     .venv/bin/python -m eval.bench.interfaces --only mcp -n 100
+    .venv/bin/python -m eval.bench.interfaces --only http --only http_openai
 
 Each interface is a function `<name>_overhead(n, index_dir) -> dict` in this module (found by
 its name, so adding one is adding a function); it alternates calls through the interface with
@@ -17,14 +18,15 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["QUESTIONS", "main", "mcp_overhead"]
+__all__ = ["QUESTIONS", "http_openai_overhead", "http_overhead", "main", "mcp_overhead"]
 
 QUESTIONS = (
     "What are the barriers to MSC standardisation?",
@@ -92,6 +94,90 @@ def mcp_overhead(n: int = 50, index_dir: Path | None = None) -> dict[str, Any]:
 
     anyio.run(run)
     return _report("mcp (stdio)", n, direct, over)
+
+
+# -- HTTP (ui/api.py) ------------------------------------------------------------------
+@contextmanager
+def _served_api(engine: Any) -> Iterator[str]:
+    """The app `papertrail serve` runs (Gradio UI, API mounted on the same port) in this
+    process on a free loopback port, on `engine`. The rate limit is raised so that the
+    run is not slowed by it; its check still runs on every request."""
+    import socket
+
+    from ui.api import api_app
+    from ui.app import build_app, launch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(engine)
+    api = api_app(engine, rate_per_second=1e6, rate_burst=1_000_000)
+    launch(demo, port=port, block=False, pages_dir=engine.pages_dir, api=api)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()
+
+
+def _alternate(
+    n: int, engine: Any, through: Callable[[str], object]
+) -> tuple[list[float], list[float]]:
+    """(direct ms, interface ms): `through(q)` and `engine.ask(q)` alternately, the first
+    of each a warm-up."""
+    direct: list[float] = []
+    over: list[float] = []
+    for i in range(n + 1):
+        q = QUESTIONS[i % len(QUESTIONS)]
+        t = time.perf_counter()
+        through(q)
+        took = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        engine.ask(q)
+        took_direct = (time.perf_counter() - t) * 1000
+        if i:
+            over.append(took)
+            direct.append(took_direct)
+    return direct, over
+
+
+def http_overhead(n: int = 50, index_dir: Path | None = None) -> dict[str, Any]:
+    """POST /api/v1/ask (httpx, one keep-alive connection) on the served app against
+    `Engine.ask` on the same engine, alternating."""
+    import httpx
+
+    index_dir = index_dir or Path(tempfile.mkdtemp(prefix="bench-http-")) / "index"
+    engine = _engine(index_dir)
+    with _served_api(engine) as url, httpx.Client(base_url=url, timeout=120) as client:
+
+        def ask(q: str) -> object:
+            response = client.post("/api/v1/ask", json={"question": q})
+            response.raise_for_status()
+            assert response.json()["question"] == q
+            return response
+
+        direct, over = _alternate(n, engine, ask)
+    return _report("http /api/v1/ask", n, direct, over)
+
+
+def http_openai_overhead(n: int = 50, index_dir: Path | None = None) -> dict[str, Any]:
+    """POST /v1/chat/completions through the `openai` client (non-streaming) on the served
+    app against `Engine.ask` on the same engine, alternating."""
+    from openai import OpenAI
+
+    index_dir = index_dir or Path(tempfile.mkdtemp(prefix="bench-openai-")) / "index"
+    engine = _engine(index_dir)
+    with _served_api(engine) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+        def ask(q: str) -> object:
+            completion = client.chat.completions.create(
+                model="papertrail", messages=[{"role": "user", "content": q}]
+            )
+            assert completion.choices[0].message.content
+            return completion
+
+        direct, over = _alternate(n, engine, ask)
+    return _report("openai client", n, direct, over)
 
 
 def _report(name: str, n: int, direct: list[float], through: list[float]) -> dict[str, Any]:
