@@ -323,3 +323,12 @@ def test_papertrail_mcp_serves_the_same_tools_over_stdio(engine: Engine, index_d
             return {t.name for t in (await client.list_tools()).tools}
 
     assert anyio.run(main) == READ_TOOLS
+
+
+def test_http_transport_slows_a_client_that_floods_it(http_server):
+    from ui.api import RATE_BURST, RATE_PER_SECOND
+
+    with httpx.Client(timeout=10) as http:
+        codes = [http.get(http_server).status_code for _ in range(RATE_BURST + 5)]
+    assert 429 in codes and codes.index(429) >= RATE_BURST - 5, codes
+    time.sleep(RATE_BURST / RATE_PER_SECOND + 0.5)  # the bucket refills for later tests

@@ -61,6 +61,7 @@ __all__ = [
     "OPENAI_PREFIX",
     "RATE_BURST",
     "RATE_PER_SECOND",
+    "RateLimit",
     "api_app",
     "api_route",
     "api_token",
@@ -188,7 +189,7 @@ def api_app(
     token = api_token(settings)
     if token:
         guarded = _Bearer(guarded, token)
-    guarded = _RateLimit(guarded, rate_per_second, rate_burst)
+    guarded = RateLimit(guarded, rate_per_second, rate_burst)
     return _SameOrigin(guarded)
 
 
@@ -708,7 +709,7 @@ class _SameOrigin:
         await self.app(scope, receive, send)
 
 
-class _RateLimit:
+class RateLimit:
     """A token bucket per client address: `burst` requests at once, `rate` a second."""
 
     def __init__(self, app: ASGIApp, rate: float, burst: int) -> None:

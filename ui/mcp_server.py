@@ -501,9 +501,12 @@ def serve_http(
     """Streamable HTTP on http://host:port/mcp until interrupted."""
     import uvicorn
 
+    from ui.api import RATE_BURST, RATE_PER_SECOND, RateLimit
+
     app: ASGIApp = server.streamable_http_app(host=host)
     if token:
         app = BearerToken(app, token)
+    app = RateLimit(app, RATE_PER_SECOND, RATE_BURST)  # as the HTTP API: per client address
     shown = f"[{host}]" if ":" in host else host
     print(
         f"PaperTrail MCP: serving http://{shown}:{port}/mcp"
