@@ -62,6 +62,8 @@ class Engine:
         self._copies: tuple[str, dict[str, tuple[str, str]]] = ("", {})
         self._generator: Generator | None = None
         self._generator_lock = threading.Lock()
+        # One ingest, removal or correction at a time, whichever interface asks (UI, API, MCP).
+        self.writes = threading.RLock()
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:

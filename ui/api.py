@@ -245,7 +245,7 @@ class _Routes:
         self.engine = engine
         self.settings = settings
         self._asks = threading.BoundedSemaphore(ENGINE_CONCURRENCY)
-        self._writes = threading.Lock()  # one ingest or removal at a time
+        self._writes = engine.writes  # shared with the UI and MCP: one write at a time
 
     def add_to(self, app: FastAPI) -> None:
         api = {"tags": ["papertrail"]}

@@ -7,7 +7,6 @@ the screen out and wires its events. The HTML comes from ui.render.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ class DocumentHandlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writes = threading.Lock()  # one ingest or removal at a time
+        self._writes = engine.writes  # shared with the API and MCP: one write at a time
 
     def documents(self) -> tuple[str, Any]:
         """The document table and the removal dropdown's choices (or why they are missing)."""

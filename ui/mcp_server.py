@@ -323,7 +323,8 @@ def build_server(engine: Engine, *, allow_ingest: bool = False) -> MCPServer:
         missing = [str(p) for p in resolved if not p.exists()]
         if missing:
             raise ToolError(f"no such file: {', '.join(missing)}")
-        report = engine.ingest(resolved)
+        with engine.writes:  # one write at a time, with the UI and the HTTP API
+            report = engine.ingest(resolved)
         failed = "; ".join(f"{Path(f.path).name}: {f.error}" for f in report.failed)
         return _result(report, f"failed: {failed}" if failed else None)
 
