@@ -61,6 +61,7 @@ __all__ = [
     "OPENAI_PREFIX",
     "RATE_BURST",
     "RATE_PER_SECOND",
+    "Bearer",
     "RateLimit",
     "api_app",
     "api_route",
@@ -188,7 +189,7 @@ def api_app(
     guarded: ASGIApp = _BodyLimit(_NoCrash(app), upload_bytes=_upload_limit(settings))
     token = api_token(settings)
     if token:
-        guarded = _Bearer(guarded, token)
+        guarded = Bearer(guarded, token)
     guarded = RateLimit(guarded, rate_per_second, rate_burst)
     return _SameOrigin(guarded)
 
@@ -753,7 +754,7 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-class _Bearer:
+class Bearer:
     """Every request needs `Authorization: Bearer <PAPERTRAIL_API_TOKEN>`."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from rag import Engine, PaperTrailError, Settings
 from ui.render.common import weak_support_note
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp
 
 __all__ = [
     "DOCUMENT_URI",
@@ -433,40 +432,6 @@ def _version() -> str:
         return "0"
 
 
-# -- HTTP: bearer token ------------------------------------------------------------------
-class BearerToken:
-    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self._token = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token):
-            await self.app(scope, receive, send)
-            return
-        body = json.dumps(
-            {"error": f"missing or wrong bearer token (the server's {TOKEN_ENV})"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="papertrail"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
 def api_token(settings: Settings | None = None) -> str | None:
     """The bearer token: Settings.api_token once the settings have one, else the variable."""
     secret = getattr(settings, "api_token", None) if settings is not None else None
@@ -502,11 +467,11 @@ def serve_http(
     """Streamable HTTP on http://host:port/mcp until interrupted."""
     import uvicorn
 
-    from ui.api import RATE_BURST, RATE_PER_SECOND, RateLimit
+    from ui.api import RATE_BURST, RATE_PER_SECOND, Bearer, RateLimit
 
     app: ASGIApp = server.streamable_http_app(host=host)
     if token:
-        app = BearerToken(app, token)
+        app = Bearer(app, token)  # the HTTP API's check: one place for the token rule
     app = RateLimit(app, RATE_PER_SECOND, RATE_BURST)  # as the HTTP API: per client address
     shown = f"[{host}]" if ":" in host else host
     print(
