@@ -20,7 +20,7 @@ from index.cleaning import clean
 from index.duplicates import Signature, best_match, signature
 from index.embedding import load_embedder
 from index.errors import LoadError, PaperTrailError
-from index.library import match_unfiled, same_work
+from index.library import match_unfiled, same_work, unfiled_records
 from index.loaders import RawDocument, expand_paths, load_file
 from index.models import (
     Chunk,
@@ -103,6 +103,7 @@ class Indexer:
                 f"--replace {replace} takes exactly one file; {len(files)} were given"
             )
         known = {d.doc_id: d for d in self.store.documents()}
+        unfiled: list[DocumentMetadata] | None = None  # read when a loose file needs them
         for path in files:
             result, job = self._prepare(
                 path,
@@ -115,8 +116,10 @@ class Indexer:
             record = (records or {}).get(source_key(path))
             if job and record is None and job.document.metadata is not None:
                 # A loose file that a library lists without its file takes that entry.
-                unfiled = match_unfiled(self.settings.index_dir, job.document.metadata)
-                record = LibraryRecord(unfiled) if unfiled else None
+                if unfiled is None:
+                    unfiled = unfiled_records(self.settings.index_dir)
+                entry = match_unfiled(unfiled, job.document.metadata)
+                record = LibraryRecord(entry) if entry else None
             if job:
                 _bibliography(job.document, known.get(job.document.doc_id), record)
             elif result.status == "unchanged" and record and result.doc_id in known:

@@ -28,6 +28,7 @@ __all__ = [
     "plan_import",
     "read_library",
     "same_work",
+    "unfiled_records",
 ]
 
 LibraryKind = Literal["zotero", "bibtex", "ris"]
@@ -161,17 +162,23 @@ def same_work(a: DocumentMetadata | None, b: DocumentMetadata | None) -> bool:
     return first[0] == first[1] and a.year == b.year and bool(first[0])
 
 
-def match_unfiled(index_dir: Path, metadata: DocumentMetadata | None) -> DocumentMetadata | None:
-    """A library entry without a file that describes the same work as `metadata`."""
-    if metadata is None:
-        return None
+def unfiled_records(index_dir: Path) -> list[DocumentMetadata]:
+    """Every imported library's entries without a file (read once per ingest)."""
     folder = index_dir / "libraries"
+    records: list[DocumentMetadata] = []
     for state_file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             state = LibraryState.model_validate_json(state_file.read_text(encoding="utf-8"))
         except ValueError:
             continue
-        for record in state.unfiled:
-            if same_work(record, metadata):
-                return record
-    return None
+        records += state.unfiled
+    return records
+
+
+def match_unfiled(
+    records: list[DocumentMetadata], metadata: DocumentMetadata | None
+) -> DocumentMetadata | None:
+    """The entry among `records` that describes the same work as `metadata`."""
+    if metadata is None:
+        return None
+    return next((r for r in records if same_work(r, metadata)), None)
