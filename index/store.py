@@ -25,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +72,7 @@ _SENTENCES_PER_RECORD = 4096  # packed sentence vectors per record: ~8 MB, not 3
 # A write from another machine that has not finished after this long is taken for dead.
 _PENDING_EXPIRES_S = 6 * 3600
 _IDENTITY_VERSION = 2  # 2: registry records name their source file (source_key)
+_UPLOAD_KEY = "upload:"  # an upload's source key is its name (Store.key)
 
 
 def open_store(settings: Settings) -> Store:
@@ -145,6 +146,8 @@ class Store:
         self._vector_dir = (
             None if settings.chroma_url else settings.index_dir / "sentences" / settings.collection
         )
+        # Where the UI and the HTTP API keep uploads (INDEX_DIR/uploads/NAME): see key().
+        self._uploads = (settings.index_dir / "uploads").resolve()
         self._fingerprint = {
             **settings.index_fingerprint(),
             "embed_weights": weights_digest(settings.embed_model),
@@ -218,7 +221,18 @@ class Store:
         for m in live:
             if m.get("source_key") and m["source_key"] not in known:
                 known[str(m["source_key"])] = (str(m["doc_id"]), "")
-        return Identities(known, set(got["ids"]) | {str(m["doc_id"]) for m in live}, older=older)
+        taken = set(got["ids"]) | {str(m["doc_id"]) for m in live}
+        return Identities(known, taken, older=older, key=self.key)
+
+    def key(self, path: str | Path) -> str:
+        """What identifies a document's file in this library: its absolute path, except for
+        an upload (INDEX_DIR/uploads/NAME), which is its name. Each process serving a
+        shared library keeps uploads in its own folder, so an upload through any of them
+        replaces the earlier upload of that name, as it does through one."""
+        resolved = Path(source_key(path))
+        if resolved.parent == self._uploads:
+            return f"{_UPLOAD_KEY}{resolved.name}"
+        return str(resolved)
 
     def revision(self) -> str:
         """Changes whenever any process writes to the collection."""
@@ -372,7 +386,8 @@ class Store:
         """Parts first, registry record last: readers see the old version or the new one."""
         generation = uuid.uuid4().hex[:12]
         ids = [w.document.doc_id for w in writes]
-        self._intend(ids, generation, [source_key(w.document.source) for w in writes])
+        keys = [self.key(w.document.source) for w in writes]
+        self._intend(ids, generation, keys)
         try:
             self._add_parts(writes, generation)
             self._check_owners(writes)
@@ -380,7 +395,9 @@ class Store:
                 ids=ids,
                 documents=[w.document.text for w in writes],
                 embeddings=[_REGISTRY_VECTOR] * len(writes),
-                metadatas=[_registry_entry(w, generation) for w in writes],
+                metadatas=[
+                    _registry_entry(w, generation, k) for w, k in zip(writes, keys, strict=True)
+                ],
             )
         except BaseException:
             self._discard(ids, generation)
@@ -437,7 +454,8 @@ class Store:
         }
         for w in writes:
             key = owner.get(w.document.doc_id)
-            if key and key not in (source_key(w.document.source), w.replaces):
+            source = w.document.source
+            if key and key not in (self.key(source), source_key(source), w.replaces):
                 raise PaperTrailError(
                     f"{w.document.source}: id {w.document.doc_id!r} was taken meanwhile by "
                     f"{key}; ingest the file again"
@@ -757,17 +775,19 @@ class Identities:
     taken: set[str]
     rebound: dict[str, str] = field(default_factory=dict)  # new source key -> replaced one
     older: set[str] = field(default_factory=set)  # source keys read by an older reader
+    key: Callable[[str | Path], str] = field(default_factory=lambda: source_key)  # Store.key
 
     def read_by_older_reader(self, path: str | Path) -> bool:
         """Whether the file's document was indexed by an older reader of its kind."""
-        return source_key(path) in self.older
+        return bool({self.key(path), source_key(path)} & self.older)
 
     def resolve(self, path: str | Path, name_id: str) -> tuple[str, str | None]:
         """(doc id, content hash indexed so far) for a file: its own id if it has one, else
         its name's, or its name's with `~` and a short hash of its path when that is taken."""
-        key = source_key(path)
-        if key in self.known:
-            return self.known[key]
+        key = self.key(path)
+        for known in (key, source_key(path)):  # an upload indexed before uploads had names
+            if known in self.known:
+                return self.known[known]
         digest = sha256(key.encode()).hexdigest()
         for candidate in (name_id, f"{name_id}~{digest[:6]}", f"{name_id}~{digest}"):
             if candidate not in self.taken:
@@ -778,7 +798,7 @@ class Identities:
     def rebind(self, path: str | Path, doc_id: str) -> tuple[str, str]:
         """(doc id, content hash) for a file the user asked to replace document `doc_id`
         with, e.g. the published version of a preprint saved under another name."""
-        key = source_key(path)
+        key = self.key(path)
         old_key = next((k for k, (known_id, _) in self.known.items() if known_id == doc_id), None)
         if old_key is None:
             raise PaperTrailError(f"{path}: cannot replace {doc_id}: no such document")
@@ -788,7 +808,7 @@ class Identities:
                 f"{path}: already indexed as {own[0]}; remove it first to replace {doc_id}"
             )
         self.known[key] = self.known.pop(old_key)
-        self.rebound[key] = old_key
+        self.rebound[key] = self.rebound[source_key(path)] = old_key  # the indexer asks by path
         return self.known[key]
 
 
@@ -910,11 +930,11 @@ def _sentence_packs(
         yield pack, vectors[start:end]
 
 
-def _registry_entry(w: DocumentWrite, generation: str) -> dict[str, Any]:
+def _registry_entry(w: DocumentWrite, generation: str, key: str) -> dict[str, Any]:
     d = w.document
     return {
         "generation": generation,
-        "source_key": source_key(d.source),
+        "source_key": key,
         "title": d.title,
         "source": d.source,
         "content_hash": d.content_hash,
