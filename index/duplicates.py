@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DUPLICATE_OVERLAP", "Signature", "best_match", "overlap", "signature"]
+__all__ = [
+    "DUPLICATE_OVERLAP",
+    "Signature",
+    "SignatureIndex",
+    "best_match",
+    "overlap",
+    "signature",
+]
 
 DUPLICATE_OVERLAP = 0.9  # share of the larger document's shingles found in the other
 _SHINGLE = 5  # words: long enough that unrelated papers share almost none
@@ -65,6 +72,49 @@ def best_match(new: Signature, known: Iterable[tuple[str, Signature]]) -> tuple[
     scored = [(doc_id, overlap(new, sig)) for doc_id, sig in known]
     hits = [(d, o) for d, o in scored if o >= DUPLICATE_OVERLAP]
     return max(hits, key=lambda h: h[1]) if hits else None
+
+
+class SignatureIndex:
+    """Every known document's signature in one matrix, so that finding what a new document
+    duplicates is one comparison against all of them (a Python loop over 9,800 documents
+    took 50 ms per new one), with the same overlaps as `overlap`."""
+
+    def __init__(self, known: Iterable[tuple[str, Signature]] = ()) -> None:
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._minhash = np.zeros((0, _PERMUTATIONS), dtype=np.uint32)
+        self._shingles = np.zeros(0, dtype=np.float64)
+        self._n = 0
+        for doc_id, sig in known:
+            self.add(doc_id, sig)
+
+    def add(self, doc_id: str, sig: Signature) -> None:
+        """Add or replace `doc_id`'s signature."""
+        row = self._row.get(doc_id)
+        if row is None:
+            if self._n == len(self._minhash):  # grown by doubling: appends stay cheap
+                size = max(16, 2 * self._n)
+                self._minhash = np.resize(self._minhash, (size, _PERMUTATIONS))
+                self._shingles = np.resize(self._shingles, size)
+            row = self._row[doc_id] = self._n
+            self._ids.append(doc_id)
+            self._n += 1
+        self._minhash[row] = sig.minhash
+        self._shingles[row] = sig.shingles
+
+    def best_match(self, new: Signature, *, skip: str | None = None) -> tuple[str, float] | None:
+        """As `best_match` over every known document but `skip`: (id, overlap) or None."""
+        if not self._n or not new.shingles:
+            return None
+        jaccard = np.mean(self._minhash[: self._n] == new.minhash, axis=1)
+        shingles = self._shingles[: self._n]
+        shared = jaccard * (new.shingles + shingles) / (1 + jaccard)
+        share = np.minimum(1.0, shared / np.maximum(new.shingles, shingles))
+        share[shingles == 0] = 0.0
+        if skip is not None and skip in self._row:
+            share[self._row[skip]] = 0.0
+        best = int(np.argmax(share))  # the first of equals, as max() over a list keeps
+        return (self._ids[best], float(share[best])) if share[best] >= DUPLICATE_OVERLAP else None
 
 
 def _shingle_hashes(text: str) -> np.ndarray:

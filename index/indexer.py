@@ -17,10 +17,10 @@ from tqdm.auto import tqdm
 
 from index.chunking import chunk_document
 from index.cleaning import clean
-from index.duplicates import Signature, best_match, signature
+from index.duplicates import Signature, SignatureIndex, signature
 from index.embedding import load_embedder
 from index.errors import LoadError, PaperTrailError
-from index.library import match_unfiled, same_work, unfiled_records
+from index.library import WorkIndex, match_unfiled, unfiled_records
 from index.loaders import RawDocument, expand_paths, load_file
 from index.models import (
     Chunk,
@@ -39,12 +39,17 @@ from index.store import DocumentWrite, Identities, Store, open_store, source_key
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-__all__ = ["Indexer", "LibraryRecord", "OcrProgressCallback", "ProgressCallback"]
+__all__ = ["BatchCallback", "Indexer", "LibraryRecord", "OcrProgressCallback", "ProgressCallback"]
 
 # Called with (passages embedded so far, passages to embed) while a batch is embedded.
 ProgressCallback = Callable[[int, int], None]
 # (file, pages OCR'd so far, pages to OCR), as each scanned page of a file is read.
 OcrProgressCallback = Callable[[Path, int, int], None]
+# (files done, files), after each batch of files is stored.
+BatchCallback = Callable[[int, int], None]
+# Files read, embedded and stored together. 9,800 papers at once held every sentence and
+# its vector (2.3 GB of vectors) until the one write at the end.
+_BATCH_FILES = 256
 
 
 @dataclass
@@ -54,6 +59,36 @@ class _Pending:
     chunks: list[Chunk]
     sentences: list[Sentence]
     signature: Signature | None = None
+
+
+@dataclass
+class _Seen:
+    """What an ingest compares each new document with: every indexed document and the
+    ingest's earlier files, as indexes (a pass over 9,800 documents per file was O(n^2))."""
+
+    texts: SignatureIndex
+    duplicate_of: dict[str, str | None]  # of each document with a signature
+    titles: dict[str, str]
+    works: WorkIndex
+
+    @classmethod
+    def of(
+        cls, signatures: Iterable[tuple[str, Signature, str | None]], infos: Iterable[DocumentInfo]
+    ) -> _Seen:
+        seen = cls(SignatureIndex(), {}, {}, WorkIndex())
+        for doc_id, sig, dup in signatures:
+            seen.texts.add(doc_id, sig)
+            seen.duplicate_of[doc_id] = dup
+        for d in infos:
+            seen.titles[d.doc_id] = d.title
+            seen.works.add(d.doc_id, d.metadata, d.duplicate_of)
+        return seen
+
+    def add(self, doc: Document, sig: Signature, duplicate_of: str | None) -> None:
+        self.texts.add(doc.doc_id, sig)
+        self.duplicate_of[doc.doc_id] = duplicate_of
+        self.titles[doc.doc_id] = doc.title
+        self.works.add(doc.doc_id, doc.metadata, duplicate_of)
 
 
 class Indexer:
@@ -86,8 +121,13 @@ class Indexer:
         ocr_mode: Literal["auto", "always", "never"] | None = None,
         on_ocr_page: OcrProgressCallback | None = None,
         records: Mapping[str, LibraryRecord] | None = None,
+        on_batch: BatchCallback | None = None,
     ) -> IngestReport:
         """Load, clean, chunk and embed each file; a bad file is reported, not fatal.
+
+        Files go through in batches of _BATCH_FILES, each stored before the next is read:
+        memory stays that of one batch, and an ingest stopped midway keeps the batches
+        stored; `on_batch` hears (files done, files) after each.
 
         `replace` names a document that the one file given takes the place of, under the
         same id (a file is otherwise its own document: index.store.Identities). `ocr_mode`
@@ -95,7 +135,6 @@ class Indexer:
         `records` (by source_key of a file) are a reference manager's: their fields win
         over the file's own, a user's corrections over both."""
         report = IngestReport()
-        pending: list[_Pending] = []
         identities = self.store.identities()
         files = list(_unique(expand_paths(paths)))
         if replace is not None and len(files) != 1:
@@ -103,32 +142,53 @@ class Indexer:
                 f"--replace {replace} takes exactly one file; {len(files)} were given"
             )
         known = {d.doc_id: d for d in self.store.documents()}
+        seen = _Seen.of(self.store.signatures(), known.values())
         unfiled: list[DocumentMetadata] | None = None  # read when a loose file needs them
-        for path in files:
-            result, job = self._prepare(
-                path,
-                identities,
-                replace,
-                show_progress=show_progress,
-                ocr=self.ocr_engine(ocr_mode),
-                on_ocr_page=on_ocr_page,
-            )
-            record = (records or {}).get(source_key(path))
-            if job and record is None and job.document.metadata is not None:
-                # A loose file that a library lists without its file takes that entry.
-                if unfiled is None:
-                    unfiled = unfiled_records(self.settings.index_dir)
-                entry = match_unfiled(unfiled, job.document.metadata)
-                record = LibraryRecord(entry) if entry else None
-            if job:
-                _bibliography(job.document, known.get(job.document.doc_id), record)
-            elif result.status == "unchanged" and record and result.doc_id in known:
-                self._update_record(known[result.doc_id], record)
-            report.files.append(result)
-            if job:
-                pending.append(job)
-        if pending:
-            self._find_duplicates(pending)
+        ocr = self.ocr_engine(ocr_mode)
+        total = len(files)
+        done = 0
+        for batch in _batches(files, _BATCH_FILES):
+            pending: list[_Pending] = []
+            for path in batch:
+                result, job = self._prepare(
+                    path,
+                    identities,
+                    replace,
+                    show_progress=show_progress,
+                    ocr=ocr,
+                    on_ocr_page=on_ocr_page,
+                )
+                record = (records or {}).get(source_key(path))
+                if job and record is None and job.document.metadata is not None:
+                    # A loose file that a library lists without its file takes that entry.
+                    if unfiled is None:
+                        unfiled = unfiled_records(self.settings.index_dir)
+                    entry = match_unfiled(unfiled, job.document.metadata)
+                    record = LibraryRecord(entry) if entry else None
+                if job:
+                    _bibliography(job.document, known.get(job.document.doc_id), record)
+                elif result.status == "unchanged" and record and result.doc_id in known:
+                    self._update_record(known[result.doc_id], record)
+                report.files.append(result)
+                if job:
+                    pending.append(job)
+            if pending:
+                self._find_duplicates(pending, seen)
+                self._write(pending, identities, report, show_progress, on_progress)
+            done += len(batch)
+            if on_batch is not None and pending:
+                on_batch(done, total)
+        return report
+
+    def _write(
+        self,
+        pending: list[_Pending],
+        identities: Identities,
+        report: IngestReport,
+        show_progress: bool,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        """Embed one batch's sentences and store its documents."""
         texts = [s.text for job in pending for s in job.sentences]
         passages = sum(len(job.chunks) for job in pending)
         vectors = self._embed(texts, passages, show_progress=show_progress, on_progress=on_progress)
@@ -160,9 +220,8 @@ class Indexer:
                 job.result.status, job.result.error = "failed", f"{job.result.path}: {exc}"
             else:
                 report.stored_chunks += len(job.chunks)
-        report.embedded_chunks = sum(len(job.chunks) for job in pending)
-        report.embedded_sentences = len(texts)
-        return report
+        report.embedded_chunks += sum(len(job.chunks) for job in pending)
+        report.embedded_sentences += len(texts)
 
     def remove(self, doc_id: str) -> bool:
         return self.store.remove(doc_id)
@@ -174,56 +233,38 @@ class Indexer:
         if merged != info.metadata or record.collections != info.collections:
             self.store.set_metadata(info.doc_id, merged, record.collections)
 
-    def _find_duplicates(self, pending: list[_Pending]) -> None:
-        """Name the indexed document (or earlier file of the batch) each file repeats.
+    def _find_duplicates(self, pending: list[_Pending], seen: _Seen) -> None:
+        """Name the indexed document (or earlier file of the ingest) each file repeats.
 
         The duplicate is kept, since the user may want both; retrieval shows one copy of
         each passage (rag.engine)."""
-        known = {d: (sig, dup) for d, sig, dup in self.store.signatures()}
-        infos = self.store.documents()
-        titles = {d.doc_id: d.title for d in infos}
-        works = {d.doc_id: (d.metadata, d.duplicate_of) for d in infos}
         for job in pending:
             doc = job.document
             job.signature = signature(doc.text)
-            others = [(d, sig) for d, (sig, _) in known.items() if d != doc.doc_id]
-            match = best_match(job.signature, others)
+            match = seen.texts.best_match(job.signature, skip=doc.doc_id)
             root = None
             if match:  # point at the first copy, not at a copy of it
-                first = known[match[0]][1]
-                root = first if first in known else match[0]
-            elif work := self._same_work(doc, works):
+                first = seen.duplicate_of.get(match[0])
+                root = first if first in seen.duplicate_of else match[0]
+            elif work := seen.works.first_same(doc.doc_id, doc.metadata):
                 root = work  # the same paper from another source (a library's, a loose file)
                 job.result.duplicate_of = root
                 job.result.warnings.append(
                     FileWarning(
-                        message=f"the same work as “{titles.get(root, root)}” ({root}) by its "
-                        f"{_matched_by(doc)}; kept, and answers cite one copy"
+                        message=f"the same work as “{seen.titles.get(root, root)}” ({root}) by "
+                        f"its {_matched_by(doc)}; kept, and answers cite one copy"
                     )
                 )
             if match and root and root != doc.doc_id:  # a re-ingested first copy stays first
                 job.result.duplicate_of = root
                 job.result.warnings.append(
                     FileWarning(
-                        message=f"same text as “{titles.get(root, root)}” ({root}): "
+                        message=f"same text as “{seen.titles.get(root, root)}” ({root}): "
                         f"{match[1]:.0%} of its word 5-grams shared; kept, and answers cite "
                         "one copy"
                     )
                 )
-            known[doc.doc_id] = (job.signature, job.result.duplicate_of)
-            titles[doc.doc_id] = doc.title
-            works[doc.doc_id] = (doc.metadata, job.result.duplicate_of)
-
-    @staticmethod
-    def _same_work(
-        doc: Document, works: dict[str, tuple[DocumentMetadata | None, str | None]]
-    ) -> str | None:
-        """The first copy of another document that is the same paper by its metadata."""
-        for other, (metadata, duplicate_of) in works.items():
-            if other != doc.doc_id and same_work(doc.metadata, metadata):
-                root = duplicate_of or other
-                return root if root != doc.doc_id else None  # a re-read first copy stays first
-        return None
+            seen.add(doc, job.signature, job.result.duplicate_of)
 
     def _prepare(
         self,
@@ -357,6 +398,11 @@ def _ocr_progress(
     finally:
         for bar in bars:
             bar.close()
+
+
+def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _unique(paths: Iterable[Path]) -> Iterator[Path]:

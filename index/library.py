@@ -24,6 +24,7 @@ __all__ = [
     "LibraryImport",
     "LibraryKind",
     "LibraryState",
+    "WorkIndex",
     "match_unfiled",
     "plan_import",
     "read_library",
@@ -160,6 +161,52 @@ def same_work(a: DocumentMetadata | None, b: DocumentMetadata | None) -> bool:
         return False
     first = [m.creators[0].family.lower() if m.creators else "" for m in (a, b)]
     return first[0] == first[1] and a.year == b.year and bool(first[0])
+
+
+class WorkIndex:
+    """Documents' metadata by DOI and by (title, first author, year), so that the first
+    document describing the same work as another (`same_work`) is a lookup, not a pass over
+    the library (9,800 documents: 9,800 comparisons per new one)."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, tuple[int, DocumentMetadata | None, str | None]] = {}
+        self._keys: dict[tuple[str, ...], set[str]] = {}
+
+    def add(self, doc_id: str, metadata: DocumentMetadata | None, duplicate_of: str | None) -> None:
+        """Add or replace a document (a replaced one keeps its place in the order)."""
+        old = self._docs.get(doc_id)
+        if old is not None:
+            for key in _work_keys(old[1]):
+                self._keys[key].discard(doc_id)
+        order = old[0] if old is not None else len(self._docs)
+        self._docs[doc_id] = (order, metadata, duplicate_of)
+        for key in _work_keys(metadata):
+            self._keys.setdefault(key, set()).add(doc_id)
+
+    def first_same(self, doc_id: str, metadata: DocumentMetadata | None) -> str | None:
+        """The copy that the earliest other document describing the same work points at
+        (itself if it is a first copy); None if there is none or it is `doc_id`."""
+        candidates = set()
+        for key in _work_keys(metadata):
+            candidates |= self._keys.get(key, set())
+        candidates.discard(doc_id)
+        hits = [d for d in candidates if same_work(metadata, self._docs[d][1])]
+        if not hits:
+            return None
+        other = min(hits, key=lambda d: self._docs[d][0])
+        root = self._docs[other][2] or other
+        return root if root != doc_id else None
+
+
+def _work_keys(m: DocumentMetadata | None) -> list[tuple[str, ...]]:
+    """The keys under which `same_work` can find `m`: its DOI, its title key, or both."""
+    if m is None:
+        return []
+    keys: list[tuple[str, ...]] = [("doi", _doi(m.doi))] if m.doi else []
+    family = m.creators[0].family.lower() if m.creators else ""
+    if _norm_title(m.title) and family:
+        keys.append(("title", _norm_title(m.title), family, str(m.year)))
+    return keys
 
 
 def unfiled_records(index_dir: Path) -> list[DocumentMetadata]:

@@ -357,8 +357,10 @@ class Engine:
                 ocr_mode=ocr_mode,
                 on_ocr_page=on_ocr_page,
                 records=records,
+                # Each batch's search segment is derived as it is stored, not by the next
+                # question, and from that batch's documents alone (bounded memory).
+                on_batch=lambda done, total: self.search.refresh(complete=True),
             )
-            # The new documents' search segment is derived now, not by the next question.
             self.search.refresh(complete=True)
             return report
 

@@ -41,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -134,6 +136,47 @@ def _questions(n: int) -> list[str]:
 
 
 # -- the two worker steps (run in a fresh process each) --------------------------------
+# Where an ingest's time goes: (part, module, class, method); summed over calls.
+_SPLIT = (
+    ("read", "index.indexer", "Indexer", "_prepare"),
+    ("duplicates", "index.indexer", "Indexer", "_find_duplicates"),
+    ("embed", "index.indexer", "Indexer", "_embed"),
+    ("write", "index.store", "Store", "replace_many"),
+    ("derive", "index.search", "SearchIndex", "refresh"),
+)
+
+
+@contextmanager
+def timed_split() -> Iterator[dict[str, float]]:
+    """Seconds spent in each _SPLIT part while the block runs (a part the tree lacks is
+    left out; nested calls of one method count once)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    undo = []
+    for part, module, cls_name, method in _SPLIT:
+        cls = getattr(importlib.import_module(module), cls_name, None)
+        original = getattr(cls, method, None)
+        if original is None:
+            continue
+        spent[part] = 0.0
+
+        def timed(*args: Any, _f: Any = original, _p: str = part, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_p] += time.perf_counter() - t
+
+        setattr(cls, method, timed)
+        undo.append((cls, method, original))
+    try:
+        yield spent
+    finally:
+        for cls, method, original in undo:
+            setattr(cls, method, original)
+
+
 def _settings(index_dir: Path) -> Any:
     from rag import Settings
 
