@@ -116,16 +116,71 @@ class _Vocab:
         return {"vocab_blob": np.frombuffer(self._blob, dtype=np.uint8), "vocab_ends": self._ends}
 
 
-@dataclass
-class _Unread:
-    """Documents whose sentence vectors are still in the store's files: read on first use
-    (a shortlisted chunk, a quoted sentence), so that opening does not read 190 MB at
-    k = 10 that most questions never score exactly."""
+class _MappedVectors:
+    """A segment's sentence vectors, memory-mapped from the store's files document by
+    document (mapped on first use): a question reads only its shortlist's rows, and the
+    serving process holds none of them (they were 2.3 GB in RAM at 9,800 papers). Indexed
+    like the (n, dim) float32 matrix it stands for; a document without files reads as 0."""
 
-    store: Store
-    rows: dict[str, tuple[int, int]]  # doc id -> its rows, until read
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    reader: threading.Thread | None = None  # reads the rest once a question was answered
+    def __init__(
+        self, store: Store, docs: dict[str, str], rows: dict[str, tuple[int, int]], n: int, dim: int
+    ) -> None:
+        self._store = store
+        self._gens = docs
+        self._order = sorted(rows, key=lambda d: rows[d][0])
+        self._los = np.array([rows[d][0] for d in self._order], dtype=np.int64)
+        self._rows = rows
+        self._maps: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.shape = (n, dim)
+        self.size = n * dim
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def doc(self, doc: str) -> np.ndarray:
+        """The document's rows (zeros where its files are gone or wrong)."""
+        got = self._maps.get(doc)
+        if got is None:
+            lo, hi = self._rows[doc]
+            got = self._store.map_sentence_vectors(doc, self._gens[doc], hi - lo)
+            if got is None or got.shape != (hi - lo, self.shape[1]):
+                got = np.zeros((hi - lo, self.shape[1]), dtype=np.float32)
+            with self._lock:
+                self._maps[doc] = got
+        return got
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            i = int(np.searchsorted(self._los, key, side="right")) - 1
+            doc = self._order[i]
+            return self.doc(doc)[int(key) - int(self._los[i])]
+        if isinstance(key, slice):
+            key = np.arange(*key.indices(self.shape[0]))
+        rows = np.asarray(key, dtype=np.int64)
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        which = np.searchsorted(self._los, sorted_rows, side="right") - 1
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        for part in np.split(np.arange(len(rows)), cuts):
+            i = int(which[part[0]])
+            doc = self._order[i]
+            out[order[part]] = self.doc(doc)[sorted_rows[part] - self._los[i]]
+        return out
+
+    def __matmul__(self, q: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.shape[0], dtype=np.float32)
+        for doc in self._order:
+            lo, hi = self._rows[doc]
+            out[lo:hi] = self.doc(doc) @ q
+        return out
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        return self[np.arange(self.shape[0])].astype(dtype)
 
 
 @dataclass
@@ -145,7 +200,9 @@ class _Segment:
     texts: dict[str, str]  # doc id -> cleaned text, for sentence texts
     sent_doc: list[str]  # per sentence row, sorted by (doc, start)
     sent_span: np.ndarray  # (n, 2) start, end
-    vectors: np.ndarray  # (n, dim) float32 in memory, float16 on disk
+    # (n, dim) float32: in memory while derived, then mapped from the store's files
+    # (_MappedVectors); with a server, a float16 copy in the segment, held in memory.
+    vectors: Any
     member_rows: np.ndarray  # sentence rows of all chunks, concatenated
     member_ptr: np.ndarray  # chunk c's rows: member_rows[member_ptr[c]:member_ptr[c + 1]]
     alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -157,7 +214,6 @@ class _Segment:
     basis: np.ndarray | None = None  # (dim, _REDUCED_DIMS): the principal axes
     # (n, _REDUCED_DIMS) vectors @ basis rounded to float16; float32 on disk, memory-mapped
     reduced: np.ndarray | None = None
-    unread: _Unread | None = None  # vectors not read yet (zero rows until then)
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -240,13 +296,17 @@ class SearchIndex:
         if segment is None or doc_id not in segment.doc_rows:
             return []
         lo, hi = segment.doc_rows[doc_id]
-        _read_vectors(segment, [doc_id])
+        vectors = (
+            segment.vectors.doc(doc_id)
+            if isinstance(segment.vectors, _MappedVectors)
+            else segment.vectors[lo:hi]
+        )
         text = segment.texts.get(doc_id, "")
         out = []
         for row in range(lo, hi):
             a, b = (int(x) for x in segment.sent_span[row])
             if a >= start and b <= end:
-                out.append((Sentence(a, b, text[a:b]), segment.vectors[row]))
+                out.append((Sentence(a, b, text[a:b]), np.asarray(vectors[row - lo])))
         return out
 
     def idf(self, words: list[str]) -> dict[str, float]:
@@ -340,9 +400,10 @@ class SearchIndex:
     def _add(self, segment: _Segment) -> None:
         in_store = self._in_store(segment)
         _write(self._dir, segment, store_vectors=in_store)
-        if not in_store:  # as a later read will see them
-            _read_vectors(segment)
-            segment.vectors = segment.vectors.astype(np.float16).astype(np.float32)
+        if in_store:  # mapped from the store's files from now on, as a later read will
+            _map_vectors(segment, self._store)
+        else:  # as a later read will see them
+            segment.vectors = np.asarray(segment.vectors).astype(np.float16).astype(np.float32)
         self._loaded[segment.name] = segment
 
     def _in_store(self, segment: _Segment) -> bool:
@@ -382,18 +443,17 @@ class SearchIndex:
         return _segment(_new_name(), docs, defs, records, tokens, sentences, texts)
 
     def _merge_small(self, generations: dict[str, str]) -> None:
-        """Keep few segments: merge all but the largest healthy one when there are many."""
-        segments = sorted(self._loaded.values(), key=lambda s: len(s.chunks))
-        if len(segments) <= _MAX_SEGMENTS:
-            return
-        _view("", self._loaded, generations)  # sets each segment's live mask
-        keep = segments[-1]
-        if len(keep.chunks) and (~keep.alive).mean() > _DEAD_SHARE:
-            keep = None
-        merged = _merge([s for s in segments if s is not keep])
-        self._add(merged)
-        for s in segments:
-            if s is not keep:
+        """Keep few segments: past _MAX_SEGMENTS, merge the two smallest (with any segment
+        mostly masked), so that a merge costs what the small ones hold: merging all but the
+        largest made adding one paper to 9,800 rewrite half the library in the process."""
+        while len(self._loaded) > _MAX_SEGMENTS:
+            _view("", self._loaded, generations)  # sets each segment's live mask
+            segments = sorted(self._loaded.values(), key=lambda s: int(s.alive.sum()))
+            picked = segments[:2] + [
+                s for s in segments[2:] if len(s.chunks) and (~s.alive).mean() > _DEAD_SHARE
+            ]
+            self._add(_merge(picked))
+            for s in picked:
                 del self._loaded[s.name]
                 shutil.rmtree(self._dir / s.name, ignore_errors=True)
 
@@ -419,7 +479,6 @@ def _best_sentences(
 ) -> np.ndarray:
     """Each chunk's best sentence cosine; -1 for a chunk without one, -inf for a dead one."""
     if vectors is None:
-        _read_vectors(segment)
         vectors = segment.vectors
     best = np.full(len(segment.chunks), -1.0, dtype=np.float32)
     if len(segment.member_rows) and vectors.size:  # none if every document's files are gone
@@ -440,7 +499,6 @@ def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
     keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
     best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
     best[keep] = _best_of(s, keep, q)
-    _read_rest_later(s)
     return best
 
 
@@ -454,8 +512,6 @@ def _best_of(s: _Segment, local: np.ndarray, q: np.ndarray) -> np.ndarray:
         firsts = np.cumsum(c) - c  # each chunk's first place in the gathered rows
         gather = np.repeat(starts[some] - firsts, c) + np.arange(int(c.sum()))
         rows = s.member_rows[gather]
-        if s.unread is not None:
-            _read_vectors(s, {s.sent_doc[r] for r in np.unique(rows).tolist()})
         sims = s.vectors[rows] @ q
         out[some] = np.maximum.reduceat(sims, firsts)
     out[~s.alive[local]] = -np.inf
@@ -571,7 +627,6 @@ def _reduce(s: _Segment) -> _Segment:
     """Project a large segment's sentence vectors on their first principal axes (of an even
     sample; not centred, so the shared direction is kept): the shortlist's pre-score."""
     s.basis = s.reduced = None
-    _read_vectors(s)
     if len(s.vectors) >= _REDUCE_FROM and s.vectors.shape[1] > _REDUCED_DIMS:
         live = s.vectors[np.any(s.vectors != 0, axis=1)]  # not a vectorless document's rows
         sample = live[:: max(1, len(live) // _BASIS_SAMPLE)]
@@ -614,7 +669,6 @@ def _merge(segments: list[_Segment]) -> _Segment:
     vocab: dict[str, int] = {}
     ids, rows, tfs, lengths = [], [], [], []
     for s in segments:
-        _read_vectors(s)
         live_docs = s.live_docs
         docs.update({d: s.docs[d] for d in live_docs})
         defs.update({d: s.defs.get(d, []) for d in live_docs})
@@ -630,11 +684,15 @@ def _merge(segments: list[_Segment]) -> _Segment:
         ids.append(remap[term_of[live]] if len(remap) else np.zeros(0, dtype=np.int64))
         rows.append(new_row[s.rows[live]])
         tfs.append(s.tf[live])
-        sentences += [
-            (d, int(s.sent_span[r, 0]), int(s.sent_span[r, 1]), s.vectors[r])
-            for r, d in enumerate(s.sent_doc)
-            if d in live_docs
-        ]
+        for d in sorted(live_docs & set(s.doc_rows)):
+            lo, hi = s.doc_rows[d]
+            block = np.asarray(
+                s.vectors.doc(d) if isinstance(s.vectors, _MappedVectors) else s.vectors[lo:hi]
+            )
+            sentences += [
+                (d, int(s.sent_span[r, 0]), int(s.sent_span[r, 1]), block[r - lo])
+                for r in range(lo, hi)
+            ]
     merged = _segment(_new_name(), docs, defs, records, [], sentences, texts)
     if ids:
         merged.vocab, merged.indptr, merged.rows, merged.tf = _by_term(
@@ -673,8 +731,7 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
         # opening (64 MB at k = 10).
         np.save(tmp / "reduced.npy", np.asarray(s.reduced, dtype=np.float32))
     if not store_vectors:
-        _read_vectors(s)
-        np.save(tmp / "vectors.npy", s.vectors.astype(np.float16))
+        np.save(tmp / "vectors.npy", np.asarray(s.vectors).astype(np.float16))
     shared = _shared_fields(s)
     data = {
         # A chunk's text is its document's text at its offsets; kept only where it is not.
@@ -803,56 +860,24 @@ def _read(path: Path, store: Store) -> _Segment | None:
 
 
 def _vectors_from_store(segment: _Segment, store: Store) -> None:
-    """Point the segment's sentence vectors at the store's files, read document by document
-    on first use (_read_vectors) straight into one zeroed matrix (whose pages cost nothing
-    until written); a document whose files are gone (a replaced version) is marked and
-    never searched."""
+    """Map the segment's sentence vectors from the store's files; a document whose files
+    are gone (a replaced version) is marked and never searched."""
+    for doc, (lo, hi) in segment.doc_rows.items():
+        files = store.vector_files(doc, segment.docs[doc], hi - lo)
+        if files is None or not all(f.is_file() for f in files):
+            segment.vectorless.add(doc)
+    _map_vectors(segment, store)
+
+
+def _map_vectors(segment: _Segment, store: Store) -> None:
     dim = segment.basis.shape[0] if segment.basis is not None else 0
+    if not dim and len(segment.vectors):
+        dim = np.asarray(segment.vectors).shape[1]
     for doc, (lo, hi) in segment.doc_rows.items():  # else the first document's width
         if dim:
             break
-        got = store.sentence_vectors(doc, segment.docs[doc], hi - lo)
+        got = store.map_sentence_vectors(doc, segment.docs[doc], hi - lo)
         dim = got.shape[1] if got is not None and got.ndim == 2 else 0
-    segment.vectors = np.zeros((len(segment.sent_doc), dim), dtype=np.float32)
-    unread = {}
-    for doc, (lo, hi) in segment.doc_rows.items():
-        files = store.vector_files(doc, segment.docs[doc], hi - lo) if dim else None
-        if files is None or not all(f.is_file() for f in files):
-            segment.vectorless.add(doc)
-        else:
-            unread[doc] = (lo, hi)
-    segment.unread = _Unread(store, unread)
-
-
-def _read_rest_later(segment: _Segment) -> None:
-    """Read the vectors no question has needed yet in a background thread, document by
-    document, started after the first search so that it does not delay the first answer
-    but spares the next ones (which would each read their shortlist's documents)."""
-    unread = segment.unread
-    if unread is None or unread.reader is not None or not unread.rows:
-        return
-
-    def read_all() -> None:
-        for doc in list(unread.rows):
-            _read_vectors(segment, [doc])
-
-    unread.reader = threading.Thread(target=read_all, name="search-vectors", daemon=True)
-    unread.reader.start()
-
-
-def _read_vectors(segment: _Segment, docs: Any = None) -> None:
-    """Read these documents' (default: all) sentence vectors if not read yet; a document
-    whose files are gone or wrong keeps zero rows and is marked vectorless."""
-    unread = segment.unread
-    if unread is None or not unread.rows:
-        return
-    with unread.lock:  # rows are dropped from `unread` only once read
-        for doc in list(unread.rows if docs is None else docs):
-            if doc not in unread.rows:
-                continue
-            lo, hi = unread.rows[doc]
-            out = segment.vectors[lo:hi]
-            if not unread.store.read_sentence_vectors(doc, segment.docs[doc], out):
-                out[:] = 0
-                segment.vectorless.add(doc)
-            del unread.rows[doc]
+    segment.vectors = _MappedVectors(
+        store, segment.docs, segment.doc_rows, len(segment.sent_doc), dim
+    )

@@ -571,35 +571,22 @@ class Store:
         packs = -(-n // _SENTENCES_PER_RECORD)
         return [self._vector_file(f"{doc_id}@{generation}/{k}") for k in range(packs)]
 
-    def read_sentence_vectors(self, doc_id: str, generation: str, out: np.ndarray) -> bool:
-        """Read a document version's sentence vectors straight into `out` (float32 rows in
-        offset order; one copy, no intermediate arrays); False with a server, or when a file
-        is gone or does not hold what `out` expects."""
-        paths = self.vector_files(doc_id, generation, len(out))
+    def map_sentence_vectors(self, doc_id: str, generation: str, n: int) -> np.ndarray | None:
+        """A document version's n sentence vectors memory-mapped from its file (float32
+        rows in offset order; read from disk only as rows are used); a document in several
+        files is read into memory. None with a server, or when a file is gone or does not
+        hold what is expected."""
+        paths = self.vector_files(doc_id, generation, n)
         if paths is None:
-            return False
-        row = 0
+            return None
         try:
-            for path in paths:
-                with open(path, "rb") as f:
-                    version = np.lib.format.read_magic(f)
-                    if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                    else:
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                    n = shape[0]
-                    if (
-                        fortran
-                        or dtype != np.dtype(_VECTOR_DTYPE)
-                        or shape[1:] != out.shape[1:]
-                        or row + n > len(out)
-                        or f.readinto(out[row : row + n]) != out[row : row + n].nbytes
-                    ):
-                        return False
-                    row += n
+            parts = [np.load(p, mmap_mode="r", allow_pickle=False) for p in paths]
         except (OSError, ValueError):
-            return False
-        return row == len(out)
+            return None
+        if any(p.ndim != 2 or p.dtype != np.dtype(_VECTOR_DTYPE) for p in parts):
+            return None
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return out if len(out) == n else None
 
     def sentence_vectors(self, doc_id: str, generation: str, n: int) -> np.ndarray | None:
         """A document version's n sentence vectors (float32, in offset order) read from their

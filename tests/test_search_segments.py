@@ -161,7 +161,7 @@ def test_shortlisted_sentence_scoring_finds_what_scoring_every_sentence_finds(
         assert len(engine.search.semantic(vector, 8, shortlist=8)) == 8
 
 
-def test_an_opened_index_reads_sentence_vectors_only_as_it_scores_them(
+def test_an_opened_index_maps_sentence_vectors_and_reads_only_the_documents_it_scores(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search_module, "_REDUCE_FROM", 64)
@@ -175,16 +175,30 @@ def test_an_opened_index_reads_sentence_vectors_only_as_it_scores_them(
     fresh = Engine.open(settings)
     fresh.search.refresh()
     (segment,) = fresh.search._current().segments
-    assert segment.unread is not None and len(segment.unread.rows) == len(articles)
-    assert not segment.vectors.any()  # nothing read at opening
+    mapped = segment.vectors
+    assert isinstance(mapped, search_module._MappedVectors)
+    assert not mapped._maps  # nothing mapped at opening
     assert [fresh.search.semantic(v, 3, shortlist=8) for v in vectors] == expected
-    # Each document's vectors, as the store has them, once read.
+    assert 0 < len(mapped._maps) <= len(articles)  # the shortlisted chunks' documents
+    assert all(isinstance(m, np.memmap) for m in mapped._maps.values())  # mapped, not read
+    # Each document's vectors, as the store has them.
     for name, *_ in articles:
         lo, hi = segment.doc_rows[name]
-        fresh.search.sentences(name, 0, 10**9)
+        got = fresh.search.sentences(name, 0, 10**9)
         stored = fresh.store.sentence_vectors(name, segment.docs[name], hi - lo)
-        assert name not in segment.unread.rows
-        assert np.array_equal(segment.vectors[lo:hi], stored)
+        assert np.array_equal(mapped[np.arange(lo, hi)], stored)
+        assert np.array_equal(mapped[lo:hi], stored)
+        assert np.array_equal(np.stack([v for _, v in got]), stored[: len(got)])
+    q = np.asarray(vectors[0], dtype=np.float32)
+    rows = np.array([5, 0, len(mapped) - 1, 5])  # any order, repeated, across documents
+    stored_all = np.concatenate(
+        [
+            fresh.store.sentence_vectors(n, segment.docs[n], np.diff(segment.doc_rows[n])[0])
+            for n in sorted(segment.doc_rows, key=lambda d: segment.doc_rows[d][0])
+        ]
+    )
+    assert np.array_equal(mapped[rows], stored_all[rows])
+    assert np.allclose(mapped @ q, stored_all @ q, atol=1e-6)
 
 
 def test_the_cache_keeps_no_copy_of_the_stores_sentence_vectors(

@@ -54,22 +54,29 @@ _ROOT = Path(__file__).resolve().parents[2]
 _COVID = _ROOT / "eval" / "datasets" / "covid-qa" / "covid-qa-200423.json"
 _MARK = ("<!-- bench-scale:start -->", "<!-- bench-scale:end -->")
 _COLUMNS = (
-    ("documents", "documents", "{:,}"),
+    ("papers", "papers", "{:,}"),
+    ("vectors", "vectors", "{}"),
     ("source_mchars", "source chars (M)", "{:.1f}"),
     ("ingest_s", "ingest s", "{:.0f}"),
+    ("ingest_read_s", "of which reading s", "{:.0f}"),
+    ("ingest_embed_s", "embedding s", "{:.0f}"),
+    ("ingest_write_s", "writing s", "{:.0f}"),
+    ("ingest_derive_s", "deriving search s", "{:.0f}"),
     ("ingest_chars_per_s", "ingest chars/s", "{:,.0f}"),
     ("first_answer_s", "first answer after open s", "{:.2f}"),
-    ("p50_ms", "answer p50 ms", "{:.0f}"),
-    ("p95_ms", "answer p95 ms", "{:.0f}"),
+    ("ask_p50_ms", "answer p50 ms", "{:.0f}"),
+    ("ask_p95_ms", "answer p95 ms", "{:.0f}"),
     ("add_embed_s", "add one: its embedding s", "{:.2f}"),
-    ("add_s", "add one: ingest s", "{:.2f}"),
-    ("add_answer_s", "add one: next answer s", "{:.2f}"),
+    ("add_answer_s", "add one: its first answer s", "{:.2f}"),
     ("disk_mb", "index on disk MB", "{:,.0f}"),
-    ("bytes_per_char", "bytes/char", "{:.0f}"),
-    ("serve_rss_gb", "serve peak RSS GB", "{:.2f}"),
+    ("bytes_per_char", "bytes/char", "{:.1f}"),
+    ("rss_mb", "serve peak RSS MB", "{:,.0f}"),
+    ("hit5", "hit@5", "{:.2f}"),
+    ("shortlist_recall50", "shortlist recall@50", "{:.3f}"),
     ("concurrent_max_s", "answer max s while another process ingests", "{:.2f}"),
     ("concurrent_seen_s", "its documents searchable after s", "{:.1f}"),
 )
+_STEPS = (1, 4, 10, 25, 50, 100)  # the curve's k, up to a single --k
 _CONCURRENT_DOCS = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
@@ -80,14 +87,18 @@ def _articles() -> list[dict[str, Any]]:
 
 
 def _copy(context: str, r: int) -> str:
-    """Copy r of an article: the title line, then (r > 0) its sentences, a few words of
-    each swapped, shuffled into paragraphs of the original sentence counts."""
+    """Copy r of an article: the title line, then (r > 0) its sentences (as the indexer
+    splits them), a few words of each swapped, shuffled into paragraphs of the original
+    sentence counts. Splitting the copy again gives back 92 % of those sentences, so that
+    --reuse-vectors finds their vectors."""
+    from index.sentences import split_sentences
+
     title, _, body = context.partition("\n")
     if r == 0:
         return context
-    paras = [_SENTENCE_END.split(p) for p in body.split("\n")]
+    paras = [[x.text for x in split_sentences(p)] for p in body.split("\n")]
     rng = random.Random(f"{r}:{title}")
-    sentences = [_swapped(s, rng) for p in paras for s in p]
+    sentences = [_swapped(x, rng) for p in paras for x in p]
     rng.shuffle(sentences)
     out, i = [], 0
     for p in paras:
@@ -97,10 +108,11 @@ def _copy(context: str, r: int) -> str:
 
 
 def _swapped(sentence: str, rng: random.Random) -> str:
-    """About one word in ten swapped with the next: the same words, other 5-grams."""
+    """About one word in ten swapped with the next: the same words, other 5-grams. The
+    first and last words stay, so the sentence still starts and ends as one."""
     words = sentence.split(" ")
-    i = 0
-    while i < len(words) - 1:
+    i = 1
+    while i < len(words) - 2:
         if rng.random() < 0.1:
             words[i], words[i + 1] = words[i + 1], words[i]
             i += 1
@@ -131,8 +143,73 @@ def _write_library(folder: Path, k: int) -> tuple[list[Path], Path, int]:
 
 
 def _questions(n: int) -> list[str]:
-    out = [qa["question"] for a in _articles() for qa in a["qas"]]
+    return [q for q, _, _ in _qas(n)]
+
+
+def _qas(n: int) -> list[tuple[str, str, str]]:
+    """n questions spread over the articles: (question, document id, answer text)."""
+    out = [
+        (qa["question"], str(a["document_id"]), qa["answers"][0]["text"])
+        for a in _articles()
+        for qa in a["qas"]
+        if qa["answers"] and qa["answers"][0]["text"].strip()
+    ]
     return out[:: max(len(out) // n, 1)][:n]
+
+
+# -- --reuse-vectors ------------------------------------------------------------------
+_REAL_UP_TO = 10  # k above which --reuse-vectors applies
+
+
+def _key(sentence: str) -> str:
+    """A sentence's words in sorted order: the same for a copy's swapped sentence."""
+    return " ".join(sorted(sentence.split()))
+
+
+class _ReusedVectors:
+    """Stands in for the embedder while a k > _REAL_UP_TO library is ingested: a copy's
+    sentence gets the real vector of the original sentence with the same words (embedded
+    once per run); a sentence the copy's splitting made anew (about 8 %) is embedded for
+    real and kept for the next k. So search, memory and opening meet real vectors."""
+
+    def __init__(self, real: Any, folder: Path) -> None:
+        import numpy as np
+
+        self._np, self._real, self._file = np, real, folder / "vectors.npz"
+        self.reused = self.embedded = 0
+        self._rows: dict[str, int] = {}
+        self._vectors: list[Any] = []
+        if self._file.is_file():
+            got = np.load(self._file)
+            self._rows = {k: i for i, k in enumerate(got["keys"].tolist())}
+            self._vectors = list(got["vectors"])
+        else:
+            from index.sentences import split_sentences
+
+            texts = {
+                _key(x.text): x.text for a in _articles() for x in split_sentences(a["context"])
+            }
+            self._embed(list(texts.values()))
+            self.embedded = 0  # the originals are this run's one-off, not the library's
+
+    def _embed(self, texts: list[str]) -> None:
+        for i in range(0, len(texts), 256):
+            batch = texts[i : i + 256]
+            for text, vector in zip(batch, self._real.get_text_embedding_batch(batch), strict=True):
+                self._rows[_key(text)] = len(self._vectors)
+                self._vectors.append(self._np.asarray(vector, dtype=self._np.float32))
+        self.embedded += len(texts)
+
+    def get_text_embedding_batch(self, texts: list[str], **_: Any) -> list[Any]:
+        new = list(dict.fromkeys(t for t in texts if _key(t) not in self._rows))
+        self._embed(new)
+        self.reused += len(texts) - len(new)
+        return [self._vectors[self._rows[_key(t)]] for t in texts]
+
+    def save(self) -> None:
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        keys = self._np.array(list(self._rows), dtype=object)
+        self._np.savez(self._file, keys=keys.astype(str), vectors=self._np.stack(self._vectors))
 
 
 # -- the two worker steps (run in a fresh process each) --------------------------------
@@ -183,21 +260,33 @@ def _settings(index_dir: Path) -> Any:
     return Settings(index_dir=index_dir)
 
 
-def _step_ingest(work: Path, k: int) -> dict[str, Any]:
+def _step_ingest(work: Path, k: int, reuse: bool = False) -> dict[str, Any]:
     from rag import Engine
 
     paths, _, chars = _write_library(work / "library", k)
     engine = Engine.open(_settings(work / "index"))
-    t0 = time.perf_counter()
-    engine.ingest(paths)
-    seconds = time.perf_counter() - t0
-    return {
-        "documents": len(paths),
+    reused = None
+    if reuse and k > _REAL_UP_TO:
+        reused = _ReusedVectors(engine.embedder, work.parent / "reuse")
+        engine._indexer._embedder = reused
+    with timed_split() as split:
+        t0 = time.perf_counter()
+        engine.ingest(paths)
+        seconds = time.perf_counter() - t0
+    row: dict[str, Any] = {
+        "papers": len(paths),
+        "chars": chars,
         "source_mchars": chars / 1e6,
         "ingest_s": seconds,
         "ingest_chars_per_s": chars / seconds,
-        "_chars": chars,
+        **{f"ingest_{part}_s": v for part, v in split.items()},
+        "vectors": "real",
     }
+    if reused is not None:
+        reused.save()
+        row["vectors"] = "reused"
+        row["vectors_reused_share"] = reused.reused / max(reused.reused + reused.embedded, 1)
+    return row
 
 
 def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
@@ -215,6 +304,7 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
         engine.ask(q)
         times.append(time.perf_counter() - t)
     times.sort()
+    hit5 = _hit5(engine, _qas(n_questions))
     extra = work / "extra" / f"covid-qa-{_articles()[0]['document_id']}-r{k}.txt"
     embed_s = _embedding_time(engine, extra)
     t = time.perf_counter()
@@ -226,13 +316,51 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
     return {
         **_concurrent(engine, work, questions),
         "first_answer_s": first,
-        "p50_ms": 1000 * times[len(times) // 2],
-        "p95_ms": 1000 * times[min(int(len(times) * 0.95), len(times) - 1)],
+        "ask_p50_ms": 1000 * times[len(times) // 2],
+        "ask_p95_ms": 1000 * times[min(int(len(times) * 0.95), len(times) - 1)],
         "add_embed_s": embed_s,
-        "add_s": add,
-        "add_answer_s": add_answer,
-        "serve_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "add_ingest_s": add,
+        "add_next_answer_s": add_answer,
+        "add_answer_s": add + add_answer,  # from adding it to the first answer after
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **hit5,
     }
+
+
+def _hit5(engine: Any, qas: list[tuple[str, str, str]]) -> dict[str, float]:
+    """Share of questions with the answer in a top-5 passage of their own article: any
+    copy (`hit5`; copies hold the same sentences) or the original (`hit5_original`)."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    hits = originals = 0
+    for question, doc, answer in qas:
+        found = [
+            p
+            for p in engine.retrieve(question, 5)
+            if p.doc_id.startswith(f"covid-qa-{doc}-r") and norm(answer) in norm(p.text)
+        ]
+        hits += bool(found)
+        originals += any(p.doc_id == f"covid-qa-{doc}-r0.txt" for p in found)
+    return {"hit5": hits / len(qas), "hit5_original": originals / len(qas)}
+
+
+def _step_recall(work: Path, n_questions: int) -> dict[str, Any]:
+    """The projection shortlist's recall: of a full scan's 50 best chunks by their best
+    sentence, the share the shortlisted search also returns (a process of its own, as the
+    full scans read every vector)."""
+    from rag import Engine
+
+    engine = Engine.open(_settings(work / "index"))
+    shortlist = engine.settings.retrieval.shortlist
+    kept = []
+    for q in _questions(n_questions):
+        vector = engine.embedder.get_query_embedding(q)
+        fast = {r for r, _ in engine.search.semantic(vector, 50, shortlist=shortlist)}
+        exact = {r for r, _ in engine.search.semantic(vector, 50, shortlist=0)}
+        kept.append(len(fast & exact) / max(len(exact), 1))
+    return {"shortlist_recall50": sum(kept) / len(kept), "shortlist": shortlist}
 
 
 def _concurrent(engine: Any, work: Path, questions: list[str]) -> dict[str, float]:
@@ -310,17 +438,21 @@ def _worker(argv: list[str]) -> None:
     step, work, k, n = argv[0], Path(argv[1]), int(argv[2]), int(argv[3])
     if step == "reopen":
         out = _step_reopen(work)
+    elif step == "recall":
+        out = _step_recall(work, n)
+    elif step == "ingest":
+        out = _step_ingest(work, k, reuse=argv[4:] == ["reuse"])
     else:
-        out = _step_ingest(work, k) if step == "ingest" else _step_serve(work, k, n)
+        out = _step_serve(work, k, n)
     print("RESULT " + json.dumps(out), flush=True)
 
 
 # -- the driver -----------------------------------------------------------------
-def _run_step(tree: Path, step: str, work: Path, k: int, n: int) -> dict[str, Any]:
+def _run_step(tree: Path, step: str, work: Path, k: int, n: int, *extra: str) -> dict[str, Any]:
     # runpy, not -m: the baseline tree has no eval.bench.scale, but its rag/index come first.
     code = "import runpy,sys; runpy.run_path(sys.argv[1], run_name='__worker__')"
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
-    args = [sys.executable, "-c", code, __file__, step, str(work), str(k), str(n)]
+    args = [sys.executable, "-c", code, __file__, step, str(work), str(k), str(n), *extra]
     proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tree)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -332,13 +464,24 @@ def _disk_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def measure(tree: Path, k: int, n: int, scratch: Path, keep: Path | None = None) -> dict[str, Any]:
+def measure(
+    tree: Path,
+    k: int,
+    n: int,
+    scratch: Path,
+    keep: Path | None = None,
+    *,
+    reuse: bool = False,
+    recall: int = 20,
+) -> dict[str, Any]:
     work = scratch / f"{tree.name}-k{k}"
     shutil.rmtree(work, ignore_errors=True)
-    row = _run_step(tree, "ingest", work, k, n)
+    row = _run_step(tree, "ingest", work, k, n, *(["reuse"] if reuse else []))
     row.update(_run_step(tree, "serve", work, k, n))
+    if recall:
+        row.update(_run_step(tree, "recall", work, k, recall))
     row["disk_mb"] = _disk_mb(work / "index")
-    row["bytes_per_char"] = row["disk_mb"] * 1e6 / row.pop("_chars")
+    row["bytes_per_char"] = row["disk_mb"] * 1e6 / row["chars"]
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(keep / work.name, ignore_errors=True)
@@ -374,37 +517,40 @@ def reopen(trees: dict[str, Path], source: Path, repeat: int, scratch: Path) -> 
     return "\n".join(lines)
 
 
-def _table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+def _table(rows: list[dict[str, Any]]) -> str:
     head = ["system", "k", *[label for _, label, _ in _COLUMNS]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for system, rows in results.items():
-        for k, row in rows.items():
-            cells = [fmt.format(row[key]) for key, _, fmt in _COLUMNS]
-            lines.append(f"| {system} | {k} | " + " | ".join(cells) + " |")
+    for row in rows:
+        cells = [fmt.format(row[key]) if key in row else "–" for key, _, fmt in _COLUMNS]
+        lines.append(f"| {row['system']} | {row['k']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _html(results: dict[str, dict[str, dict[str, Any]]], stamp: str) -> str:
+def _html(rows: list[dict[str, Any]], stamp: str) -> str:
     plots = [
-        ("p50_ms", "answer p50 (ms)"),
+        ("ask_p50_ms", "answer p50 (ms)"),
+        ("ask_p95_ms", "answer p95 (ms)"),
         ("first_answer_s", "first answer after open (s)"),
-        ("add_answer_s", "answer after adding one document (s)"),
-        ("serve_rss_gb", "serve peak RSS (GB)"),
+        ("add_answer_s", "adding one paper, to its first answer (s)"),
+        ("rss_mb", "serve peak RSS (MB)"),
         ("bytes_per_char", "index bytes per source char"),
         ("ingest_chars_per_s", "ingest chars/s"),
+        ("hit5", "hit@5 of the original questions"),
+        ("shortlist_recall50", "shortlist recall@50"),
     ]
-    figs = "".join(_plot(results, key, title) for key, title in plots)
+    figs = "".join(_plot(rows, key, title) for key, title in plots)
     return (
         "<!doctype html><meta charset='utf-8'><title>PaperTrail at scale</title>"
         "<body style='font-family:sans-serif'><h1>PaperTrail at scale</h1>"
-        f"<p>{escape(stamp)}</p>{figs}<pre>{escape(_table(results))}</pre></body>"
+        f"<p>{escape(stamp)}</p>{figs}<pre>{escape(_table(rows))}</pre></body>"
     )
 
 
-def _plot(results: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -> str:
+def _plot(rows: list[dict[str, Any]], key: str, title: str) -> str:
     w, h, pad = 420, 240, 40
-    ks = sorted({int(k) for rows in results.values() for k in rows})
-    top = max((r[key] for rows in results.values() for r in rows.values()), default=1) or 1
+    rows = [r for r in rows if key in r]
+    ks = sorted({int(r["k"]) for r in rows})
+    top = max((r[key] for r in rows), default=1) or 1
     kmax = max(ks, default=1)
 
     def xy(k: int, v: float) -> str:
@@ -412,10 +558,17 @@ def _plot(results: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -
 
     colours = ("#d1495b", "#1b6ca8")
     lines = []
-    for i, (system, rows) in enumerate(results.items()):
-        pts = " ".join(xy(int(k), r[key]) for k, r in sorted(rows.items(), key=lambda x: int(x[0])))
+    for i, system in enumerate(dict.fromkeys(r["system"] for r in rows)):
+        mine = sorted((r for r in rows if r["system"] == system), key=lambda r: int(r["k"]))
+        pts = " ".join(xy(int(r["k"]), r[key]) for r in mine)
         c = colours[i % 2]
         lines.append(f"<polyline fill='none' stroke='{c}' stroke-width='2' points='{pts}'/>")
+        dots = "".join(
+            f"<circle cx='{xy(int(r['k']), r[key]).split(',')[0]}' "
+            f"cy='{xy(int(r['k']), r[key]).split(',')[1]}' r='3' fill='{c}'/>"
+            for r in mine
+        )
+        lines.append(dots)
         lines.append(f"<text x='{w - 150}' y='{20 + 14 * i}' fill='{c}'>{escape(system)}</text>")
     ticks = "".join(f"<text x='{xy(k, 0).split(',')[0]}' y='{h - pad + 15}'>{k}</text>" for k in ks)
     return (
@@ -437,7 +590,13 @@ def _update_readme(readme: Path, block: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 4, 10])
+    parser.add_argument(
+        "--k",
+        type=int,
+        nargs="+",
+        default=[1, 4, 10],
+        help="one: the curve up to it; several: those",
+    )
     parser.add_argument("--baseline", type=Path, help="another source tree, run side by side")
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("eval-out/scale"))
@@ -445,6 +604,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep each last library and index here")
     parser.add_argument("--reopen", type=Path, help="only time opening WORK/index (--keep)")
     parser.add_argument("--repeat", type=int, default=5, help="--reopen runs per system")
+    parser.add_argument("--only", action="store_true", help="a single --k alone, not the curve")
+    parser.add_argument(
+        "--reuse-vectors",
+        action="store_true",
+        help=f"above k = {_REAL_UP_TO}, copies' sentences reuse their originals' real vectors",
+    )
     args = parser.parse_args(argv)
     trees = {"this tree": _ROOT}
     if args.baseline:
@@ -453,23 +618,40 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-reopen-") as scratch:
             print(reopen(trees, args.reopen.resolve(), args.repeat, Path(scratch)))
         return
-    results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in trees}
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
-        for k in args.k:
-            for name, tree in trees.items():  # side by side, k by k
-                results[name][str(k)] = row = measure(
-                    tree, k, args.questions, Path(scratch), args.keep
-                )
-                print(f"{name} k={k}: " + json.dumps({c: round(v, 3) for c, v in row.items()}))
+    ks = (
+        args.k
+        if len(args.k) > 1 or args.only
+        else sorted({*(k for k in _STEPS if k < args.k[0]), args.k[0]})
+    )
+    rows: list[dict[str, Any]] = []
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     command = "python -m eval.bench.scale " + " ".join(sys.argv[1:] if argv is None else argv)
-    stamp = f"`{command.strip()}`, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "report.html").write_text(_html(results, stamp), encoding="utf-8")
-    table = _table(results)
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+        for k in ks:
+            for name, tree in trees.items():  # side by side, k by k
+                load = os.getloadavg()[0]
+                row = measure(
+                    tree, k, args.questions, Path(scratch), args.keep, reuse=args.reuse_vectors
+                )
+                rows.append({"system": name, "k": k, **row, "load_before": load})
+                print(f"{name} k={k}: " + json.dumps({c: _short(v) for c, v in row.items()}))
+                # Written after each k: a long run's finished rows survive its end.
+                (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    stamp = (
+        f"`{command.strip()}`, {started:%Y-%m-%d %H:%M}-{datetime.now(UTC):%H:%M} UTC, "
+        f"{os.cpu_count()} cores"
+    )
+    (out / "report.html").write_text(_html(rows, stamp), encoding="utf-8")
+    table = _table(rows)
     print(table)
     if args.readme:
         _update_readme(args.readme, f"{stamp}:\n\n{table}")
+
+
+def _short(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
 
 
 if __name__ == "__worker__":
