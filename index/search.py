@@ -64,6 +64,14 @@ _DOC_FIELDS = ("doc_id", "generation", "title", "source", "content_hash")
 _REDUCE_FROM = 4096
 _REDUCED_DIMS = 128
 _BASIS_SAMPLE = 4096  # sentences the axes are computed from
+# A segment with this many sentences also groups its projections in inverted lists around
+# k-means centroids (about sqrt(n) / 2 lists); a question scores only the sentences of the
+# lists nearest it, _PROBE_SHARE of them, instead of every projection (770 MB at 9,800
+# papers). Tuned on the k = 25 scale library (docs/scaling.md).
+_IVF_FROM = 131_072
+_PROBE_SHARE = 0.08
+_KMEANS_ROUNDS = 8
+_KMEANS_SAMPLE = 48  # sentences per list that the centroids are trained on
 _K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
 _MAX_SEGMENTS = 8  # more than this and the small ones are merged
 _STEP = 25  # documents a question may wait for when another process added many
@@ -183,6 +191,16 @@ class _MappedVectors:
         return self[np.arange(self.shape[0])].astype(dtype)
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """Inverted lists over a segment's projections: list l holds the sentence rows
+    rows[ptr[l]:ptr[l + 1]], whose projections are reduced[ptr[l]:ptr[l + 1]]."""
+
+    centroids: np.ndarray  # (lists, _REDUCED_DIMS) float32, unit length
+    ptr: np.ndarray  # (lists + 1,) int64
+    rows: np.ndarray  # (n,) int32
+
+
 @dataclass
 class _Segment:
     """One immutable batch of documents' derived data; `alive` masks replaced versions."""
@@ -213,7 +231,10 @@ class _Segment:
     stale_format: int | None = None  # read from an older format: rewrite it
     basis: np.ndarray | None = None  # (dim, _REDUCED_DIMS): the principal axes
     # (n, _REDUCED_DIMS) vectors @ basis rounded to float16; float32 on disk, memory-mapped
-    reduced: np.ndarray | None = None
+    reduced: np.ndarray | None = None  # in inverted-list order when `ivf` is set
+    ivf: _Lists | None = None
+    # Which chunks hold each sentence row (built on first use): chunks[ptr[r]:ptr[r + 1]].
+    sent_chunks: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -495,11 +516,71 @@ def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
     projection ranks best and -inf for the rest; exact for all without a projection."""
     if s.reduced is None or s.basis is None or not 0 < shortlist < len(s.chunks):
         return _best_sentences(s, q)
-    approx = _best_sentences(s, q @ s.basis, s.reduced)
+    approx = _probed(s, q @ s.basis) if s.ivf else _best_sentences(s, q @ s.basis, s.reduced)
     keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
+    keep = keep[np.isfinite(approx[keep])]
     best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
     best[keep] = _best_of(s, keep, q)
     return best
+
+
+def _probed(s: _Segment, qr: np.ndarray) -> np.ndarray:
+    """Approximate best-sentence scores from the inverted lists nearest the question: a
+    chunk scores its best probed sentence, or -inf if none was probed."""
+    assert s.ivf is not None and s.reduced is not None
+    lists = s.ivf
+    n_lists = len(lists.ptr) - 1
+    probe = max(1, min(n_lists, round(n_lists * _PROBE_SHARE)))
+    near = np.argpartition(-(lists.centroids @ qr), probe - 1)[:probe]
+    sims, rows = [], []
+    for li in near.tolist():
+        a, b = int(lists.ptr[li]), int(lists.ptr[li + 1])
+        sims.append(s.reduced[a:b] @ qr)
+        rows.append(lists.rows[a:b])
+    sim, r = np.concatenate(sims), np.concatenate(rows).astype(np.int64)
+    ptr, chunks = _sentence_chunks(s)
+    counts = ptr[r + 1] - ptr[r]
+    firsts = np.repeat(ptr[r] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+    approx = np.full(len(s.chunks), -np.inf, dtype=np.float32)
+    np.maximum.at(approx, chunks[firsts], np.repeat(sim, counts))
+    approx[~s.alive] = -np.inf
+    return approx
+
+
+def _sentence_chunks(s: _Segment) -> tuple[np.ndarray, np.ndarray]:
+    """The chunks holding each sentence row, as (ptr, chunks): the inverse of members."""
+    if s.sent_chunks is None:
+        chunk_of = np.repeat(np.arange(len(s.chunks)), np.diff(s.member_ptr))
+        order = np.argsort(s.member_rows, kind="stable")
+        ptr = np.zeros(len(s.sent_doc) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(s.member_rows, minlength=len(s.sent_doc)), out=ptr[1:])
+        s.sent_chunks = (ptr, chunk_of[order])
+    return s.sent_chunks
+
+
+def _kmeans_lists(reduced: np.ndarray) -> tuple[_Lists, np.ndarray]:
+    """Spherical k-means over the projections (seeded: the same lists on every machine),
+    and the row order that puts each list's rows together."""
+    n = len(reduced)
+    k = max(2, round(math.sqrt(n) / 2))
+    rng = np.random.default_rng(20261207)
+    unit = reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
+    sample = unit[np.sort(rng.choice(n, size=min(n, k * _KMEANS_SAMPLE), replace=False))]
+    centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
+    for _ in range(_KMEANS_ROUNDS):
+        assign = np.argmax(sample @ centroids.T, axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assign, sample)
+        empty = np.bincount(assign, minlength=k) == 0
+        sums[empty] = centroids[empty]  # a list nothing joined keeps its centre
+        centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    assign = np.concatenate(
+        [np.argmax(unit[i : i + 65536] @ centroids.T, axis=1) for i in range(0, n, 65536)]
+    )
+    order = np.argsort(assign, kind="stable")
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(assign, minlength=k), out=ptr[1:])
+    return _Lists(centroids.astype(np.float32), ptr, order.astype(np.int32)), order
 
 
 def _best_of(s: _Segment, local: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -626,7 +707,7 @@ def _by_term(
 def _reduce(s: _Segment) -> _Segment:
     """Project a large segment's sentence vectors on their first principal axes (of an even
     sample; not centred, so the shared direction is kept): the shortlist's pre-score."""
-    s.basis = s.reduced = None
+    s.basis = s.reduced = s.ivf = None
     if len(s.vectors) >= _REDUCE_FROM and s.vectors.shape[1] > _REDUCED_DIMS:
         live = s.vectors[np.any(s.vectors != 0, axis=1)]  # not a vectorless document's rows
         sample = live[:: max(1, len(live) // _BASIS_SAMPLE)]
@@ -634,6 +715,10 @@ def _reduce(s: _Segment) -> _Segment:
         s.basis = np.ascontiguousarray(axes[:_REDUCED_DIMS].T, dtype=np.float32)
         # Rounded as on disk, so that a segment scores the same before and after a reload.
         s.reduced = (s.vectors @ s.basis).astype(np.float16).astype(np.float32)
+        s.ivf = None
+        if len(s.reduced) >= _IVF_FROM:
+            s.ivf, order = _kmeans_lists(s.reduced)
+            s.reduced = np.ascontiguousarray(s.reduced[order])
     return s
 
 
@@ -725,6 +810,11 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
         member_ptr=s.member_ptr.astype(np.int32),
         **s.vocab.arrays(),
         **({"basis": s.basis} if s.basis is not None and s.reduced is not None else {}),
+        **(
+            {"ivf_centroids": s.ivf.centroids, "ivf_ptr": s.ivf.ptr, "ivf_rows": s.ivf.rows}
+            if s.ivf is not None
+            else {}
+        ),
     )
     if s.basis is not None and s.reduced is not None:
         # float32 (of float16-rounded values) in its own file: mapped, not converted, at
@@ -850,6 +940,12 @@ def _read(path: Path, store: Store) -> _Segment | None:
             )
             if segment.reduced.shape != (len(segment.sent_doc), segment.basis.shape[1]):
                 return None
+            if "ivf_rows" in arrays.files:
+                segment.ivf = _Lists(
+                    arrays["ivf_centroids"], arrays["ivf_ptr"].astype(np.int64), arrays["ivf_rows"]
+                )
+                if len(segment.ivf.rows) != len(segment.sent_doc):
+                    return None
         elif len(segment.vectors) >= _REDUCE_FROM:  # format 3
             _reduce(segment)
         if fmt != _CACHE_FORMAT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,70 @@ def test_reopen_times_opening_a_copy_of_one_index_and_leaves_it_as_it_was(
     assert len(cells[5].split(", ")) == 1  # the same answers in every run
     after = sorted(p.relative_to(settings.index_dir) for p in settings.index_dir.rglob("*"))
     assert after == before
+
+
+class _CountingEmbedder:
+    """Stands for the model: a distinct vector per text, and a count of texts embedded."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def get_text_embedding_batch(self, texts: list[str], **_: object) -> list[list[float]]:
+        self.texts += texts
+        return [[float(len(t)), float(sum(map(ord, t)) % 997), 1.0] for t in texts]
+
+
+def test_reused_vectors_give_a_copys_sentences_their_originals_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.sentences import split_sentences
+
+    articles = bench_scale._articles()[:2]
+    monkeypatch.setattr(bench_scale, "_articles", lambda: articles)
+    real = _CountingEmbedder()
+    reused = bench_scale._ReusedVectors(real, tmp_path / "reuse")
+    originals = len(real.texts)
+    assert originals == len(
+        {bench_scale._key(s.text) for a in articles for s in split_sentences(a["context"])}
+    )
+    copy = [s.text for s in split_sentences(bench_scale._copy(articles[0]["context"], 3))]
+    got = reused.get_text_embedding_batch(copy)
+    made_anew = len(real.texts) - originals
+    assert made_anew < 0.15 * len(copy)  # most sentences found, the rest embedded for real
+    own = {t: v for t, v in zip(real.texts, real.get_text_embedding_batch(real.texts), strict=True)}
+    for text, vector in zip(copy, got, strict=True):
+        originals_text = next(t for t in own if bench_scale._key(t) == bench_scale._key(text))
+        assert list(vector) == own[originals_text]
+    reused.save()
+    again = bench_scale._ReusedVectors(_CountingEmbedder(), tmp_path / "reuse")
+    assert [list(v) for v in again.get_text_embedding_batch(copy)] == [list(v) for v in got]
+
+
+def test_results_are_rows_with_the_issues_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields = {
+        "k",
+        "papers",
+        "chars",
+        "ingest_s",
+        "ask_p50_ms",
+        "ask_p95_ms",
+        "first_answer_s",
+        "add_answer_s",
+        "rss_mb",
+        "bytes_per_char",
+        "hit5",
+    }
+    seen: list[int] = []
+
+    def fake_measure(tree: Path, k: int, *args: object, **kwargs: object) -> dict[str, object]:
+        seen.append(k)
+        return {f: 1.0 for f in fields - {"k"}} | {"disk_mb": 1.0, "vectors": "real"}
+
+    monkeypatch.setattr(bench_scale, "measure", fake_measure)
+    bench_scale.main(["--k", "25", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert seen == [1, 4, 10, 25]  # a single --k is the curve up to it
+    assert [r["k"] for r in rows] == seen and all(fields <= r.keys() for r in rows)
+    assert "<svg" in (tmp_path / "report.html").read_text()

@@ -318,3 +318,46 @@ def test_a_cache_older_than_that_is_derived_again_with_a_message(
         assert _keyword(Engine.open(settings), "water dams fish") == before
     assert "in format 2" in caplog.text and "derived again from the store" in caplog.text
     assert not old.exists()
+
+
+def test_inverted_lists_over_the_projection_find_what_scoring_every_sentence_finds(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inverted lists from 256 sentences on; probing every list must give the full scan's
+    # scores, and a reopened index must read the same lists back.
+    monkeypatch.setattr(search_module, "_REDUCE_FROM", 64)
+    monkeypatch.setattr(search_module, "_REDUCED_DIMS", 32)
+    monkeypatch.setattr(search_module, "_IVF_FROM", 256)
+    monkeypatch.setattr(search_module, "_PROBE_SHARE", 1.0)
+    articles = _covid_articles(6, 8000)
+    engine = Engine.open(settings)
+    engine.ingest([_write(tmp_path, name, text) for name, text, _ in articles])
+    engine.search.refresh()
+    (segment,) = engine.search._current().segments
+    lists = segment.ivf
+    assert lists is not None and len(segment.sent_doc) >= 256 and len(lists.ptr) > 3
+    assert sorted(lists.rows.tolist()) == list(range(len(segment.sent_doc)))  # each row once
+    questions = [q for *_, asked in articles for q in asked]
+    vectors = [engine.embedder.get_query_embedding(q) for q in questions]
+    in_row_order = np.empty_like(segment.reduced)
+    in_row_order[lists.rows] = segment.reduced
+    for question, vector in zip(questions, vectors, strict=True):
+        qr = np.asarray(vector, dtype=np.float32) @ segment.basis
+        every = search_module._best_sentences(segment, qr, in_row_order)
+        assert np.allclose(search_module._probed(segment, qr), every, atol=1e-5), question
+        full = engine.search.semantic(vector, 3)
+        short = engine.search.semantic(vector, 3, shortlist=40)
+        assert [round(s, 5) for _, s in short] == [round(s, 5) for _, s in full], question
+    expected = [engine.search.semantic(v, 5, shortlist=8) for v in vectors]
+    fresh = Engine.open(settings)
+    fresh.search.refresh()
+    (reread,) = fresh.search._current().segments
+    assert reread.ivf is not None and np.array_equal(reread.ivf.rows, lists.rows)
+    assert [fresh.search.semantic(v, 5, shortlist=8) for v in vectors] == expected
+    # Probing one list: fewer candidates, but each one scored exactly.
+    monkeypatch.setattr(search_module, "_PROBE_SHARE", 0.01)
+    for vector in vectors:
+        exact = dict(fresh.search.semantic(vector, len(reread.chunks)))
+        probed = fresh.search.semantic(vector, 8, shortlist=8)
+        assert 0 < len(probed) <= 8
+        assert all(abs(score - exact[row]) < 1e-6 for row, score in probed)
