@@ -16,8 +16,9 @@ folder, so its own search cache) on loopback, all on one collection, then:
    longer cites it, and whether B's document list still had it then;
 4. at once: `--rounds` times, A and B each upload two files at the same moment, one their
    own and one the same file; documents per file, counted in Chroma and in both lists;
-5. killed: `papertrail ingest` of `--batch` small files, SIGKILLed as soon as its first
-   documents are in the registry; what is visible then, and after a re-run.
+5. killed: `papertrail ingest` of `--batch` small files, SIGKILLed once its first documents
+   are in the registry and the next write's parts are going in (more sentence records
+   than documents); what is visible then, and after a re-run.
 
 Prints Markdown tables, writes JSON (`--out`), and exits 1 when a goal is missed: B cites
 a new paper within 5 s (max over n), every check counts one whole document per file.
@@ -280,6 +281,7 @@ def _library_sizes(lib: Library, articles: int) -> dict[str, Any]:
     chars = sum(len(t or "") for t in texts)
     papers = len(texts)
     cache = {p: _bytes(lib.work / p / "cache") for p in ("cli", "b")}
+    rss_after = _rss_mb(lib.pids["b"])
     return {
         "papers": papers,
         "chars": chars,
@@ -288,7 +290,8 @@ def _library_sizes(lib: Library, articles: int) -> dict[str, Any]:
         "cache_bytes": cache,
         "cache_bytes_per_char": {p: round(b / chars, 2) for p, b in cache.items()},
         "server_bytes_per_char": round(_bytes(lib.work / "chroma") / chars, 1),
-        "rss_b_mb": [round(rss_before, 1), round(_rss_mb(lib.pids["b"]), 1)],
+        "rss_b_mb": [round(rss_before, 1), round(rss_after, 1)],
+        "rss_b_mb_per_paper": round((rss_after - rss_before) / articles, 3),
     }
 
 
@@ -322,6 +325,7 @@ def _add_and_remove(lib: Library, n: int) -> dict[str, Any]:
         "add_first_question": sum(t == 1 for t in rows["add_tries"]),
         "remove_first_question": sum(t == 1 for t in rows["remove_tries"]),
         "listed_after_removal": sum(rows["still_listed"]),
+        "each_s": {k: [round(x, 3) for x in rows[k]] for k in ("upload", "add", "remove")},
     }
 
 
@@ -399,11 +403,17 @@ def _killed(lib: Library, batch: int) -> dict[str, Any]:
         )
         (folder / f"batch-{i:04d}.txt").write_text(f"Survey {i} of the marshes\n\n{body}\n")
         names.add(f"batch-{i:04d}.txt")
-    registry = lib.chroma().get_collection(f"{COLLECTION}-docs")
+    client = lib.chroma()
+    registry = client.get_collection(f"{COLLECTION}-docs")
+    sentences = client.get_collection(f"{COLLECTION}-sentences")
+    before = registry.count()
+    settled = sentences.count() - before  # 0: one sentence record per (small) document
 
-    def landed() -> int:
-        got = registry.get(include=["metadatas"])
-        return sum(Path(str(m["source"])).name in names for m in got["metadatas"])
+    def mid_write() -> bool:
+        """Documents of the batch have landed and the next write's parts are going in."""
+        packs = sentences.count()  # first: a commit in between can only hide a write
+        documents = registry.count()
+        return documents > before and packs - documents > settled
 
     with (lib.work / "killed.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -411,8 +421,8 @@ def _killed(lib: Library, batch: int) -> dict[str, Any]:
         )
     started = time.perf_counter()
     try:
-        while landed() == 0 and proc.poll() is None:
-            time.sleep(0.02)
+        while not mid_write() and proc.poll() is None:
+            pass
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
@@ -526,12 +536,14 @@ def markdown(r: dict[str, Any]) -> str:
         f"{o['files']} | {d['chroma']} / {d['a']} / {d['b']} | "
         f"{max(o['duplicated'].values())} | {max(o['lost'].values())} | "
         f"failed uploads {o['failed_uploads']} |",
-        f"| CLI ingest SIGKILLed after {k['killed_after_s']} s, as its first documents landed | "
+        f"| CLI ingest SIGKILLed after {k['killed_after_s']} s, mid-write, its first "
+        "documents landed | "
         f"{k['files']} | at the kill {k['landed']} / {k['landed']} / {k['landed']}; after a "
         f"re-run {k['documents_after']} / {k['listed_after']['a']} / {k['listed_after']['b']} | "
         f"{k['duplicated_after']} | {k['lost_after']} | half-visible at the kill "
-        f"{k['half_visible_at_kill']}, writes left pending {k['pending_at_kill']}, their parts "
-        f"{k['parts_left_by_the_kill']} (cleared by the re-run: {k['orphans_after']} left); "
+        f"{k['half_visible_at_kill']}, writes left pending {k['pending_at_kill']}, records "
+        f"of the unfinished write {k['parts_left_by_the_kill']} (cleared by the re-run: "
+        f"{k['orphans_after']} left); "
         f"re-run {k['rerun']} |",
     ]
     if lib := r.get("library"):
