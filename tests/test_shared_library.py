@@ -341,11 +341,17 @@ def test_a_cli_ingest_killed_mid_batch_shows_no_half_document_and_a_rerun_comple
 ) -> None:
     folder = library.root / "batch"
     names = {p.name for p in _batch(folder, KILLED_BATCH)}
-    registry = chroma(library).get_collection(f"{COLLECTION}-docs")
+    client = chroma(library)
+    registry = client.get_collection(f"{COLLECTION}-docs")
+    sentences = client.get_collection(f"{COLLECTION}-sentences")
+    before = registry.count()
+    settled = sentences.count() - before  # 0: one sentence record per (small) document
 
-    def landed() -> int:
-        got = registry.get(include=["metadatas"])
-        return sum(Path(str(m["source"])).name in names for m in got["metadatas"] or [])
+    def mid_write() -> bool:
+        """Documents of the batch have landed and the next write's parts are going in."""
+        packs = sentences.count()  # first: a commit in between can only hide a write
+        documents = registry.count()
+        return documents > before and packs - documents > settled
 
     with (library.root / "killed.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -353,10 +359,9 @@ def test_a_cli_ingest_killed_mid_batch_shows_no_half_document_and_a_rerun_comple
         )
     try:
         deadline = time.monotonic() + 300
-        while landed() == 0:
-            assert proc.poll() is None, "the ingest ended before its first documents landed"
-            assert time.monotonic() < deadline, "no document landed within 300 s"
-            time.sleep(0.02)
+        while not mid_write():
+            assert proc.poll() is None, "the ingest ended before the kill"
+            assert time.monotonic() < deadline, "no second write began within 300 s"
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
@@ -364,7 +369,8 @@ def test_a_cli_ingest_killed_mid_batch_shows_no_half_document_and_a_rerun_comple
     held = in_chroma(library)
     mine = {d: m for d, m in held["registry"].items() if Path(str(m["source"])).name in names}
     assert 0 < len(mine) < KILLED_BATCH, "the kill did not land mid-batch"
-    assert held["pending"] > 0, "the kill did not land mid-write"
+    visible = {(d, str(m["generation"])) for d, m in held["registry"].items()}
+    assert held["pending"] > 0 and set(held["sentences"]) - visible, "not killed mid-write"
     # Nothing half-written is visible: each listed document is whole in the store, and both
     # serve processes list exactly the documents the registry names.
     for doc_id, m in mine.items():
