@@ -2,9 +2,10 @@
 serve` processes (each its own index folder, so its own search cache) and `papertrail
 ingest` subprocesses, all on one collection.
 
-A paper written through any of them is answered (cited) by the others within BOUND_S of the
-write returning; a removal leaves their answers and document lists within the same bound;
-writes at once, or a writer killed mid-batch, leave exactly one whole document per file.
+A paper written through any of them is answered (cited) by the others on their first
+question after the write returns, within BOUND_S; a removal leaves their answers and
+document lists alike; writes at once, or a writer killed mid-write, leave exactly one whole
+document per file.
 Each process answers from the revision it reads at the start of every question
 (SearchIndex.refresh), so the bound is one question's work, not a polling interval.
 """
