@@ -180,7 +180,7 @@ def test_an_opened_index_maps_sentence_vectors_and_reads_only_the_documents_it_s
     assert not mapped._maps  # nothing mapped at opening
     assert [fresh.search.semantic(v, 3, shortlist=8) for v in vectors] == expected
     assert 0 < len(mapped._maps) <= len(articles)  # the shortlisted chunks' documents
-    assert all(isinstance(m, np.memmap) for m in mapped._maps.values())  # mapped, not read
+    assert all(isinstance(m.base, np.memmap) for m in mapped._maps.values())  # not read
     # Each document's vectors, as the store has them.
     for name, *_ in articles:
         lo, hi = segment.doc_rows[name]

@@ -1,27 +1,41 @@
-"""Scale benchmark: the issue #13 table for a library of k x 98 COVID-QA articles.
+"""Scale benchmark: PaperTrail on a library of k x 98 COVID-QA articles (issues #13, #29).
 
     python -m eval.bench.scale [--k 1 4 10] [--baseline DIR] [--questions 100]
-                               [--out eval-out/scale] [--readme README.md]
+                               [--reuse-vectors] [--out eval-out/scale] [--readme README.md]
+    python -m eval.bench.scale --k 100 --reuse-vectors --out DIR   # the curve 1 ... 100
     python -m eval.bench.scale --reopen WORK [--baseline DIR] [--repeat 5]
+    python -m eval.bench.scale --probe WORK [--questions 100]
 
---keep WORK keeps the last k's library and index (in WORK/<system>-k<k>); --reopen WORK
-then times only "open the index, first answer" on a copy of WORK/index for each system,
-alternating runs (the first, untimed, lets a system migrate the cache to its format), so
-that an opening change is measured on one index without ingesting it again.
+A single --k is the curve up to it (k = 1, 4, 10, 25, 50, 100; --only: that k alone);
+several are those. `python -m eval.bench_scale` is the same command.
 
 Each COVID-QA article is written k times: copy 0 as it is, copy r > 0 with its sentences
 shuffled (seeded by r) into paragraphs of the original sizes and about one word in ten
 swapped with the next, so that no two copies share 90 % of their word 5-grams and ingest
-does not take them for duplicates (which would leave all but one copy out of search). For
-each k and each system (this tree, and with --baseline another
-source tree, e.g. `git worktree add /tmp/base main`), two fresh processes run:
-- ingest: `Engine.ingest` of the whole library (chars/s);
-- serve: open the index, first answer (cold), warm answers (p50/p95), then add one more
-  document and ask (add = its ingest, ask = the answer after it; `embed` is that
-  document's own embedding time, measured apart), and the process's peak RSS.
-Both systems run side by side in one invocation, so their ratios share the machine's
-load. Writes results.json and report.html (curves) in --out and, with --readme, the
-table between the README's `bench-scale` markers.
+does not take them for duplicates (which would leave all but one copy out of search).
+
+--reuse-vectors (above k = 10, where embedding 230 M characters on 2 cores would take
+hours): a copy's sentence gets the real vector of the original sentence with the same words
+(a sentence the copy's splitting made anew, about 8 %, is embedded for real), so that
+search, memory and opening are measured on real vectors; such rows say `vectors: reused`,
+and their ingest time leaves most embedding out.
+
+For each k and each system (this tree, and with --baseline another source tree, e.g.
+`git worktree add /tmp/base main`), fresh processes run:
+- ingest: `Engine.ingest` of the whole library, split into reading, duplicates, embedding,
+  writing and deriving the search segments;
+- serve: open the index, first answer (cold), warm answers (p50/p95), hit@5 of the original
+  questions (the answer in a top-5 passage of its article), then add one more document and
+  ask (`add_answer_s`: its ingest and the next answer; `add_embed_s`: its own embedding,
+  measured apart), answering while another process ingests, and the process's peak RSS;
+- recall: the projection shortlist's recall@50 against a full scan (its own process, as a
+  full scan reads every vector).
+Both systems run side by side, k by k, so their ratios share the machine's load. Writes
+results.json (a list of rows, one per system and k; rewritten after each) and report.html
+(the curves) in --out and, with --readme, the table between the README's `bench-scale`
+markers. --keep WORK keeps each last library and index; --reopen WORK times only opening a
+copy of WORK/index per system, alternating; --probe WORK sweeps the share of inverted lists
+a question probes on it.
 
 Self-contained on purpose: it runs inside the baseline tree's interpreter path, which
 has no module of its own for this.
@@ -328,21 +342,24 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
 
 
 def _hit5(engine: Any, qas: list[tuple[str, str, str]]) -> dict[str, float]:
-    """Share of questions with the answer in a top-5 passage of their own article: any
-    copy (`hit5`; copies hold the same sentences) or the original (`hit5_original`)."""
+    """Share of questions whose answer is in a top-5 passage of their own article: in any
+    copy, every word of the answer (`hit5`: a copy holds the answer's sentence with a few
+    words swapped), or verbatim in the original (`hit5_original`)."""
 
-    def norm(text: str) -> str:
-        return " ".join(text.lower().split())
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\w+", text.lower()))
 
     hits = originals = 0
     for question, doc, answer in qas:
-        found = [
-            p
-            for p in engine.retrieve(question, 5)
-            if p.doc_id.startswith(f"covid-qa-{doc}-r") and norm(answer) in norm(p.text)
+        passages = [
+            p for p in engine.retrieve(question, 5) if p.doc_id.startswith(f"covid-qa-{doc}-r")
         ]
-        hits += bool(found)
-        originals += any(p.doc_id == f"covid-qa-{doc}-r0.txt" for p in found)
+        hits += any(words(answer) <= words(p.text) for p in passages)
+        originals += any(
+            p.doc_id == f"covid-qa-{doc}-r0.txt"
+            and " ".join(answer.split()) in " ".join(p.text.split())
+            for p in passages
+        )
     return {"hit5": hits / len(qas), "hit5_original": originals / len(qas)}
 
 
@@ -434,12 +451,63 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+def _step_probe(work: Path, n_questions: int) -> dict[str, Any]:
+    """How many inverted lists a question should probe: recall@50 against a full scan and
+    the semantic side's median time, per share of lists probed, on one kept index (the
+    lists built in memory where its segments predate them), and without lists."""
+    import numpy as np
+
+    from index import search
+    from rag import Engine
+
+    engine = Engine.open(_settings(work / "index"))
+    engine.search.refresh()
+    segments = engine.search._current().segments
+    lists = {}
+    for seg in segments:
+        if seg.reduced is not None and len(seg.reduced) >= search._IVF_FROM:
+            if seg.ivf is None:
+                seg.ivf, order = search._kmeans_lists(np.asarray(seg.reduced))
+                seg.reduced = np.ascontiguousarray(np.asarray(seg.reduced)[order])
+            lists[seg.name] = (seg.ivf, seg.reduced)
+    shortlist = engine.settings.retrieval.shortlist
+    vectors = [engine.embedder.get_query_embedding(q) for q in _questions(n_questions)]
+    exact = [{r for r, _ in engine.search.semantic(v, 50, shortlist=0)} for v in vectors]
+    out: dict[str, Any] = {
+        "sentences": int(sum(len(seg.sent_doc) for seg in segments)),
+        "segments_with_lists": len(lists),
+    }
+    for share in (None, 0.02, 0.04, 0.08, 0.16, 0.32):
+        for seg in segments:
+            if seg.name in lists:
+                ivf, reduced = lists[seg.name]
+                seg.ivf = ivf if share else None
+                seg.reduced = reduced
+                if share is None:  # rows back in their own order for the plain scan
+                    plain = np.empty_like(reduced)
+                    plain[ivf.rows] = reduced
+                    seg.reduced = plain
+        search._PROBE_SHARE = share or 0.0
+        kept, times = [], []
+        for v, full in zip(vectors, exact, strict=True):
+            t = time.perf_counter()
+            got = {r for r, _ in engine.search.semantic(v, 50, shortlist=shortlist)}
+            times.append(time.perf_counter() - t)
+            kept.append(len(got & full) / max(len(full), 1))
+        name = f"probe_{share}" if share else "no_lists"
+        out[f"{name}_recall50"] = sum(kept) / len(kept)
+        out[f"{name}_ms"] = 1000 * sorted(times)[len(times) // 2]
+    return out
+
+
 def _worker(argv: list[str]) -> None:
     step, work, k, n = argv[0], Path(argv[1]), int(argv[2]), int(argv[3])
     if step == "reopen":
         out = _step_reopen(work)
     elif step == "recall":
         out = _step_recall(work, n)
+    elif step == "probe":
+        out = _step_probe(work, n)
     elif step == "ingest":
         out = _step_ingest(work, k, reuse=argv[4:] == ["reuse"])
     else:
@@ -604,6 +672,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep each last library and index here")
     parser.add_argument("--reopen", type=Path, help="only time opening WORK/index (--keep)")
     parser.add_argument("--repeat", type=int, default=5, help="--reopen runs per system")
+    parser.add_argument("--probe", type=Path, help="only sweep the lists probed on WORK/index")
     parser.add_argument("--only", action="store_true", help="a single --k alone, not the curve")
     parser.add_argument(
         "--reuse-vectors",
@@ -614,6 +683,12 @@ def main(argv: list[str] | None = None) -> None:
     trees = {"this tree": _ROOT}
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
+    if args.probe:
+        for name, tree in trees.items():
+            print(
+                name, json.dumps(_run_step(tree, "probe", args.probe.resolve(), 0, args.questions))
+            )
+        return
     if args.reopen:
         with tempfile.TemporaryDirectory(prefix="bench-reopen-") as scratch:
             print(reopen(trees, args.reopen.resolve(), args.repeat, Path(scratch)))
