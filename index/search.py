@@ -69,7 +69,7 @@ _BASIS_SAMPLE = 4096  # sentences the axes are computed from
 # lists nearest it, _PROBE_SHARE of them, instead of every projection (770 MB at 9,800
 # papers). Tuned on the k = 25 scale library (docs/scaling.md).
 _IVF_FROM = 131_072
-_PROBE_SHARE = 0.08
+_PROBE_SHARE = 0.16
 _KMEANS_ROUNDS = 8
 _KMEANS_SAMPLE = 48  # sentences per list that the centroids are trained on
 _K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
@@ -297,10 +297,12 @@ class SearchIndex:
     ) -> list[tuple[int, float]]:
         """Top-k (chunk row, cosine of the chunk's best sentence), best first.
 
-        With a `shortlist` (>= k), a large segment first scores its sentences in a
+        With a `shortlist` (>= k), each large segment first scores its sentences in a
         _REDUCED_DIMS-dimensional projection (its own principal axes: a third of the
-        memory to read), then scores exactly only the sentences of its `shortlist` best
-        chunks by that. 0 scores every sentence exactly.
+        memory to read; through its inverted lists when it has them), and only the
+        sentences of the `shortlist` best chunks by that, over all segments together,
+        are scored exactly (per segment, 8 segments read 8 shortlists). 0 scores every
+        sentence exactly.
         """
         view = self._current()
         if not view.n:
@@ -308,7 +310,24 @@ class SearchIndex:
         q = np.asarray(query_vector, dtype=np.float32)
         shortlist = shortlist if shortlist >= k else 0
         with _BLAS.limit(limits=1, user_api="blas"):
-            best = np.concatenate([_segment_best(s, q, shortlist) for s in view.segments])
+            parts = [_approximate(s, q, shortlist) for s in view.segments]
+            approx = [a for a, exact in parts if not exact]
+            if approx:
+                pooled = np.concatenate(approx)
+                n = min(shortlist, len(pooled))
+                keep = np.argpartition(-pooled, n - 1)[:n]
+                chosen = np.zeros(len(pooled), dtype=bool)
+                chosen[keep[np.isfinite(pooled[keep])]] = True
+                at = 0
+                for i, (scores, exact) in enumerate(parts):
+                    if exact:
+                        continue
+                    mine = np.flatnonzero(chosen[at : at + len(scores)])
+                    at += len(scores)
+                    best = np.full(len(scores), -np.inf, dtype=np.float32)
+                    best[mine] = _best_of(view.segments[i], mine, q)
+                    parts[i] = (best, True)
+            best = np.concatenate([scores for scores, _ in parts])
         return _top(best, k, positive=False)
 
     def sentences(self, doc_id: str, start: int, end: int) -> list[tuple[Sentence, np.ndarray]]:
@@ -511,17 +530,13 @@ def _best_sentences(
     return best
 
 
-def _segment_best(s: _Segment, q: np.ndarray, shortlist: int) -> np.ndarray:
-    """Each chunk's best sentence cosine, exact for the shortlist of chunks that the
-    projection ranks best and -inf for the rest; exact for all without a projection."""
-    if s.reduced is None or s.basis is None or not 0 < shortlist < len(s.chunks):
-        return _best_sentences(s, q)
-    approx = _probed(s, q @ s.basis) if s.ivf else _best_sentences(s, q @ s.basis, s.reduced)
-    keep = np.argpartition(-approx, shortlist - 1)[:shortlist]
-    keep = keep[np.isfinite(approx[keep])]
-    best = np.full(len(s.chunks), -np.inf, dtype=np.float32)
-    best[keep] = _best_of(s, keep, q)
-    return best
+def _approximate(s: _Segment, q: np.ndarray, shortlist: int) -> tuple[np.ndarray, bool]:
+    """(each chunk's best sentence cosine, True) for a segment without a projection (or no
+    shortlist), else (its approximation from the projection, False)."""
+    if s.reduced is None or s.basis is None or not shortlist:
+        return _best_sentences(s, q), True
+    qr = q @ s.basis
+    return (_probed(s, qr) if s.ivf else _best_sentences(s, qr, s.reduced)), False
 
 
 def _probed(s: _Segment, qr: np.ndarray) -> np.ndarray:

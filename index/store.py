@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mmap
 import os
 import socket
 import time
@@ -647,14 +648,13 @@ class Store:
         if paths is None:
             return None
         try:
-            parts = [np.load(p, mmap_mode="r", allow_pickle=False) for p in paths]
+            parts = [_map_npy(p) for p in paths]
         except (OSError, ValueError):
             return None
-        if any(p.ndim != 2 or p.dtype != np.dtype(_VECTOR_DTYPE) for p in parts):
+        if any(p is None for p in parts):
             return None
-        # A plain array over the mapping: np.memmap's own indexing cost 8 us a call.
-        out = parts[0].view(np.ndarray) if len(parts) == 1 else np.concatenate(parts)
-        return out if len(out) == n else None
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)  # type: ignore[arg-type]
+        return out if out is not None and len(out) == n else None
 
     def sentence_vectors(self, doc_id: str, generation: str, n: int) -> np.ndarray | None:
         """A document version's n sentence vectors (float32, in offset order) read from their
@@ -870,6 +870,27 @@ class Identities:
 def source_key(path: str | Path) -> str:
     """What identifies a document's file: its absolute path."""
     return str(Path(path).resolve())
+
+
+def _map_npy(path: Path) -> np.ndarray | None:
+    """A 2-D float32 .npy file as an array over a read-only memory map; None if it holds
+    anything else. (np.load's mmap_mode took 0.36 ms a file, 21 ms of a question that
+    maps the documents of its shortlist; this takes a tenth.)"""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        offset = f.tell()
+        if fortran or dtype != np.dtype(_VECTOR_DTYPE) or len(shape) != 2:
+            return None
+        if shape[0] * shape[1] == 0:
+            return np.zeros(shape, dtype=_VECTOR_DTYPE)
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    return np.frombuffer(mapped, dtype=dtype, count=shape[0] * shape[1], offset=offset).reshape(
+        shape
+    )
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
