@@ -239,9 +239,23 @@ def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
     assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
 
 
+def _as_format_5(segment: Path) -> None:
+    """Rewrite a segment as format 5 wrote it: each sentence row's document by name, the
+    arrays in one .npz."""
+    manifest = json.loads((segment / "manifest.json").read_text())
+    data = json.loads((segment / "data.json").read_text())
+    data["sent_doc"] = [d for d, n in data.pop("sent_runs") for _ in range(n)]
+    (segment / "data.json").write_text(json.dumps(data))
+    folder = segment / "arrays"  # one .npz, not one .npy per array
+    np.savez(segment / "arrays.npz", **{p.stem: np.load(p) for p in folder.glob("*.npy")})
+    shutil.rmtree(folder)
+    (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 5}))
+
+
 def _as_format_4(segment: Path) -> None:
     """Rewrite a segment as format 4 wrote it: the vocabulary a JSON list with terms in the
     order they came (here: reversed), each chunk's metadata whole."""
+    _as_format_5(segment)
     manifest = json.loads((segment / "manifest.json").read_text())
     data = json.loads((segment / "data.json").read_text())
     arrays = dict(np.load(segment / "arrays.npz"))
@@ -284,7 +298,7 @@ def _as_format_3(segment: Path) -> None:
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
-@pytest.mark.parametrize("fmt", [3, 4])
+@pytest.mark.parametrize("fmt", [3, 4, 5])
 def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_again(
     fmt: int,
     engine: Engine,
@@ -300,7 +314,7 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     idf, unseen = engine.search.idf(list(some)), engine.search.unseen(list(some))
     cache = settings.index_dir / "cache" / settings.collection
     (old,) = cache.glob("seg-*")
-    (_as_format_3 if fmt == 3 else _as_format_4)(old)
+    {3: _as_format_3, 4: _as_format_4, 5: _as_format_5}[fmt](old)
     monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
     with caplog.at_level("WARNING", logger="index.search"):
         fresh = Engine.open(settings)
