@@ -363,6 +363,16 @@ def _hit5(engine: Any, qas: list[tuple[str, str, str]]) -> dict[str, float]:
     return {"hit5": hits / len(qas), "hit5_original": originals / len(qas)}
 
 
+def _recall(fast: list[tuple[int, float]], exact: list[tuple[int, float]]) -> float:
+    """Share of a full scan's top 50 that the fast search also ranks there, by score: the
+    copies' sentences tie (reused vectors are equal), and which of equals comes first is
+    not a miss."""
+    if not exact:
+        return 1.0
+    floor = exact[-1][1] - 1e-6
+    return min(1.0, sum(score >= floor for _, score in fast) / len(exact))
+
+
 def _step_recall(work: Path, n_questions: int) -> dict[str, Any]:
     """The projection shortlist's recall: of a full scan's 50 best chunks by their best
     sentence, the share the shortlisted search also returns (a process of its own, as the
@@ -374,9 +384,8 @@ def _step_recall(work: Path, n_questions: int) -> dict[str, Any]:
     kept = []
     for q in _questions(n_questions):
         vector = engine.embedder.get_query_embedding(q)
-        fast = {r for r, _ in engine.search.semantic(vector, 50, shortlist=shortlist)}
-        exact = {r for r, _ in engine.search.semantic(vector, 50, shortlist=0)}
-        kept.append(len(fast & exact) / max(len(exact), 1))
+        fast = engine.search.semantic(vector, 50, shortlist=shortlist)
+        kept.append(_recall(fast, engine.search.semantic(vector, 50, shortlist=0)))
     return {"shortlist_recall50": sum(kept) / len(kept), "shortlist": shortlist}
 
 
@@ -436,6 +445,7 @@ def _step_reopen(work: Path) -> dict[str, Any]:
         "first_answer_s": first,
         "next_p50_ms": 1000 * sorted(times)[9],
         "answers": hashlib.sha256(said.encode()).hexdigest()[:12],
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -465,14 +475,14 @@ def _step_probe(work: Path, n_questions: int) -> dict[str, Any]:
     segments = engine.search._current().segments
     lists = {}
     for seg in segments:
-        if seg.reduced is not None and len(seg.reduced) >= search._IVF_FROM:
+        if seg.reduced is not None:  # every projected segment, to tune on a smaller library
             if seg.ivf is None:
                 seg.ivf, order = search._kmeans_lists(np.asarray(seg.reduced))
                 seg.reduced = np.ascontiguousarray(np.asarray(seg.reduced)[order])
             lists[seg.name] = (seg.ivf, seg.reduced)
     shortlist = engine.settings.retrieval.shortlist
     vectors = [engine.embedder.get_query_embedding(q) for q in _questions(n_questions)]
-    exact = [{r for r, _ in engine.search.semantic(v, 50, shortlist=0)} for v in vectors]
+    exact = [engine.search.semantic(v, 50, shortlist=0) for v in vectors]
     out: dict[str, Any] = {
         "sentences": int(sum(len(seg.sent_doc) for seg in segments)),
         "segments_with_lists": len(lists),
@@ -491,9 +501,9 @@ def _step_probe(work: Path, n_questions: int) -> dict[str, Any]:
         kept, times = [], []
         for v, full in zip(vectors, exact, strict=True):
             t = time.perf_counter()
-            got = {r for r, _ in engine.search.semantic(v, 50, shortlist=shortlist)}
+            got = engine.search.semantic(v, 50, shortlist=shortlist)
             times.append(time.perf_counter() - t)
-            kept.append(len(got & full) / max(len(full), 1))
+            kept.append(_recall(got, full))
         name = f"probe_{share}" if share else "no_lists"
         out[f"{name}_recall50"] = sum(kept) / len(kept)
         out[f"{name}_ms"] = 1000 * sorted(times)[len(times) // 2]
@@ -516,16 +526,47 @@ def _worker(argv: list[str]) -> None:
 
 
 # -- the driver -----------------------------------------------------------------
-def _run_step(tree: Path, step: str, work: Path, k: int, n: int, *extra: str) -> dict[str, Any]:
+def _run_step(
+    tree: Path, step: str, work: Path, k: int, n: int, *extra: str, cgroup: Path | None = None
+) -> dict[str, Any]:
     # runpy, not -m: the baseline tree has no eval.bench.scale, but its rag/index come first.
     code = "import runpy,sys; runpy.run_path(sys.argv[1], run_name='__worker__')"
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     args = [sys.executable, "-c", code, __file__, step, str(work), str(k), str(n), *extra]
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tree)
+
+    def join() -> None:  # in the child, before it runs: its memory counts in the group
+        (cgroup / "cgroup.procs").write_text(str(os.getpid()))  # type: ignore[operator]
+
+    proc = subprocess.run(
+        args, env=env, capture_output=True, text=True, cwd=tree, preexec_fn=join if cgroup else None
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
         raise SystemExit(f"{step} k={k} in {tree} failed:\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def ram_limited(tree: Path, work: Path, limit_mb: int) -> dict[str, Any]:
+    """Open WORK/index and answer 20 questions (the --reopen step) in a memory cgroup of
+    `limit_mb` (cgroup v1, as root): the library's index may be larger than that; its
+    mapped files are then paged in and out, and only what the process allocates must fit."""
+    root = Path("/sys/fs/cgroup/memory")
+    if not (root / "cgroup.procs").is_file():
+        raise SystemExit(f"--ram-limit-mb needs the cgroup v1 memory controller at {root}")
+    group = root / f"papertrail-bench-{os.getpid()}"
+    group.mkdir(exist_ok=True)
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
+        # Pages already cached were charged to whoever read them: start from none.
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        row = _run_step(tree, "reopen", work, 0, 0, cgroup=group)
+        row["limit_mb"] = limit_mb
+        row["index_mb"] = _disk_mb(work / "index")
+        row["group_max_mb"] = int((group / "memory.max_usage_in_bytes").read_text()) / 2**20
+        row["limit_hits"] = int((group / "memory.failcnt").read_text())
+        return row
+    finally:
+        group.rmdir()
 
 
 def _disk_mb(folder: Path) -> float:
@@ -672,6 +713,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep each last library and index here")
     parser.add_argument("--reopen", type=Path, help="only time opening WORK/index (--keep)")
     parser.add_argument("--repeat", type=int, default=5, help="--reopen runs per system")
+    parser.add_argument(
+        "--ram-limit-mb", type=int, help="with --reopen: open and answer within this memory"
+    )
     parser.add_argument("--probe", type=Path, help="only sweep the lists probed on WORK/index")
     parser.add_argument("--only", action="store_true", help="a single --k alone, not the curve")
     parser.add_argument(
@@ -683,6 +727,13 @@ def main(argv: list[str] | None = None) -> None:
     trees = {"this tree": _ROOT}
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
+    if args.ram_limit_mb:
+        if not args.reopen:
+            raise SystemExit("--ram-limit-mb times --reopen WORK's index in a memory limit")
+        for name, tree in trees.items():
+            row = ram_limited(tree, args.reopen.resolve(), args.ram_limit_mb)
+            print(name, json.dumps({c: _short(v) for c, v in row.items()}))
+        return
     if args.probe:
         for name, tree in trees.items():
             print(
