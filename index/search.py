@@ -75,7 +75,8 @@ _PROBE_SHARE = 0.16
 _KMEANS_ROUNDS = 8
 _KMEANS_SAMPLE = 48  # sentences per list that the centroids are trained on
 _K1, _B = 1.5, 0.75  # bm25s's defaults, which the keyword side was tuned with
-_MAX_SEGMENTS = 8  # more than this and the small ones are merged
+_MAX_SEGMENTS = 8  # more than this and the two smallest are merged, if alike (_merge_small)
+_ALIKE = 8  # sizes within this factor are alike
 _STEP = 25  # documents a question may wait for when another process added many
 _DEAD_SHARE = 0.3  # a segment with more replaced chunks than this is compacted by a merge
 # LlamaIndex's record bookkeeping (a JSON copy of the node): a third of the cache's size.
@@ -517,12 +518,18 @@ class SearchIndex:
         return _segment(_new_name(), docs, defs, records, tokens, sentences, texts)
 
     def _merge_small(self, generations: dict[str, str]) -> None:
-        """Keep few segments: past _MAX_SEGMENTS, merge the two smallest (with any segment
-        mostly masked), so that a merge costs what the small ones hold: merging all but the
-        largest made adding one paper to 9,800 rewrite half the library in the process."""
+        """Keep few segments: past _MAX_SEGMENTS, the two smallest are merged if alike in
+        size (the larger at most _ALIKE times the smaller), or if there are twice that
+        many; a mostly masked segment joins a merge. So a merge costs what its inputs
+        hold: adding one paper to 9,800 (8 segments of about 1,200) waits, as a small
+        segment, for other small ones, where merging it at once would have rewritten 1,200
+        papers before the next answer."""
         while len(self._loaded) > _MAX_SEGMENTS:
             _view("", self._loaded, generations)  # sets each segment's live mask
             segments = sorted(self._loaded.values(), key=lambda s: int(s.alive.sum()))
+            first, second = (int(s.alive.sum()) for s in segments[:2])
+            if second > _ALIKE * max(first, 1) and len(segments) <= 2 * _MAX_SEGMENTS:
+                return
             picked = segments[:2] + [
                 s for s in segments[2:] if len(s.chunks) and (~s.alive).mean() > _DEAD_SHARE
             ]

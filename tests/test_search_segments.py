@@ -384,3 +384,28 @@ def test_inverted_lists_over_the_projection_find_what_scoring_every_sentence_fin
         probed = fresh.search.semantic(vector, 8, shortlist=8)
         assert 0 < len(probed) <= 8
         assert all(abs(score - exact[row]) < 1e-6 for row, score in probed)
+
+
+def test_a_small_addition_merges_with_small_segments_not_into_the_large_one(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.indexer
+
+    monkeypatch.setattr(search_module, "_MAX_SEGMENTS", 2)
+    monkeypatch.setattr(index.indexer, "_BATCH_FILES", 40)  # the bulk: two large segments
+    engine = Engine.open(settings)
+    bulk = [
+        _write(tmp_path, f"note{i}.txt", f"Note {i} on river otters{i} and kelp.")
+        for i in range(80)
+    ]
+    engine.ingest(bulk)
+    large = set(_segments(settings))
+    assert len(large) == 2
+    for name, text in NOTES.items():  # four one-chunk papers, one at a time
+        engine.ingest([_write(tmp_path, name, text)])
+    after = _segments(settings)
+    assert large <= set(after)  # never rewritten for them
+    assert len(after) <= 2 + 2 and sum(len(d) for d in after.values()) == 80 + len(NOTES)
+    merged = _keyword(engine, "water dams fish otters3")
+    shutil.rmtree(settings.index_dir / "cache")
+    assert _keyword(Engine.open(settings), "water dams fish otters3") == merged
