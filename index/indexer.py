@@ -174,7 +174,13 @@ class Indexer:
                     pending.append(job)
             if pending:
                 self._find_duplicates(pending, seen)
-                self._write(pending, identities, report, show_progress, on_progress)
+                self._write(
+                    pending,
+                    identities,
+                    report,
+                    show_progress,
+                    _across_batches(on_progress, report, done + len(batch), total),
+                )
             done += len(batch)
             if on_batch is not None and pending:
                 on_batch(done, total)
@@ -398,6 +404,23 @@ def _ocr_progress(
     finally:
         for bar in bars:
             bar.close()
+
+
+def _across_batches(
+    listener: ProgressCallback | None, report: IngestReport, files_done: int, files: int
+) -> ProgressCallback | None:
+    """A batch's (passages embedded, its passages) told as the whole ingest's: after the
+    passages of earlier batches, of a total estimated from the passages per file so far."""
+    if listener is None:
+        return None
+    before = report.embedded_chunks
+
+    def told(done: int, passages: int) -> None:
+        per_file = (before + passages) / max(files_done, 1)
+        total = before + passages + round(per_file * (files - files_done))
+        listener(before + done, total)
+
+    return told
 
 
 def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:

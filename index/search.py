@@ -22,6 +22,7 @@ bm25s itself cannot do this: its index stores scores with the corpus's idf baked
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import itertools
 import json
@@ -31,7 +32,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,30 @@ class _Vocab:
         return {"vocab_blob": np.frombuffer(self._blob, dtype=np.uint8), "vocab_ends": self._ends}
 
 
+# Documents' vector files mapped at once, over all segments: each map holds a file
+# descriptor (Python's mmap keeps its own) and a service's limit may be 1,024, so the
+# least recently used are unmapped past half the limit (raised to the hard one first).
+_OPEN: OrderedDict[tuple[int, str], _MappedVectors] = OrderedDict()
+_OPEN_LOCK = threading.RLock()
+
+
+@functools.cache
+def _max_open() -> int:
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit on mapped files
+        return 4096
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return max(64, min(16384, (soft if soft != resource.RLIM_INFINITY else 65536) // 2 - 128))
+
+
 class _MappedVectors:
     """A segment's sentence vectors, memory-mapped from the store's files document by
     document (mapped on first use): a question reads only its shortlist's rows, and the
@@ -163,8 +188,7 @@ class _MappedVectors:
         self._order = sorted(rows, key=lambda d: rows[d][0])
         self._los = np.array([rows[d][0] for d in self._order], dtype=np.int64)
         self._rows = rows
-        self._maps: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._maps: dict[str, np.ndarray] = {}  # this segment's entries of _OPEN
         self.shape = (n, dim)
         self.size = n * dim
         self.dtype = np.dtype(np.float32)
@@ -173,15 +197,23 @@ class _MappedVectors:
         return self.shape[0]
 
     def doc(self, doc: str) -> np.ndarray:
-        """The document's rows (zeros where its files are gone or wrong)."""
-        got = self._maps.get(doc)
-        if got is None:
-            lo, hi = self._rows[doc]
-            got = self._store.map_sentence_vectors(doc, self._gens[doc], hi - lo)
-            if got is None or got.shape != (hi - lo, self.shape[1]):
-                got = np.zeros((hi - lo, self.shape[1]), dtype=np.float32)
-            with self._lock:
-                self._maps[doc] = got
+        """The document's rows (zeros where its files are gone or wrong, or cannot be
+        mapped now: then tried again next time)."""
+        with _OPEN_LOCK:
+            got = self._maps.get(doc)
+            if got is not None:
+                _OPEN.move_to_end((id(self), doc))
+                return got
+        lo, hi = self._rows[doc]
+        got = self._store.map_sentence_vectors(doc, self._gens[doc], hi - lo)
+        if got is None or got.shape != (hi - lo, self.shape[1]):
+            return np.zeros((hi - lo, self.shape[1]), dtype=np.float32)
+        with _OPEN_LOCK:
+            self._maps[doc] = got
+            _OPEN[(id(self), doc)] = self
+            while len(_OPEN) > _max_open():  # each map holds a file descriptor
+                (_, old_doc), owner = _OPEN.popitem(last=False)
+                owner._maps.pop(old_doc, None)
         return got
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -302,14 +334,19 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._hidden: frozenset[str] = frozenset()
 
-    def chunk(self, row: int) -> ChunkRecord:
-        view = self._current()
+    def view(self) -> _View:
+        """The segments as of now: pass it to keyword(), semantic() and chunk() so that a
+        refresh in between (another thread's ingest) cannot shift the rows they name."""
+        return self._current()
+
+    def chunk(self, row: int, view: _View | None = None) -> ChunkRecord:
+        view = view or self._current()
         i = int(np.searchsorted(view.offsets, row, side="right")) - 1
         return view.segments[i].chunks[row - int(view.offsets[i])]
 
-    def keyword(self, query: str, k: int) -> list[tuple[int, float]]:
+    def keyword(self, query: str, k: int, view: _View | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk row, BM25 score), best first; only positive scores."""
-        view = self._current()
+        view = view or self._current()
         if not view.n:
             return []
         asked = index_terms(query)
@@ -328,7 +365,12 @@ class SearchIndex:
         return _top(scores, k, positive=True)
 
     def semantic(
-        self, query_vector: Sequence[float], k: int, *, shortlist: int = 0
+        self,
+        query_vector: Sequence[float],
+        k: int,
+        *,
+        shortlist: int = 0,
+        view: _View | None = None,
     ) -> list[tuple[int, float]]:
         """Top-k (chunk row, cosine of the chunk's best sentence), best first.
 
@@ -339,7 +381,7 @@ class SearchIndex:
         are scored exactly (per segment, 8 segments read 8 shortlists). 0 scores every
         sentence exactly.
         """
-        view = self._current()
+        view = view or self._current()
         if not view.n:
             return []
         q = np.asarray(query_vector, dtype=np.float32)
@@ -485,6 +527,8 @@ class SearchIndex:
         """Whether the store has every one of the segment's sentence vectors in files (an
         index written before they moved out of Chroma's SQLite has not)."""
         for doc, (lo, hi) in segment.doc_rows.items():
+            if doc in segment.vectorless:  # a replaced version's: never searched anyway
+                continue
             files = self._store.vector_files(doc, segment.docs[doc], hi - lo)
             if files is None or not all(f.is_file() for f in files):
                 return False
@@ -524,8 +568,12 @@ class SearchIndex:
         hold: adding one paper to 9,800 (8 segments of about 1,200) waits, as a small
         segment, for other small ones, where merging it at once would have rewritten 1,200
         papers before the next answer."""
+        _view("", self._loaded, generations)  # sets each segment's live mask
+        for dead in [s for s in self._loaded.values() if len(s.chunks) and not s.alive.any()]:
+            del self._loaded[dead.name]  # every version it holds was replaced or removed
+            shutil.rmtree(self._dir / dead.name, ignore_errors=True)
         while len(self._loaded) > _MAX_SEGMENTS:
-            _view("", self._loaded, generations)  # sets each segment's live mask
+            _view("", self._loaded, generations)
             segments = sorted(self._loaded.values(), key=lambda s: int(s.alive.sum()))
             first, second = (int(s.alive.sum()) for s in segments[:2])
             if second > _ALIKE * max(first, 1) and len(segments) <= 2 * _MAX_SEGMENTS:

@@ -175,6 +175,7 @@ class Store:
         # at 9,800 papers), then only what was written since.
         self._listing_file = settings.index_dir / "cache" / f"{self._name}-listing.json"
         self._listing_saved = 0.0
+        self._listing_read_ns = 0  # when this process last read the registry (its clock)
         self._infos: tuple[str, list[DocumentInfo]] = ("", [])
         self._check_fingerprint()
         self._recover()
@@ -287,15 +288,23 @@ class Store:
             return {k: m[k] for k in _LISTED if k in m}
 
         if not previous:
+            self._listing_read_ns = time.time_ns()
             got = self.registry.get(include=["metadatas"])
             return [(d, small(m)) for d, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
         ids = self.registry.get(include=[])["ids"]
         newest = max((int(m.get(_WRITTEN) or 0) for m in previous.values()), default=0)
-        got = self.registry.get(
-            where={_WRITTEN: {"$gte": newest - _WRITE_MARGIN_NS}}, include=["metadatas"]
-        )
+        # From the newest record held or this process's last read, whichever is earlier:
+        # a writer whose clock is behind is still read.
+        since = min(newest, self._listing_read_ns or newest) - _WRITE_MARGIN_NS
+        self._listing_read_ns = time.time_ns()
+        got = self.registry.get(where={_WRITTEN: {"$gte": since}}, include=["metadatas"])
         fresh = {d: small(m) for d, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
         unseen = [d for d in ids if d not in fresh and d not in previous]
+        changed = any(previous.get(d) != m for d, m in fresh.items())
+        if not (changed or unseen or set(ids) != set(previous)):
+            # The revision moved but nothing in the window did: a record written without
+            # a time (an older version) or with a clock far behind. Read them all.
+            return self._read_listing({})
         for batch in _batches(unseen, self._batch):
             more = self.registry.get(ids=batch, include=["metadatas"])
             fresh.update(
@@ -313,12 +322,18 @@ class Store:
             saved = json.loads(self._listing_file.read_text(encoding="utf-8"))
             if saved.get("key") != self._listing_key():
                 return "", {}
+            self._listing_read_ns = int(saved.get("read_ns") or 0)
             return str(saved["revision"]), {str(d): dict(m) for d, m in saved["rows"]}
         except (OSError, ValueError, KeyError, TypeError):
             return "", {}
 
     def _save_listing(self, revision: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        data = {"key": self._listing_key(), "revision": revision, "rows": rows}
+        data = {
+            "key": self._listing_key(),
+            "revision": revision,
+            "read_ns": self._listing_read_ns,
+            "rows": rows,
+        }
         tmp = self._listing_file.with_name(f".{self._listing_file.name}.{uuid.uuid4().hex[:8]}")
         try:
             self._listing_file.parent.mkdir(parents=True, exist_ok=True)

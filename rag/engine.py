@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from rag.cite import ExportFormat
 
 __all__ = ["Engine", "Turn"]
+
+_log = logging.getLogger(__name__)
 
 _MAX_QUESTION_CHARS = 2000
 
@@ -359,10 +362,18 @@ class Engine:
                 records=records,
                 # Each batch's search segment is derived as it is stored, not by the next
                 # question, and from that batch's documents alone (bounded memory).
-                on_batch=lambda done, total: self.search.refresh(complete=True),
+                on_batch=lambda done, total: self._derive_quietly(),
             )
             self.search.refresh(complete=True)
             return report
+
+    def _derive_quietly(self) -> None:
+        """Derive a stored batch's search segment; if that fails (a lost Chroma server),
+        the next batches still go through and the next question derives it."""
+        try:
+            self.search.refresh(complete=True)
+        except Exception as exc:  # raised again, if it lasts, by the next question's refresh
+            _log.warning("search segment of the stored batch not derived yet: %s", exc)
 
     def ingest_library(
         self,

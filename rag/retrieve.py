@@ -51,15 +51,16 @@ class _SearchRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         depth = self._k if self._doc_ids is None else _EVERY
+        view = self._search.view()  # the rows below name chunks of this view
         if self._semantic:
             hits = self._search.semantic(
-                query_bundle.embedding or [], depth, shortlist=self._shortlist
+                query_bundle.embedding or [], depth, shortlist=self._shortlist, view=view
             )
         else:
-            hits = self._search.keyword(query_bundle.query_str, depth)
+            hits = self._search.keyword(query_bundle.query_str, depth, view=view)
         out: list[NodeWithScore] = []
         for row, score in hits:
-            record = self._search.chunk(row)
+            record = self._search.chunk(row, view)
             if record.metadata.get("kind", "body") in self._exclude:
                 continue
             if self._doc_ids is not None and record.metadata.get("doc_id") not in self._doc_ids:

@@ -111,3 +111,19 @@ def test_work_index_finds_the_first_document_same_work_finds() -> None:
                 None,
             )
             assert works.first_same(skip, q) == expected, (q, skip)
+
+
+def test_progress_is_told_across_batches_and_ends_at_its_total(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index.indexer, "_BATCH_FILES", 2)
+    files = []
+    for i, topic in enumerate(_TOPICS):
+        path = tmp_path / f"{topic}.txt"
+        path.write_text(_note(topic, i))
+        files.append(path)
+    told: list[tuple[int, int]] = []
+    report = engine.ingest(files, on_progress=lambda done, total: told.append((done, total)))
+    dones = [d for d, _ in told]
+    assert dones == sorted(dones) and len(told) >= 3  # never back to 0 for a new batch
+    assert told[-1] == (report.embedded_chunks, report.embedded_chunks)

@@ -409,3 +409,28 @@ def test_a_small_addition_merges_with_small_segments_not_into_the_large_one(
     merged = _keyword(engine, "water dams fish otters3")
     shutil.rmtree(settings.index_dir / "cache")
     assert _keyword(Engine.open(settings), "water dams fish otters3") == merged
+
+
+def test_a_segment_whose_documents_were_all_replaced_is_dropped(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    engine.ingest([_write(tmp_path, "otter.txt", NOTES["otter.txt"])])
+    (first,) = _segments(settings)
+    engine.ingest([_write(tmp_path, "otter.txt", "Otters sleep holding paws in kelp forests.")])
+    assert first not in _segments(settings)
+    (passage,) = engine.retrieve("Where do otters sleep?", k=1)
+    assert passage.text == "Otters sleep holding paws in kelp forests."
+
+
+def test_mapped_documents_are_bounded_and_unmapped_ones_read_again(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = _covid_articles(4, 3000)
+    engine = Engine.open(settings)
+    engine.ingest([_write(tmp_path, name, text) for name, text, _ in articles])
+    vectors = [engine.embedder.get_query_embedding(q) for *_, asked in articles for q in asked]
+    expected = [engine.search.semantic(v, 5) for v in vectors]
+    monkeypatch.setattr(search_module, "_max_open", lambda: 2)
+    fresh = Engine.open(settings)
+    assert [fresh.search.semantic(v, 5) for v in vectors] == expected
+    assert len(search_module._OPEN) <= 2

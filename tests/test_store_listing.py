@@ -95,3 +95,20 @@ def test_a_saved_listing_of_another_library_is_not_used(
     assert saved.is_file() and other_saved.is_file()
     other_saved.write_text(saved.read_text())  # the wrong library's listing, same names
     assert {d.doc_id for d in open_store(other).documents()} == {"heron.txt"}
+
+
+def test_a_writer_whose_clock_is_ahead_does_not_hide_later_writes(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ahead = time.time_ns() + 3600 * 10**9  # a machine whose clock is an hour fast
+    monkeypatch.setattr(index.store.time, "time_ns", lambda: ahead)
+    engine.ingest([_write(tmp_path, "otter.txt", NOTES["otter.txt"])])
+    monkeypatch.undo()
+    # The reader is on another machine: its own listing, read by its own clock.
+    (settings.index_dir / "cache" / f"{settings.collection}-listing.json").unlink()
+    reader = open_store(settings)
+    assert len(reader.documents()) == 1
+    engine.ingest([_write(tmp_path, "heron.txt", NOTES["heron.txt"])])
+    engine.set_metadata("otter.txt", title="Tool use in sea otters")
+    listed = {d.doc_id: d.title for d in reader.documents()}
+    assert listed == {"otter.txt": "Tool use in sea otters", "heron.txt": "heron"}
