@@ -271,7 +271,11 @@ class Store:
         previous = dict(self._listed[1])
         if not self._listed[0]:
             saved_revision, previous = self._saved_listing()
-            if saved_revision == revision:
+            # Trusted as it is only if the same documents are there: a record removed by
+            # hand (or by a write that died before its revision) changes no revision.
+            if saved_revision == revision and set(self.registry.get(include=[])["ids"]) == set(
+                previous
+            ):
                 self._listed = (revision, list(previous.items()))
                 return self._listed[1]
         full = not previous
