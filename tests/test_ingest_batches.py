@@ -23,15 +23,20 @@ def _note(topic: str, seed: int) -> str:
     return f"Notes on {topic}.\n" + " ".join(words) + "."
 
 
+def _notes(folder: Path) -> list[Path]:
+    paths = []
+    for i, topic in enumerate(_TOPICS):
+        path = folder / f"{topic}.txt"
+        path.write_text(_note(topic, i))
+        paths.append(path)
+    return paths
+
+
 def test_a_batched_ingest_stores_every_file_and_finds_duplicates_across_batches(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index.indexer, "_BATCH_FILES", 2)
-    files = []
-    for i, topic in enumerate(_TOPICS):
-        path = tmp_path / f"{topic}.txt"
-        path.write_text(_note(topic, i))
-        files.append(path)
+    files = _notes(tmp_path)
     copy = tmp_path / "otters-again.txt"  # in the third batch, the first file's text
     copy.write_text(files[0].read_text())
     files.append(copy)
@@ -54,11 +59,7 @@ def test_engine_ingest_in_batches_answers_from_every_batch(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index.indexer, "_BATCH_FILES", 2)
-    files = []
-    for i, topic in enumerate(_TOPICS):
-        path = tmp_path / f"{topic}.txt"
-        path.write_text(_note(topic, i))
-        files.append(path)
+    files = _notes(tmp_path)
     assert engine.ingest(files).ok
     for topic in _TOPICS:
         (hit,) = engine.retrieve(f"{topic}7 {topic}11 {topic}19", 1)
@@ -117,11 +118,7 @@ def test_progress_is_told_across_batches_and_ends_at_its_total(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index.indexer, "_BATCH_FILES", 2)
-    files = []
-    for i, topic in enumerate(_TOPICS):
-        path = tmp_path / f"{topic}.txt"
-        path.write_text(_note(topic, i))
-        files.append(path)
+    files = _notes(tmp_path)
     told: list[tuple[int, int]] = []
     report = engine.ingest(files, on_progress=lambda done, total: told.append((done, total)))
     dones = [d for d, _ in told]
