@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
@@ -116,11 +116,12 @@ class Engine:
     ) -> Iterator[AnswerEvent]:
         """`ask`, step by step: in generative mode the text as the LLM writes it and each
         sentence's verdict as it completes; always ends with the final answer."""
-        works = {d.doc_id: d.metadata for d in self.documents()}
         for event in self._ask_stream(
             question, history, retrieval=retrieval, answer=answer, doc_ids=doc_ids
         ):
             if event.answer.citations:
+                with self._outage():
+                    works = self.store.document_infos({c.doc_id for c in event.answer.citations})
                 event = event.model_copy(update={"answer": _referenced(event.answer, works)})
             yield event
 
@@ -580,13 +581,14 @@ def _join(*notices: str | None) -> str | None:
     return "; ".join(n for n in notices if n) or None
 
 
-def _referenced(answer: Answer, works: dict[str, DocumentMetadata | None]) -> Answer:
+def _referenced(answer: Answer, works: Mapping[str, DocumentInfo]) -> Answer:
     """Each citation with its work as a researcher cites it, and its DOI."""
     from rag.cite import reference
 
     citations = []
     for c in answer.citations:
-        m = works.get(c.doc_id)
+        info = works.get(c.doc_id)
+        m = info.metadata if info is not None else None
         # Only a work known beyond its title reads as a reference; else the title, as before.
         known = m is not None and bool(m.creators or m.year or m.venue)
         ref = reference(m, fallback_title=c.title, markdown=False) if known else None

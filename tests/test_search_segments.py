@@ -239,9 +239,22 @@ def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
     assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
 
 
+def _as_format_6(segment: Path) -> None:
+    """Rewrite a segment as format 6 wrote it: its projections float32, not int8 codes."""
+    folder = segment / "arrays"
+    if (segment / "reduced.npy").exists():
+        scale = np.load(folder / "reduced_scale.npy")
+        projected = np.load(segment / "reduced.npy").astype(np.float32) * scale
+        np.save(segment / "reduced.npy", projected)
+        (folder / "reduced_scale.npy").unlink()
+    manifest = json.loads((segment / "manifest.json").read_text())
+    (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 6}))
+
+
 def _as_format_5(segment: Path) -> None:
     """Rewrite a segment as format 5 wrote it: each sentence row's document by name, the
     arrays in one .npz."""
+    _as_format_6(segment)
     manifest = json.loads((segment / "manifest.json").read_text())
     data = json.loads((segment / "data.json").read_text())
     data["sent_doc"] = [d for d, n in data.pop("sent_runs") for _ in range(n)]
@@ -298,7 +311,7 @@ def _as_format_3(segment: Path) -> None:
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
-@pytest.mark.parametrize("fmt", [3, 4, 5])
+@pytest.mark.parametrize("fmt", [3, 4, 5, 6])
 def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_again(
     fmt: int,
     engine: Engine,
@@ -307,6 +320,9 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # A projection from 4 sentences on, so that the notes' segment has one to migrate.
+    monkeypatch.setattr(search_module, "_REDUCE_FROM", 4)
+    monkeypatch.setattr(search_module, "_REDUCED_DIMS", 4)
     engine.ingest([_write(tmp_path, n, t) for n, t in NOTES.items()])
     question = "Which animals build dams?"
     before, words = _ranked(engine, question), _keyword(engine, "water dams fish")
@@ -314,7 +330,7 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     idf, unseen = engine.search.idf(list(some)), engine.search.unseen(list(some))
     cache = settings.index_dir / "cache" / settings.collection
     (old,) = cache.glob("seg-*")
-    {3: _as_format_3, 4: _as_format_4, 5: _as_format_5}[fmt](old)
+    {3: _as_format_3, 4: _as_format_4, 5: _as_format_5, 6: _as_format_6}[fmt](old)
     monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
     with caplog.at_level("WARNING", logger="index.search"):
         fresh = Engine.open(settings)
@@ -326,6 +342,9 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     assert new.name != old.name and not (new / "vectors.npy").exists()
     assert json.loads((new / "manifest.json").read_text())["format"] == search_module._CACHE_FORMAT
     assert [c for c, _ in _ranked(Engine.open(settings), question)] == [c for c, _ in before]
+    if fmt > 3:  # the projection came across as int8 codes, not projected again
+        reduced = np.load(new / "reduced.npy")
+        assert reduced.dtype == np.int8 and reduced.shape[1] == 4
 
 
 def test_a_cache_older_than_that_is_derived_again_with_a_message(
@@ -362,10 +381,10 @@ def test_inverted_lists_over_the_projection_find_what_scoring_every_sentence_fin
     assert sorted(lists.rows.tolist()) == list(range(len(segment.sent_doc)))  # each row once
     questions = [q for *_, asked in articles for q in asked]
     vectors = [engine.embedder.get_query_embedding(q) for q in questions]
-    in_row_order = np.empty_like(segment.reduced)
-    in_row_order[lists.rows] = segment.reduced
     for question, vector in zip(questions, vectors, strict=True):
         qr = np.asarray(vector, dtype=np.float32) @ segment.basis
+        in_row_order = np.empty(len(segment.reduced), dtype=np.float32)
+        in_row_order[lists.rows] = search_module._projected(segment, qr, 0, len(segment.reduced))
         every = search_module._best_sentences(segment, qr, in_row_order)
         assert np.allclose(search_module._probed(segment, qr), every, atol=1e-5), question
         full = engine.search.semantic(vector, 3)
