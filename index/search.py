@@ -293,6 +293,7 @@ class _Segment:
     ivf: _Lists | None = None
     # Which chunks hold each sentence row (built on first use): chunks[ptr[r]:ptr[r + 1]].
     sent_chunks: tuple[np.ndarray, np.ndarray] | None = None
+    doc_codes: tuple[list[str], np.ndarray] | None = None  # _chunk_doc_codes
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -748,12 +749,25 @@ def _view(revision: str, loaded: dict[str, _Segment], generations: dict[str, str
             if generations.get(d) == g and d not in owner and d not in s.vectorless:
                 owner[d] = s
     for s in segments:
-        s.alive = np.array([owner.get(d) is s for d in s.chunk_doc], dtype=bool)
+        docs, codes = _chunk_doc_codes(s)
+        s.alive = np.array([owner.get(d) is s for d in docs], dtype=bool)[codes]
         s.live_docs = {d for d in s.docs if owner.get(d) is s}
     offsets = np.cumsum([0] + [len(s.chunks) for s in segments])
     n = int(sum(s.alive.sum() for s in segments))
     total = float(sum(s.lengths[s.alive].sum() for s in segments))
     return _View(revision, segments, offsets, owner, n, total / n if n else 1.0)
+
+
+def _chunk_doc_codes(s: _Segment) -> tuple[list[str], np.ndarray]:
+    """The segment's documents and each chunk's index among them (made once): a view marks
+    documents live, not 290,000 chunks one by one (0.3 s of adding a paper at 9,800)."""
+    if s.doc_codes is None:
+        index: dict[str, int] = {}
+        codes = np.fromiter(
+            (index.setdefault(d, len(index)) for d in s.chunk_doc), np.int32, len(s.chunk_doc)
+        )
+        s.doc_codes = (list(index), codes)
+    return s.doc_codes
 
 
 def _new_name() -> str:

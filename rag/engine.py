@@ -67,6 +67,7 @@ class Engine:
         self._generator_lock = threading.Lock()
         # One ingest, removal or correction at a time, whichever interface asks (UI, API, MCP).
         self.writes = threading.RLock()
+        self._warm_writes = threading.Event()
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:
@@ -124,6 +125,15 @@ class Engine:
                     works = self.store.document_infos({c.doc_id for c in event.answer.citations})
                 event = event.model_copy(update={"answer": _referenced(event.answer, works)})
             yield event
+        if not self._warm_writes.is_set():  # after the first answer, not before it
+            self._warm_writes.set()
+            threading.Thread(target=self._warm, name="papertrail-warm-writes", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.store.warm_writes()
+        except Exception as exc:  # only a head start: the first write loads it otherwise
+            _log.debug("warming the chunk collection failed: %s", exc)
 
     def _ask_stream(
         self,

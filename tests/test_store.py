@@ -233,3 +233,32 @@ def test_a_lost_chroma_server_is_named_and_the_engine_recovers(chroma_server, tm
     chroma_server.start()
     assert [d.doc_id for d in engine.documents()] == [BUNDLED_CORPUS.name]
     assert not engine.ask("Where are MSCs obtained from?").abstained
+
+
+def test_the_first_answer_warms_the_chunk_collection_once_and_changes_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from index.store import Store
+
+    warmed: list[str] = []
+    done = threading.Event()
+    original = Store.warm_writes
+
+    def counted(self: Store) -> None:
+        original(self)
+        warmed.append(threading.current_thread().name)
+        done.set()
+
+    monkeypatch.setattr(Store, "warm_writes", counted)
+    engine = Engine.open(settings)
+    engine.ingest([BUNDLED_CORPUS])
+    assert not warmed  # not at opening: it would slow the first answer
+    first = engine.ask("What are the barriers to MSC standardisation?")
+    assert done.wait(30)
+    second = engine.ask("What are the barriers to MSC standardisation?")
+    assert warmed == ["papertrail-warm-writes"]  # once, beside the answers
+    assert first.model_dump() == second.model_dump()
+    assert [d.doc_id for d in engine.documents()] == [BUNDLED_CORPUS.name]
+    assert engine.store.chunks.count() == engine.documents()[0].chunks
