@@ -239,8 +239,24 @@ def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
     assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
 
 
+def _as_format_7(segment: Path) -> None:
+    """Rewrite a segment as format 7 wrote it: the documents' texts in data.json."""
+    data = json.loads((segment / "data.json").read_text())
+    blob = np.load(segment / "texts.npy").tobytes()
+    ends = np.load(segment / "arrays" / "text_ends.npy")
+    starts = [0, *ends[:-1].tolist()]
+    docs = data.pop("text_docs")
+    data["texts"] = {d: blob[a:b].decode() for d, a, b in zip(docs, starts, ends, strict=True)}
+    (segment / "data.json").write_text(json.dumps(data))
+    (segment / "texts.npy").unlink()
+    (segment / "arrays" / "text_ends.npy").unlink()
+    manifest = json.loads((segment / "manifest.json").read_text())
+    (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 7}))
+
+
 def _as_format_6(segment: Path) -> None:
     """Rewrite a segment as format 6 wrote it: its projections float32, not int8 codes."""
+    _as_format_7(segment)
     folder = segment / "arrays"
     if (segment / "reduced.npy").exists():
         scale = np.load(folder / "reduced_scale.npy")
@@ -311,7 +327,7 @@ def _as_format_3(segment: Path) -> None:
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
-@pytest.mark.parametrize("fmt", [3, 4, 5, 6])
+@pytest.mark.parametrize("fmt", [3, 4, 5, 6, 7])
 def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_again(
     fmt: int,
     engine: Engine,
@@ -330,7 +346,8 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     idf, unseen = engine.search.idf(list(some)), engine.search.unseen(list(some))
     cache = settings.index_dir / "cache" / settings.collection
     (old,) = cache.glob("seg-*")
-    {3: _as_format_3, 4: _as_format_4, 5: _as_format_5, 6: _as_format_6}[fmt](old)
+    migrate = {3: _as_format_3, 4: _as_format_4, 5: _as_format_5, 6: _as_format_6}
+    {**migrate, 7: _as_format_7}[fmt](old)
     monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
     with caplog.at_level("WARNING", logger="index.search"):
         fresh = Engine.open(settings)
@@ -345,6 +362,7 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     if fmt > 3:  # the projection came across as int8 codes, not projected again
         reduced = np.load(new / "reduced.npy")
         assert reduced.dtype == np.int8 and reduced.shape[1] == 4
+    assert "texts" not in json.loads((new / "data.json").read_text())  # in texts.npy now
 
 
 def test_a_cache_older_than_that_is_derived_again_with_a_message(

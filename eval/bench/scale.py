@@ -621,9 +621,9 @@ def reopen(trees: dict[str, Path], source: Path, repeat: int, scratch: Path) -> 
         for name, tree in trees.items():
             times[name].append(_run_step(tree, "reopen", scratch / name.replace(" ", "-"), 0, 0))
     lines = [
-        "| system | open s | first answer after open s | next 19 answers p50 ms "
+        "| system | open s | first answer after open s | next 19 answers p50 ms | peak RSS MB "
         "| first answer, each run s | the 20 answers (digest) |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, rows in times.items():
         med = {c: sorted(r[c] for r in rows)[len(rows) // 2] for c in rows[0] if c != "answers"}
@@ -631,7 +631,7 @@ def reopen(trees: dict[str, Path], source: Path, repeat: int, scratch: Path) -> 
         said = ", ".join(sorted({r["answers"] for r in rows}))
         lines.append(
             f"| {name} | {med['open_s']:.2f} | {med['first_answer_s']:.2f} "
-            f"| {med['next_p50_ms']:.0f} | {runs} | {said} |"
+            f"| {med['next_p50_ms']:.0f} | {med['rss_mb']:,.0f} | {runs} | {said} |"
         )
     lines.append("\n(medians of the runs)")
     return "\n".join(lines)
