@@ -122,11 +122,22 @@ class _Texts(Mapping[str, str]):
         self._blob = np.load(path, mmap_mode="r") if ends.size and ends[-1] else np.zeros(0)
         self._at = {d: i for i, d in enumerate(docs)}
         self._ends = ends
+        self._recent: OrderedDict[str, str] = OrderedDict()  # a question's chunks share a few
+        self._lock = threading.Lock()
 
     def __getitem__(self, doc: str) -> str:
+        with self._lock:
+            if doc in self._recent:
+                self._recent.move_to_end(doc)
+                return self._recent[doc]
         i = self._at[doc]
         a, b = int(self._ends[i - 1]) if i else 0, int(self._ends[i])
-        return bytes(self._blob[a:b]).decode("utf-8")
+        text = bytes(self._blob[a:b]).decode("utf-8")
+        with self._lock:
+            self._recent[doc] = text
+            if len(self._recent) > 64:
+                self._recent.popitem(last=False)
+        return text
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._at)
