@@ -127,23 +127,3 @@ def test_results_are_rows_with_the_issues_fields(
     assert seen == [1, 4, 10, 25]  # a single --k is the curve up to it
     assert [r["k"] for r in rows] == seen and all(fields <= r.keys() for r in rows)
     assert "<svg" in (tmp_path / "report.html").read_text()
-
-
-def test_hit5_with_one_copy_leaves_out_the_copies_that_crowd_the_top_five() -> None:
-    from types import SimpleNamespace
-
-    answer = "tube feet grip the rock"
-
-    def passage(doc: str, text: str) -> SimpleNamespace:
-        return SimpleNamespace(doc_id=doc, text=text)
-
-    # Five copies of another article come first; the answer's article sixth.
-    ranked = [passage(f"covid-qa-7-r{r}.txt", "kelp forests") for r in range(5)]
-    ranked.append(passage("covid-qa-3-r2.txt", f"Urchins: {answer}."))
-    engine = SimpleNamespace(retrieve=lambda question, k: ranked[:k])
-    qas = [("How do urchins hold on?", "3", answer)]
-    got = bench_scale._hit5(engine, qas)
-    assert got["hit5"] == 0.0 and got["hit5_one_copy"] == 1.0
-    ranked[0] = passage("covid-qa-8-r0.txt", "otters")  # five articles before it now
-    ranked[1:5] = [passage(f"covid-qa-{n}-r0.txt", "other") for n in (9, 10, 11, 12)]
-    assert bench_scale._hit5(engine, qas)["hit5_one_copy"] == 0.0

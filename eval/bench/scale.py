@@ -86,7 +86,6 @@ _COLUMNS = (
     ("bytes_per_char", "bytes/char", "{:.1f}"),
     ("rss_mb", "serve peak RSS MB", "{:,.0f}"),
     ("hit5", "hit@5", "{:.2f}"),
-    ("hit5_one_copy", "hit@5, one copy per article", "{:.2f}"),
     ("shortlist_recall50", "shortlist recall@50", "{:.3f}"),
     ("concurrent_max_s", "answer max s while another process ingests", "{:.2f}"),
     ("concurrent_seen_s", "its documents searchable after s", "{:.1f}"),
@@ -363,38 +362,7 @@ def _hit5(engine: Any, qas: list[tuple[str, str, str]]) -> dict[str, float]:
             v and p.doc_id == f"covid-qa-{doc}-r0.txt"
             for v, p in zip(verbatim, passages, strict=True)
         )
-    return {
-        "hit5": hits / len(qas),
-        "hit5_original": originals / len(qas),
-        "hit5_one_copy": _hit5_one_copy(engine, qas),
-    }
-
-
-def _hit5_one_copy(engine: Any, qas: list[tuple[str, str, str]]) -> float:
-    """hit5 with one copy of each article: of the top 50 passages, those of the first copy
-    of each article that comes up, and of those the top 5. At k = 1 it is hit5; above, it
-    leaves out what the near-duplicate copies take from the top 5."""
-
-    def words(text: str) -> set[str]:
-        return set(re.findall(r"\w+", text.lower()))
-
-    hits = 0
-    for question, doc, answer in qas:
-        first: dict[str, str] = {}  # article -> the copy seen first
-        kept = []
-        for p in engine.retrieve(question, 50):
-            article = p.doc_id.rpartition("-r")[0]
-            if first.setdefault(article, p.doc_id) == p.doc_id:
-                kept.append(p)
-        hits += any(
-            p.doc_id.startswith(f"covid-qa-{doc}-r")
-            and (
-                " ".join(answer.split()) in " ".join(p.text.split())
-                or words(answer) <= words(p.text)
-            )
-            for p in kept[:5]
-        )
-    return hits / len(qas)
+    return {"hit5": hits / len(qas), "hit5_original": originals / len(qas)}
 
 
 def _recall(fast: list[tuple[int, float]], exact: list[tuple[int, float]]) -> float:
@@ -561,10 +529,6 @@ def _worker(argv: list[str]) -> None:
         out = _step_recall(work, n)
     elif step == "probe":
         out = _step_probe(work, n)
-    elif step == "hit5":
-        from rag import Engine
-
-        out = _hit5(Engine.open(_settings(work / "index")), _qas(n))
     elif step == "ingest":
         out = _step_ingest(work, k, reuse=argv[4:] == ["reuse"])
     else:
@@ -764,7 +728,6 @@ def main(argv: list[str] | None = None) -> None:
         "--ram-limit-mb", type=int, help="with --reopen: open and answer within this memory"
     )
     parser.add_argument("--probe", type=Path, help="only sweep the lists probed on WORK/index")
-    parser.add_argument("--hit5", type=Path, help="only hit@5 (and with one copy) of WORK/index")
     parser.add_argument("--only", action="store_true", help="a single --k alone, not the curve")
     parser.add_argument(
         "--reuse-vectors",
@@ -781,10 +744,6 @@ def main(argv: list[str] | None = None) -> None:
         for name, tree in trees.items():
             row = ram_limited(tree, args.reopen.resolve(), args.ram_limit_mb)
             print(name, json.dumps({c: _short(v) for c, v in row.items()}))
-        return
-    if args.hit5:
-        for name, tree in trees.items():
-            print(name, json.dumps(_run_step(tree, "hit5", args.hit5.resolve(), 0, args.questions)))
         return
     if args.probe:
         for name, tree in trees.items():
