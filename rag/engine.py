@@ -67,7 +67,8 @@ class Engine:
         self._generator_lock = threading.Lock()
         # One ingest, removal or correction at a time, whichever interface asks (UI, API, MCP).
         self.writes = threading.RLock()
-        self._warm_writes = threading.Event()
+        self._warm_writes = threading.Event()  # set: nothing (more) to warm
+        self._warm_writes.set()
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:
@@ -127,7 +128,14 @@ class Engine:
             yield event
         if not self._warm_writes.is_set():  # after the first answer, not before it
             self._warm_writes.set()
-            threading.Thread(target=self._warm, name="papertrail-warm-writes", daemon=True).start()
+            # Not a daemon: exiting while Chroma loads would crash the process.
+            threading.Thread(target=self._warm, name="papertrail-warm-writes").start()
+
+    def keep_writes_warm(self) -> None:
+        """For a long-running process (serve, mcp): after the first answer, load the chunk
+        collection in the background, so that the first paper added does not wait for it.
+        A one-shot command does not: it would wait for the load to exit."""
+        self._warm_writes.clear()
 
     def _warm(self) -> None:
         try:

@@ -204,6 +204,7 @@ def serve(
     check_bind(host, auth)  # before the model loads
     check_port(host, port)
     engine = open_engine(settings, bundled=bundled)
+    engine.keep_writes_warm()
     print(
         f"PaperTrail: {render.count_of(len(engine.documents()), 'document')} in "
         f"{settings.index_dir}",

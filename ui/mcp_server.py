@@ -536,6 +536,7 @@ def mcp_command(
                 report = engine.ensure_bundled_corpus()
                 for f in report.failed if report else []:
                     print(f"warning: bundled article not indexed: {f.error}", file=sys.stderr)
+        engine.keep_writes_warm()
         server = build_server(engine, allow_ingest=allow_ingest)
     except PaperTrailError as exc:
         typer.echo(f"Error: {exc}", err=True)

@@ -310,6 +310,7 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
     questions = _questions(n_questions)
     t0 = time.perf_counter()
     engine = Engine.open(settings)
+    engine.keep_writes_warm()  # as `papertrail serve` does
     engine.ask(questions[0])
     first = time.perf_counter() - t0
     times = []
