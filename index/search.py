@@ -146,10 +146,13 @@ class _Texts(Mapping[str, str]):
         return len(self._at)
 
 
-def _save_texts(folder: Path, texts: Mapping[str, str]) -> tuple[list[str], np.ndarray]:
+def _save_texts(folder: Path, texts: Mapping[str, str]) -> list[str]:
+    """texts.npy and arrays/text_ends.npy, as _Texts reads them; the documents in order."""
     encoded = [t.encode("utf-8") for t in texts.values()]
     np.save(folder / "texts.npy", np.frombuffer(b"".join(encoded), dtype=np.uint8))
-    return list(texts), np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    np.save(folder / "arrays" / "text_ends.npy", ends)
+    return list(texts)
 
 
 class _Vocab:
@@ -692,16 +695,15 @@ def _quantized(projected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _probed(s: _Segment, qr: np.ndarray) -> np.ndarray:
     """Approximate best-sentence scores from the inverted lists nearest the question: a
     chunk scores its best probed sentence, or -inf if none was probed."""
-    assert s.ivf is not None and s.reduced is not None and s.reduced_scale is not None
+    assert s.ivf is not None
     lists = s.ivf
     n_lists = len(lists.ptr) - 1
     probe = max(1, min(n_lists, round(n_lists * _PROBE_SHARE)))
     near = np.argpartition(-(lists.centroids @ qr), probe - 1)[:probe]
-    qs = qr * s.reduced_scale
     sims, rows = [], []
     for li in near.tolist():
         a, b = int(lists.ptr[li]), int(lists.ptr[li + 1])
-        sims.append(s.reduced[a:b].astype(np.float32) @ qs)
+        sims.append(_projected(s, qr, a, b))
         rows.append(lists.rows[a:b])
     sim, r = np.concatenate(sims), np.concatenate(rows).astype(np.int64)
     ptr, chunks = _sentence_chunks(s)
@@ -1004,8 +1006,7 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
     if not store_vectors:
         np.save(tmp / "vectors.npy", np.asarray(s.vectors).astype(np.float16))
     shared = _shared_fields(s)
-    text_docs, text_ends = _save_texts(tmp, s.texts)
-    np.save(tmp / "arrays" / "text_ends.npy", text_ends)
+    text_docs = _save_texts(tmp, s.texts)
     data = {
         # A chunk's text is its document's text at its offsets; kept only where it is not.
         "chunks": [

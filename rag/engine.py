@@ -67,8 +67,7 @@ class Engine:
         self._generator_lock = threading.Lock()
         # One ingest, removal or correction at a time, whichever interface asks (UI, API, MCP).
         self.writes = threading.RLock()
-        self._warm_writes = threading.Event()  # set: nothing (more) to warm
-        self._warm_writes.set()
+        self._warm_after_answer = threading.Event()  # keep_writes_warm(), not done yet
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: BaseEmbedding | None = None) -> Engine:
@@ -126,8 +125,8 @@ class Engine:
                     works = self.store.document_infos({c.doc_id for c in event.answer.citations})
                 event = event.model_copy(update={"answer": _referenced(event.answer, works)})
             yield event
-        if not self._warm_writes.is_set():  # after the first answer, not before it
-            self._warm_writes.set()
+        if self._warm_after_answer.is_set():  # after the first answer, not before it
+            self._warm_after_answer.clear()
             # Not a daemon: exiting while Chroma loads would crash the process.
             threading.Thread(target=self._warm, name="papertrail-warm-writes").start()
 
@@ -135,7 +134,7 @@ class Engine:
         """For a long-running process (serve, mcp): after the first answer, load the chunk
         collection in the background, so that the first paper added does not wait for it.
         A one-shot command does not: it would wait for the load to exit."""
-        self._warm_writes.clear()
+        self._warm_after_answer.set()
 
     def _warm(self) -> None:
         try:
