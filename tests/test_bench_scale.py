@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -127,3 +128,34 @@ def test_results_are_rows_with_the_issues_fields(
     assert seen == [1, 4, 10, 25]  # a single --k is the curve up to it
     assert [r["k"] for r in rows] == seen and all(fields <= r.keys() for r in rows)
     assert "<svg" in (tmp_path / "report.html").read_text()
+
+
+class _ScopedLibrary:
+    """Two articles in two copies each; a search returns the best-fitting document of its
+    scope first: another article's copy 1, then the question's own article's copies."""
+
+    docs = tuple(f"covid-qa-{a}-r{r}.txt" for a in ("1", "2") for r in (0, 1))
+    rank = ("covid-qa-2-r1.txt", "covid-qa-1-r1.txt", "covid-qa-1-r0.txt", "covid-qa-2-r0.txt")
+
+    def documents(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(doc_id=d) for d in self.docs]
+
+    def retrieve(self, question: str, k: int, doc_ids: object = None) -> list[SimpleNamespace]:
+        scope = set(self.docs if doc_ids is None else doc_ids)  # type: ignore[call-overload]
+        text = {"covid-qa-1-r0.txt": "the answer is here", "covid-qa-1-r1.txt": "here answer"}
+        shown = [d for d in self.rank if d in scope][:1]  # a top 1 stands for the top 5
+        return [SimpleNamespace(doc_id=d, text=text.get(d, "other words")) for d in shown]
+
+
+def test_hit5_parts_search_the_originals_alone_and_the_own_article_once() -> None:
+    qas = [("Where?", "1", "the answer is here"), ("What?", "2", "other words")]
+    got = bench_scale._hit5(_ScopedLibrary(), qas)
+    # Article 1: article 2's copy 1 comes first but among the originals alone, where its
+    # own copy 0 does. Article 2: its copy 1 comes first, but not with its copies left out
+    # (then article 1's copy 1), nor among the originals (article 1's copy 0).
+    assert got == {
+        "hit5": 0.5,
+        "hit5_original": 0.0,
+        "hit5_originals_only": 0.5,
+        "hit5_others_copied": 0.0,
+    }

@@ -5,6 +5,7 @@
     python -m eval.bench.scale --k 100 --reuse-vectors --out DIR   # the curve 1 ... 100
     python -m eval.bench.scale --reopen WORK [--baseline DIR] [--repeat 5]
     python -m eval.bench.scale --probe WORK [--questions 100]
+    python -m eval.bench.scale --hit5 WORK [--questions 100]
 
 A single --k is the curve up to it (k = 1, 4, 10, 25, 50, 100; --only: that k alone);
 several are those. `python -m eval.bench_scale` is the same command.
@@ -35,7 +36,7 @@ results.json (a list of rows, one per system and k; rewritten after each) and re
 (the curves) in --out and, with --readme, the table between the README's `bench-scale`
 markers. --keep WORK keeps each last library and index; --reopen WORK times only opening a
 copy of WORK/index per system, alternating; --probe WORK sweeps the share of inverted lists
-a question probes on it.
+a question probes on it; --hit5 WORK scores hit@5 and its scoped parts (`_hit5`) on it.
 
 Self-contained on purpose: it runs inside the baseline tree's interpreter path, which
 has no module of its own for this.
@@ -86,6 +87,8 @@ _COLUMNS = (
     ("bytes_per_char", "bytes/char", "{:.1f}"),
     ("rss_mb", "serve peak RSS MB", "{:,.0f}"),
     ("hit5", "hit@5", "{:.2f}"),
+    ("hit5_originals_only", "hit@5, copy 0 of each article alone", "{:.2f}"),
+    ("hit5_others_copied", "hit@5, own article once, others' copies", "{:.2f}"),
     ("shortlist_recall50", "shortlist recall@50", "{:.3f}"),
     ("concurrent_max_s", "answer max s while another process ingests", "{:.2f}"),
     ("concurrent_seen_s", "its documents searchable after s", "{:.1f}"),
@@ -345,25 +348,50 @@ def _step_serve(work: Path, k: int, n_questions: int) -> dict[str, Any]:
 def _hit5(engine: Any, qas: list[tuple[str, str, str]]) -> dict[str, float]:
     """Share of questions whose answer is in a top-5 passage of their own article: in any
     copy, verbatim or every word of it (`hit5`: a copy holds the answer's sentence with a
-    few words swapped), or verbatim in the original (`hit5_original`)."""
+    few words swapped), or verbatim in the original (`hit5_original`).
+
+    Where a larger library loses it, searched within a scope of the same index (its
+    statistics and segments; a scoped search ranks every chunk exactly):
+    `hit5_originals_only`, copy 0 of every article alone, is the k = 1 library inside this
+    one: below k = 1's hit5 by what the system loses at this size; `hit5_others_copied`,
+    the question's own article once and every copy of the others, by what the other
+    articles' extra copies take from it."""
+    docs = [d.doc_id for d in engine.documents()]
+    originals = frozenset(d for d in docs if d.endswith("-r0.txt"))
 
     def words(text: str) -> set[str]:
         return set(re.findall(r"\w+", text.lower()))
 
-    hits = originals = 0
-    for question, doc, answer in qas:
+    def hit(question: str, doc: str, answer: str, scope: Any = None) -> tuple[bool, bool]:
         passages = [
-            p for p in engine.retrieve(question, 5) if p.doc_id.startswith(f"covid-qa-{doc}-r")
+            p
+            for p in engine.retrieve(question, 5, doc_ids=scope)
+            if p.doc_id.startswith(f"covid-qa-{doc}-r")
         ]
         verbatim = [" ".join(answer.split()) in " ".join(p.text.split()) for p in passages]
-        hits += any(
+        return any(
             v or words(answer) <= words(p.text) for v, p in zip(verbatim, passages, strict=True)
-        )
-        originals += any(
+        ), any(
             v and p.doc_id == f"covid-qa-{doc}-r0.txt"
             for v, p in zip(verbatim, passages, strict=True)
         )
-    return {"hit5": hits / len(qas), "hit5_original": originals / len(qas)}
+
+    plain = [hit(*qa) for qa in qas]
+    alone = [hit(*qa, scope=originals) for qa in qas]
+
+    def others_copied(doc: str) -> list[str]:
+        return [d for d in docs if not d.startswith(f"covid-qa-{doc}-r")] + [
+            f"covid-qa-{doc}-r0.txt"
+        ]
+
+    others = [hit(*qa, scope=others_copied(qa[1])) for qa in qas]
+    n = len(qas)
+    return {
+        "hit5": sum(h for h, _ in plain) / n,
+        "hit5_original": sum(o for _, o in plain) / n,
+        "hit5_originals_only": sum(h for h, _ in alone) / n,
+        "hit5_others_copied": sum(h for h, _ in others) / n,
+    }
 
 
 def _recall(fast: list[tuple[int, float]], exact: list[tuple[int, float]]) -> float:
@@ -519,7 +547,23 @@ def _step_probe(work: Path, n_questions: int) -> dict[str, Any]:
         out[f"{name}_recall50"] = sum(kept) / len(kept)
         out[f"{name}_ms"] = 1000 * sorted(times)[len(times) // 2]
     search._PROBE_SHARE = in_use
+    # The shortlist's length at the share in use: the chunks whose sentences are read exactly.
+    for length in (100, 200, 300, 500, 1000):
+        kept, times = [], []
+        for v, full in zip(vectors, exact, strict=True):
+            t = time.perf_counter()
+            got = engine.search.semantic(v, 50, shortlist=length)
+            times.append(time.perf_counter() - t)
+            kept.append(_recall(got, full))
+        out[f"shortlist_{length}_recall50"] = sum(kept) / len(kept)
+        out[f"shortlist_{length}_ms"] = 1000 * sorted(times)[len(times) // 2]
     return out
+
+
+def _step_hit5(work: Path, n_questions: int) -> dict[str, Any]:
+    from rag import Engine
+
+    return _hit5(Engine.open(_settings(work / "index")), _qas(n_questions))
 
 
 def _worker(argv: list[str]) -> None:
@@ -530,6 +574,8 @@ def _worker(argv: list[str]) -> None:
         out = _step_recall(work, n)
     elif step == "probe":
         out = _step_probe(work, n)
+    elif step == "hit5":
+        out = _step_hit5(work, n)
     elif step == "ingest":
         out = _step_ingest(work, k, reuse=argv[4:] == ["reuse"])
     else:
@@ -657,6 +703,8 @@ def _html(rows: list[dict[str, Any]], stamp: str) -> str:
         ("bytes_per_char", "index bytes per source char"),
         ("ingest_chars_per_s", "ingest chars/s"),
         ("hit5", "hit@5 of the original questions"),
+        ("hit5_originals_only", "hit@5, copy 0 of each article alone"),
+        ("hit5_others_copied", "hit@5, own article once, the others' copies"),
         ("shortlist_recall50", "shortlist recall@50"),
     ]
     figs = "".join(_plot(rows, key, title) for key, title in plots)
@@ -729,6 +777,7 @@ def main(argv: list[str] | None = None) -> None:
         "--ram-limit-mb", type=int, help="with --reopen: open and answer within this memory"
     )
     parser.add_argument("--probe", type=Path, help="only sweep the lists probed on WORK/index")
+    parser.add_argument("--hit5", type=Path, help="only hit@5 and its scoped parts on WORK/index")
     parser.add_argument("--only", action="store_true", help="a single --k alone, not the curve")
     parser.add_argument(
         "--reuse-vectors",
@@ -745,6 +794,10 @@ def main(argv: list[str] | None = None) -> None:
         for name, tree in trees.items():
             row = ram_limited(tree, args.reopen.resolve(), args.ram_limit_mb)
             print(name, json.dumps({c: _short(v) for c, v in row.items()}))
+        return
+    if args.hit5:
+        for name, tree in trees.items():
+            print(name, json.dumps(_run_step(tree, "hit5", args.hit5.resolve(), 0, args.questions)))
         return
     if args.probe:
         for name, tree in trees.items():
