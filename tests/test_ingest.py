@@ -214,3 +214,22 @@ def test_sentences_are_embedded_shortest_first_and_stored_with_their_own_vectors
     assert len(metas) == len(sent)
     for meta, row in zip(metas, vectors, strict=True):
         assert row.tolist() == pytest.approx(embedder.vector(meta["text"]), rel=1e-5)
+
+
+def test_a_sentence_said_word_for_word_in_two_files_is_embedded_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    shared = "All authors read and approved the final manuscript."
+    first, second = tmp_path / "a.md", tmp_path / "b.md"
+    first.write_text(f"# A\n\nMitochondria make most of the cell's ATP. {shared}\n")
+    second.write_text(f"# B\n\nRibosomes translate messenger RNA into protein. {shared}\n")
+    embedder = _RecordingEmbedder()
+    indexer = Indexer(settings, embedder=embedder)  # type: ignore[arg-type]
+    assert indexer.ingest([first, second]).ok
+    sent = [t for batch in embedder.batches for t in batch]
+    assert sent.count(shared) == 1
+    metas, vectors = indexer.store.all_sentences()
+    rows = [row for meta, row in zip(metas, vectors, strict=True) if meta["text"] == shared]
+    assert len(rows) == 2  # each file keeps its own sentence, with the one vector
+    for row in rows:
+        assert row.tolist() == pytest.approx(embedder.vector(shared), rel=1e-5)
