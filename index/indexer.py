@@ -361,15 +361,9 @@ class Indexer:
         # unchanged sentence of a revised file ingested with it) is embedded once: 2.3 % of
         # COVID-QA test's sentences. The same text gives the same vector, run alone.
         unique = list(dict.fromkeys(texts))
-        if len(unique) < len(texts):
-            at = {text: i for i, text in enumerate(unique)}
-            once = self._embed(
-                unique, passages, show_progress=show_progress, on_progress=on_progress
-            )
-            return once[[at[text] for text in texts]]
         # Shortest first, across every file: each model batch then holds texts of about the
         # same length, so almost nothing is padding (sentences run from 2 to 256 tokens).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
         batch = self.settings.embed_batch_size * 8
         parts: list[list[float]] = []
         # Sentences are what the model embeds, but passages are what a user knows of (a
@@ -379,14 +373,17 @@ class Indexer:
         ) as bar:
             for i in range(0, len(order), batch):
                 rows = order[i : i + batch]
-                parts += self.embedder.get_text_embedding_batch([texts[r] for r in rows])
-                done = passages * len(parts) // len(texts)
+                parts += self.embedder.get_text_embedding_batch([unique[r] for r in rows])
+                done = passages * len(parts) // len(unique)
                 bar.update(done - bar.n)
                 if on_progress:
                     on_progress(done, passages)
-        vectors = np.empty((len(texts), len(parts[0])), dtype=np.float32)
+        vectors = np.empty((len(unique), len(parts[0])), dtype=np.float32)
         vectors[order] = np.asarray(parts, dtype=np.float32)
-        return vectors
+        if len(unique) == len(texts):
+            return vectors
+        at = {text: i for i, text in enumerate(unique)}
+        return vectors[[at[text] for text in texts]]
 
 
 @contextmanager
