@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -78,10 +77,6 @@ _HEADING_WEIGHT = 0.5  # a heading word counts half as much as one in the senten
 # context a sentence sits in. Not the retrieval score, which moves with the other documents
 # indexed; without any prior, COVID-QA dev answer_contains fell 0.658 -> 0.636.
 _PASSAGE_PRIOR = 0.2
-_WHOLE = 1 << 40  # a document end no document reaches
-_REMEMBERED = 256  # documents whose sentence terms are kept
-_TERMS: dict[tuple[str, int], tuple[frozenset[str], ...]] = {}
-_TERMS_LOCK = threading.Lock()
 _KEEP_RATIO = 0.7  # a sentence must reach this share of the best one to join the answer
 # A sentence outside the best one's passage must come closer to the best: each extra
 # source is one more for the reader to check (dev: citation precision 0.46 -> 0.60 for
@@ -121,6 +116,8 @@ _NOT_A_QUANTITY = re.compile(
 
 # The stored sentences (with vectors) lying in [start, end) of a document.
 SentencesIn = Callable[[str, int, int], list[tuple[Sentence, np.ndarray]]]
+# A document's sentence count and how many of its sentences hold each of some terms.
+TermCounts = Callable[[str, Sequence[str]], tuple[int, dict[str, int]]]
 # Single words, each embedded alone: normalised rows in order.
 WordVectors = Callable[[Sequence[str]], np.ndarray]
 Idf = Callable[[list[str]], dict[str, float]]
@@ -148,6 +145,7 @@ def compose(
     *,
     query_vector: Sequence[float],
     sentences_in: SentencesIn,
+    term_counts: TermCounts,
     settings: AnswerSettings,
     word_vectors: WordVectors,
     avoid: Collection[str] = (),
@@ -164,7 +162,7 @@ def compose(
         return _abstain(question, passages, 0.0)
     query = np.asarray(query_vector)
     weights = general_weights(question)
-    _score(candidates, quotable_passages, query, weights, sentences_in)
+    _score(candidates, quotable_passages, query, weights, term_counts)
     eligible = _eligible(question, candidates)
     # The document the answer would quote: its own passages and best sentence, which no
     # other indexed document can lend to or take from.
@@ -361,12 +359,12 @@ def _score(
     passages: Sequence[Passage],
     query: np.ndarray,
     weights: dict[str, float],
-    sentences_in: SentencesIn,
+    term_counts: TermCounts,
 ) -> None:
     """Each candidate's similarity, evidence and score, from the question, its own document
     and the passages holding it: nothing that changes with the other documents indexed."""
     in_document = {
-        doc: _within(weights, _document_terms(doc, sentences_in))
+        doc: _within(weights, *term_counts(doc, list(weights)))
         for doc in {c.passage.doc_id for c in candidates}
     }
     coverage = {p.chunk_id: _passage_coverage(p, weights) for p in passages}
@@ -421,31 +419,12 @@ def _overlap(c: _Candidate, weights: dict[str, float]) -> float:
     return sum(w * bag.get(t, 0.0) for t, w in weights.items()) / total if total else 0.0
 
 
-def _within(weights: dict[str, float], sentences: Sequence[frozenset[str]]) -> dict[str, float]:
-    """The question's weights scaled by each term's rarity among its document's sentences: a
-    term most of the paper's sentences hold ("virus" in a virology paper) tells little about
-    which one answers. The whole document, not the passages shown, so that the weights do
-    not move with retrieval."""
-    n = len(sentences)
-    return {
-        t: w * math.log(1 + (n + 1) / (sum(t in s for s in sentences) + 0.5))
-        for t, w in weights.items()
-    }
-
-
-def _document_terms(doc_id: str, sentences_in: SentencesIn) -> tuple[frozenset[str], ...]:
-    """Each sentence's terms, for the whole document; remembered per document version."""
-    rows = sentences_in(doc_id, 0, _WHOLE)
-    key = (doc_id, hash(tuple(sentence.text for sentence, _ in rows)))
-    with _TERMS_LOCK:
-        known = _TERMS.get(key)
-    if known is None:
-        known = tuple(frozenset(terms(sentence.text)) for sentence, _ in rows)
-        with _TERMS_LOCK:
-            if len(_TERMS) >= _REMEMBERED:
-                _TERMS.pop(next(iter(_TERMS)))
-            _TERMS[key] = known
-    return known
+def _within(weights: dict[str, float], n: int, counts: dict[str, int]) -> dict[str, float]:
+    """The question's weights scaled by each term's rarity among its document's `n`
+    sentences (`counts`: how many hold it): a term most of the paper's sentences hold
+    ("virus" in a virology paper) tells little about which one answers. The whole document,
+    not the passages shown, so that the weights do not move with retrieval."""
+    return {t: w * math.log(1 + (n + 1) / (counts.get(t, 0) + 0.5)) for t, w in weights.items()}
 
 
 def _holding(c: _Candidate, passages: Sequence[Passage]) -> list[Passage]:

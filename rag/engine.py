@@ -250,6 +250,7 @@ class Engine:
             passages,
             query_vector=query_vector,
             sentences_in=self.search.sentences,
+            term_counts=self.search.term_counts,
             settings=settings,
             avoid=frozenset(said),
             word_vectors=self.word_vectors,

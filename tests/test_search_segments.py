@@ -239,8 +239,15 @@ def test_a_replaced_version_whose_vectors_are_gone_is_masked_not_rederived(
     assert "shellfish" not in " ".join(p.text for p in fresh.retrieve("otters shellfish", k=4))
 
 
+def _without_term_counts(segment: Path) -> None:
+    """Rewrite a segment as format 8 wrote it before its sentences' term counts."""
+    for array in (segment / "arrays").glob("term_*.npy"):
+        array.unlink()
+
+
 def _as_format_7(segment: Path) -> None:
     """Rewrite a segment as format 7 wrote it: the documents' texts in data.json."""
+    _without_term_counts(segment)
     data = json.loads((segment / "data.json").read_text())
     blob = np.load(segment / "texts.npy").tobytes()
     ends = np.load(segment / "arrays" / "text_ends.npy")
@@ -252,6 +259,31 @@ def _as_format_7(segment: Path) -> None:
     (segment / "arrays" / "text_ends.npy").unlink()
     manifest = json.loads((segment / "manifest.json").read_text())
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 7}))
+
+
+def _counted_sentence_by_sentence(engine: Engine, doc: str, wanted: list[str]) -> tuple:
+    rows = engine.search.sentences(doc, 0, 1 << 40)
+    held = [set(terms(sentence.text)) for sentence, _ in rows]
+    return len(rows), {t: n for t in wanted if (n := sum(t in h for h in held))}
+
+
+def test_term_counts_are_each_sentences_terms_counted_when_derived_merged_and_read(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "_MAX_SEGMENTS", 2)
+    engine = Engine.open(settings)
+    notes = {**NOTES, "mixed.txt": "Otters and herons fish. Dams stop salmon. Water rises."}
+    for name, text in notes.items():  # one segment each, merged past two
+        engine.ingest([_write(tmp_path, name, text)])
+    wanted = ["dam", "water", "fish", "otter", "salmon", "no-such-term"]
+    docs = [d.doc_id for d in engine.documents()]
+    expected = {d: _counted_sentence_by_sentence(engine, d, wanted) for d in docs}
+    assert any(counts for _, counts in expected.values())
+    engine.search.refresh()
+    assert {d: engine.search.term_counts(d, wanted) for d in docs} == expected
+    fresh = Engine.open(settings)  # read back from the cache
+    fresh.search.refresh()
+    assert {d: fresh.search.term_counts(d, wanted) for d in docs} == expected
 
 
 def _as_format_6(segment: Path) -> None:
@@ -327,7 +359,7 @@ def _as_format_3(segment: Path) -> None:
     (segment / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
-@pytest.mark.parametrize("fmt", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("fmt", [3, 4, 5, 6, 7, 8])
 def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_again(
     fmt: int,
     engine: Engine,
@@ -347,7 +379,7 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
     cache = settings.index_dir / "cache" / settings.collection
     (old,) = cache.glob("seg-*")
     migrate = {3: _as_format_3, 4: _as_format_4, 5: _as_format_5, 6: _as_format_6}
-    {**migrate, 7: _as_format_7}[fmt](old)
+    {**migrate, 7: _as_format_7, 8: _without_term_counts}[fmt](old)
     monkeypatch.setattr(Store, "parts", lambda *_: pytest.fail("derived again"))
     with caplog.at_level("WARNING", logger="index.search"):
         fresh = Engine.open(settings)
@@ -363,6 +395,7 @@ def test_a_cache_in_a_previous_format_is_rewritten_with_a_message_not_derived_ag
         reduced = np.load(new / "reduced.npy")
         assert reduced.dtype == np.int8 and reduced.shape[1] == 4
     assert "texts" not in json.loads((new / "data.json").read_text())  # in texts.npy now
+    assert (new / "arrays" / "term_ids.npy").is_file()  # counted once, in the rewrite
 
 
 def test_a_cache_older_than_that_is_derived_again_with_a_message(
