@@ -536,26 +536,33 @@ class SearchIndex:
             return []
         q = np.asarray(query_vector, dtype=np.float32)
         shortlist = shortlist if shortlist >= k else 0
+        hits: list[tuple[int, float]] = []
+        found = []  # (segment, its shortlisted chunk rows, their approximate scores)
         with _BLAS.limit(limits=1, user_api="blas"):
-            parts = [_approximate(s, q, shortlist) for s in view.segments]
-            approx = [a for a, exact in parts if not exact]
-            if approx:
-                pooled = np.concatenate(approx)
+            for i, s in enumerate(view.segments):
+                if s.reduced is None or s.basis is None or not shortlist:
+                    top = _top(_best_sentences(s, q), k, positive=False)
+                    hits += [(int(view.offsets[i]) + row, score) for row, score in top]
+                else:
+                    found.append((i, *_shortlisted(s, q @ s.basis, shortlist)))
+            if found:
+                pooled = np.concatenate([approx for *_, approx in found])
                 n = min(shortlist, len(pooled))
-                keep = np.argpartition(-pooled, n - 1)[:n]
                 chosen = np.zeros(len(pooled), dtype=bool)
-                chosen[keep[np.isfinite(pooled[keep])]] = True
+                if n:
+                    chosen[np.argpartition(-pooled, n - 1)[:n]] = True
                 at = 0
-                for i, (scores, exact) in enumerate(parts):
-                    if exact:
-                        continue
-                    mine = np.flatnonzero(chosen[at : at + len(scores)])
-                    at += len(scores)
-                    best = np.full(len(scores), -np.inf, dtype=np.float32)
-                    best[mine] = _best_of(view.segments[i], mine, q)
-                    parts[i] = (best, True)
-            best = np.concatenate([scores for scores, _ in parts])
-        return _top(best, k, positive=False)
+                for i, local, _ in found:
+                    mine = local[chosen[at : at + len(local)]]
+                    at += len(local)
+                    exact = _best_of(view.segments[i], mine, q)
+                    hits += [
+                        (int(view.offsets[i]) + row, float(score))
+                        for row, score in zip(mine.tolist(), exact.tolist(), strict=True)
+                        if score > -np.inf
+                    ]
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))
+        return hits[:k]
 
     def sentences(self, doc_id: str, start: int, end: int) -> list[tuple[Sentence, np.ndarray]]:
         """Sentences lying wholly in [start, end) of a document, with their vectors."""
@@ -788,17 +795,6 @@ def _best_sentences(segment: _Segment, q: np.ndarray, sims: np.ndarray | None = 
     return best
 
 
-def _approximate(s: _Segment, q: np.ndarray, shortlist: int) -> tuple[np.ndarray, bool]:
-    """(each chunk's best sentence cosine, True) for a segment without a projection (or no
-    shortlist), else (its approximation from the projection, False)."""
-    if s.reduced is None or s.basis is None or not shortlist:
-        return _best_sentences(s, q), True
-    qr = q @ s.basis
-    if s.ivf:
-        return _probed(s, qr), False
-    return _best_sentences(s, qr, _projected(s, qr, 0, len(s.reduced))), False
-
-
 def _projected(s: _Segment, qr: np.ndarray, a: int, b: int) -> np.ndarray:
     """Rows a:b's projections . qr, from their int8 codes (in pieces: a bounded copy)."""
     assert s.reduced is not None and s.reduced_scale is not None
@@ -818,9 +814,9 @@ def _quantized(projected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, scale.astype(np.float32)
 
 
-def _probed(s: _Segment, qr: np.ndarray) -> np.ndarray:
-    """Approximate best-sentence scores from the inverted lists nearest the question: a
-    chunk scores its best probed sentence, or -inf if none was probed."""
+def _probed(s: _Segment, qr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence rows of the inverted lists nearest the question, and their
+    approximate cosines."""
     assert s.ivf is not None
     lists = s.ivf
     n_lists = len(lists.ptr) - 1
@@ -831,14 +827,37 @@ def _probed(s: _Segment, qr: np.ndarray) -> np.ndarray:
         a, b = int(lists.ptr[li]), int(lists.ptr[li + 1])
         sims.append(_projected(s, qr, a, b))
         rows.append(lists.rows[a:b])
-    sim, r = np.concatenate(sims), np.concatenate(rows).astype(np.int64)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(sims)
+
+
+def _shortlisted(s: _Segment, qr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The segment's n best live chunks by their best approximated sentence (through its
+    inverted lists when it has them), best first: (chunk rows, scores). The best sentences
+    are walked until n chunks are found (a chunk's first appearance is its best sentence),
+    instead of giving every chunk a score: that was 7 of a question's 18 ms of probing at
+    9,800 papers."""
+    if s.ivf is not None:
+        rows, sims = _probed(s, qr)
+    else:
+        assert s.reduced is not None
+        rows, sims = np.arange(len(s.reduced)), _projected(s, qr, 0, len(s.reduced))
     ptr, chunks = _sentence_chunks(s)
-    counts = ptr[r + 1] - ptr[r]
-    firsts = np.repeat(ptr[r] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
-    approx = np.full(len(s.chunks), -np.inf, dtype=np.float32)
-    np.maximum.at(approx, chunks[firsts], np.repeat(sim, counts))
-    approx[~s.alive] = -np.inf
-    return approx
+    m = min(len(sims), 4 * n)
+    while m:
+        top = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(m)
+        top = top[np.argsort(-sims[top], kind="stable")]
+        r = rows[top]
+        counts = ptr[r + 1] - ptr[r]
+        firsts = np.repeat(ptr[r] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+        held, score = chunks[firsts], np.repeat(sims[top], counts)
+        live = s.alive[held]
+        held, score = held[live], score[live]
+        _, first = np.unique(held, return_index=True)
+        if len(first) >= n or m == len(sims):
+            keep = np.sort(first)[:n]
+            return held[keep], score[keep]
+        m = min(len(sims), 4 * m)
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 
 def _sentence_chunks(s: _Segment) -> tuple[np.ndarray, np.ndarray]:

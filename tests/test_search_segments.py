@@ -165,6 +165,7 @@ def test_shortlisted_sentence_scoring_finds_what_scoring_every_sentence_finds(
         full = engine.search.semantic(vector, 3)
         short = engine.search.semantic(vector, 3, shortlist=8)
         assert [round(s, 5) for _, s in short] == [round(s, 5) for _, s in full], question
+        assert all(type(r) is int and type(s) is float for r, s in full + short)  # JSON-ready
         # Only the shortlist was scored: the rest of the library is never a candidate.
         assert len(engine.search.semantic(vector, 100, shortlist=100)) == len(segment.chunks)
         assert len(engine.search.semantic(vector, 8, shortlist=8)) == 8
@@ -437,10 +438,14 @@ def test_inverted_lists_over_the_projection_find_what_scoring_every_sentence_fin
         in_row_order = np.empty(len(segment.reduced), dtype=np.float32)
         in_row_order[lists.rows] = search_module._projected(segment, qr, 0, len(segment.reduced))
         every = search_module._best_sentences(segment, qr, in_row_order)
-        assert np.allclose(search_module._probed(segment, qr), every, atol=1e-5), question
+        rows, scores = search_module._shortlisted(segment, qr, 10)
+        best = np.argsort(-every, kind="stable")[:10]
+        assert np.allclose(scores, every[best], atol=1e-5), question  # the ten best, in order
+        assert np.allclose(every[rows], scores, atol=1e-5), question  # each its chunk's best
         full = engine.search.semantic(vector, 3)
         short = engine.search.semantic(vector, 3, shortlist=40)
         assert [round(s, 5) for _, s in short] == [round(s, 5) for _, s in full], question
+        assert all(type(r) is int and type(s) is float for r, s in full + short)  # JSON-ready
     expected = [engine.search.semantic(v, 5, shortlist=8) for v in vectors]
     fresh = Engine.open(settings)
     fresh.search.refresh()
