@@ -207,7 +207,7 @@ class _TermCounts:
     ids: np.ndarray  # int32 term ids
     counts: np.ndarray  # uint16 sentences holding the term
 
-    def of(self, doc: str, wanted: Iterator[str] | Sequence[str]) -> dict[str, int]:
+    def of(self, doc: str, wanted: Sequence[str]) -> dict[str, int]:
         i = self.docs.get(doc)
         if i is None:
             return {}
@@ -278,7 +278,8 @@ def _merged_term_counts(merged: _Segment, segments: list[_Segment]) -> _TermCoun
     names: dict[str, int] = {}
     doc_of, term_of, counts = [], [], []
     for s in segments:
-        table = s.term_counts if s.term_counts is not None else _term_counts(s)
+        table = s.term_counts
+        assert table is not None  # _add
         remap = np.array([names.setdefault(t, len(names)) for t in table.vocab], dtype=np.int64)
         for d in sorted(s.live_docs & set(table.docs)):
             if d not in slot:
@@ -441,7 +442,7 @@ class _Segment:
     # Which chunks hold each sentence row (built on first use): chunks[ptr[r]:ptr[r + 1]].
     sent_chunks: tuple[np.ndarray, np.ndarray] | None = None
     doc_codes: tuple[list[str], np.ndarray] | None = None  # _chunk_doc_codes
-    term_counts: _TermCounts | None = None  # None only as read from before it (rewritten)
+    term_counts: _TermCounts | None = None  # set by _add, a merge, or read
 
     def __post_init__(self) -> None:
         self.alive = np.ones(len(self.chunks), dtype=bool)
@@ -589,8 +590,7 @@ class SearchIndex:
         if segment is None or doc_id not in segment.doc_rows:
             return 0, {}
         lo, hi = segment.doc_rows[doc_id]
-        if segment.term_counts is None:  # only while a segment read from before is rewritten
-            segment.term_counts = _term_counts(segment)
+        assert segment.term_counts is not None  # _add
         return hi - lo, segment.term_counts.of(doc_id, wanted)
 
     def idf(self, words: list[str]) -> dict[str, float]:
@@ -688,7 +688,9 @@ class SearchIndex:
             )
 
     def _add(self, segment: _Segment) -> None:
-        if segment.term_counts is None:  # read from before the counts: counted once, here
+        # Every segment in use passed here or was read with them: derived, or read from
+        # before the counts (rewritten here); a merge remaps its inputs' instead.
+        if segment.term_counts is None:
             segment.term_counts = _term_counts(segment)
         in_store = self._in_store(segment)
         _write(self._dir, segment, store_vectors=in_store)
@@ -734,9 +736,7 @@ class SearchIndex:
             unigrams = terms(f"{r.metadata.get('title', '')}\n{r.text}")
             doc = str(r.metadata.get("doc_id"))
             tokens.append(with_bigrams(unigrams) + abbreviations.expand(doc, unigrams))
-        segment = _segment(_new_name(), docs, defs, records, tokens, sentences, texts)
-        segment.term_counts = _term_counts(segment)
-        return segment
+        return _segment(_new_name(), docs, defs, records, tokens, sentences, texts)
 
     def _merge_small(self, generations: dict[str, str]) -> None:
         """Keep few segments: past _MAX_SEGMENTS, the two smallest are merged if alike in
@@ -1145,7 +1145,7 @@ def _write(folder: Path, s: _Segment, *, store_vectors: bool) -> None:
             if s.ivf is not None
             else {}
         ),
-        **(s.term_counts or _term_counts(s)).arrays(),  # _add has counted them
+        **(s.term_counts.arrays() if s.term_counts is not None else {}),  # _add counts them
     )
     if s.basis is not None and s.reduced is not None:
         # int8 codes in their own file: mapped, not read, at opening.

@@ -537,27 +537,29 @@ def _step_probe(work: Path, n_questions: int) -> dict[str, Any]:
                     seg.reduced = np.asarray(seg.vectors[ivf.rows]) @ seg.basis
                     seg.reduced_scale = np.ones_like(scale)
         search._PROBE_SHARE = in_use if share == "float32" else (share or 0.0)
-        kept, times = [], []
-        for v, full in zip(vectors, exact, strict=True):
-            t = time.perf_counter()
-            got = engine.search.semantic(v, 50, shortlist=shortlist)
-            times.append(time.perf_counter() - t)
-            kept.append(_recall(got, full))
         name = {None: "no_lists", "float32": f"probe_{in_use}_float32"}.get(share, f"probe_{share}")
-        out[f"{name}_recall50"] = sum(kept) / len(kept)
-        out[f"{name}_ms"] = 1000 * sorted(times)[len(times) // 2]
+        out[f"{name}_recall50"], out[f"{name}_ms"] = _recall_and_ms(
+            engine, vectors, exact, shortlist
+        )
     search._PROBE_SHARE = in_use
     # The shortlist's length at the share in use: the chunks whose sentences are read exactly.
     for length in (100, 200, 300, 500, 1000):
-        kept, times = [], []
-        for v, full in zip(vectors, exact, strict=True):
-            t = time.perf_counter()
-            got = engine.search.semantic(v, 50, shortlist=length)
-            times.append(time.perf_counter() - t)
-            kept.append(_recall(got, full))
-        out[f"shortlist_{length}_recall50"] = sum(kept) / len(kept)
-        out[f"shortlist_{length}_ms"] = 1000 * sorted(times)[len(times) // 2]
+        recall, ms = _recall_and_ms(engine, vectors, exact, length)
+        out[f"shortlist_{length}_recall50"], out[f"shortlist_{length}_ms"] = recall, ms
     return out
+
+
+def _recall_and_ms(
+    engine: Any, vectors: list[Any], exact: list[list[tuple[int, float]]], shortlist: int
+) -> tuple[float, float]:
+    """The shortlisted search's mean recall@50 against `exact` and its median ms."""
+    kept, times = [], []
+    for v, full in zip(vectors, exact, strict=True):
+        t = time.perf_counter()
+        got = engine.search.semantic(v, 50, shortlist=shortlist)
+        times.append(time.perf_counter() - t)
+        kept.append(_recall(got, full))
+    return sum(kept) / len(kept), 1000 * sorted(times)[len(times) // 2]
 
 
 def _step_hit5(work: Path, n_questions: int) -> dict[str, Any]:
