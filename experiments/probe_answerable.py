@@ -154,7 +154,7 @@ class Probe:
             quotable_passages,
             query,
             general_weights(question),
-            self.engine.search.sentences,
+            self.engine.search.term_counts,
         )
         pool = _eligible(question, candidates) or candidates
         home = max(pool, key=lambda c: c.score).passage.doc_id
