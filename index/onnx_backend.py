@@ -45,8 +45,9 @@ __all__ = ["OnnxBackend", "OnnxEmbedding", "load_onnx_embedder"]
 
 OnnxBackend = Literal["onnx", "onnx-int8"]
 
-# Bump when the export or quantisation recipe changes, so older cached exports are not reused.
-_RECIPE_VERSION = 1
+# Bump a backend's when its export or quantisation recipe changes, so older cached exports
+# are not reused. int8 2: attention fused before quantising (_fused_for_int8).
+_RECIPES: dict[OnnxBackend, int] = {"onnx": 1, "onnx-int8": 2}
 _MODEL = "model.onnx"
 _TOKENIZER = "tokenizer.json"
 _MANIFEST = "manifest.json"
@@ -295,18 +296,18 @@ def _read_json_if_present(path: Path) -> dict[str, Any]:
 def _ensure_export(layout: _Layout, backend: OnnxBackend, cache_dir: Path) -> Path:
     """The folder holding this model's export for `backend`, built if missing or damaged."""
     entry = cache_dir / _entry_name(layout, backend)
-    if _is_intact(entry):
+    if _is_intact(entry, backend):
         return entry
     _discard(entry)
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=cache_dir))
     try:
         _build(layout, backend, staging, cache_dir)
-        _write_manifest(staging)
+        _write_manifest(staging, backend)
         _publish(staging, entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if not _is_intact(entry):
+    if not _is_intact(entry, backend):
         raise PaperTrailError(f"{entry}: the ONNX export is damaged right after exporting it")
     return entry
 
@@ -318,26 +319,26 @@ def _entry_name(layout: _Layout, backend: OnnxBackend) -> str:
         "source": str(layout.transformer_dir.resolve()),
         "files": stamps,
         "backend": backend,
-        "recipe": _RECIPE_VERSION,
+        "recipe": _RECIPES[backend],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{layout.root.name}-{backend}-{digest}"
 
 
-def _is_intact(entry: Path) -> bool:
+def _is_intact(entry: Path, backend: OnnxBackend) -> bool:
     try:
         manifest = json.loads((entry / _MANIFEST).read_text(encoding="utf-8"))
         digests = manifest["sha256"]
-        return manifest["recipe"] == _RECIPE_VERSION and all(
+        return manifest["recipe"] == _RECIPES[backend] and all(
             _sha256(entry / name) == digest for name, digest in digests.items()
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
-def _write_manifest(staging: Path) -> None:
+def _write_manifest(staging: Path, backend: OnnxBackend) -> None:
     digests = {name: _sha256(staging / name) for name in (_MODEL, _TOKENIZER)}
-    manifest = {"recipe": _RECIPE_VERSION, "sha256": digests}
+    manifest = {"recipe": _RECIPES[backend], "sha256": digests}
     (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
@@ -376,7 +377,10 @@ def _build(layout: _Layout, backend: OnnxBackend, staging: Path, cache_dir: Path
         _export(layout.transformer_dir, staging)
         return
     source = _ensure_export(layout, "onnx", cache_dir)
-    _quantize(source / _MODEL, staging / _MODEL)
+    fused = _fused_for_int8(layout.transformer_dir, source / _MODEL, staging / "fused.onnx")
+    _quantize(fused, staging / _MODEL)
+    if fused != source / _MODEL:
+        fused.unlink()
     shutil.copy2(source / _TOKENIZER, staging / _TOKENIZER)
 
 
@@ -443,7 +447,44 @@ def _pooled(model: Any, names: list[str]) -> Any:
     return Pooled()
 
 
+def _fused_for_int8(transformer_dir: Path, source: Path, target: Path) -> Path:
+    """A BERT export with each layer's attention fused into one op (quantised to QAttention)
+    and bias + GELU into one; any other architecture is returned as it is.
+
+    COVID-QA test sentences, one a run, int8: the same vectors (cosine 1.0 to the unfused
+    export on 400 sentences) about 5 % faster, most at short sentences (0.90 against 1.06 ms
+    at 8 word pieces), where the unfused graph's ~250 small ops cost more than its arithmetic.
+    Skip-layer-norm and embed-layer-norm fusions stay off: ORT's SkipLayerNormalization ran
+    ~6x slower than what it replaces (_DISABLED_OPTIMIZERS).
+    """
+    config = _read_json_if_present(transformer_dir / "config.json")
+    if config.get("model_type") != "bert":
+        return source
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
+    options.enable_embed_layer_norm = False
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        model = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]),
+            opt_level=1,
+            optimization_options=options,
+        )
+    finally:
+        logging.disable(previous)
+    model.save_model_to_file(str(target))
+    return target
+
+
 def _quantize(source: Path, target: Path) -> None:
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Per-channel weight scales, and only weight MatMuls (not the embedding tables or the
@@ -458,8 +499,10 @@ def _quantize(source: Path, target: Path) -> None:
             target,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            extra_options={"MatMulConstBOnly": True},
+            op_types_to_quantize=["MatMul", "Attention"],
+            # The fused Attention op has no type in ONNX's shape inference: its outputs are
+            # float, as everything else here.
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
         )
     finally:
         logging.disable(previous)

@@ -286,3 +286,24 @@ def test_layer_norms_run_unfused_in_the_int8_model(
     ops = {node.op_type for node in onnx.load(str(optimised)).graph.node}
     assert "LayerNormalization" in ops
     assert "SkipLayerNormalization" not in ops
+
+
+def test_int8_model_fuses_attention_and_keeps_the_unfused_vectors(
+    cache_dir: Path, tmp_path: Path, texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fused = _load(cache_dir, "onnx-int8")
+    entry = next(p for p in cache_dir.iterdir() if "-onnx-int8-" in p.name)
+    ops = {node.op_type for node in onnx.load(str(entry / "model.onnx")).graph.node}
+    assert "QAttention" in ops
+    # The previous recipe, built from the same fp32 export (copied, not traced again).
+    unfused_cache = tmp_path / "unfused"
+    unfused_cache.mkdir()
+    for fp32 in (p for p in cache_dir.iterdir() if "-onnx-" in p.name and "int8" not in p.name):
+        shutil.copytree(fp32, unfused_cache / fp32.name)
+    monkeypatch.setattr("index.onnx_backend._fused_for_int8", lambda _dir, source, _target: source)
+    unfused = _load(unfused_cache, "onnx-int8")
+    cosines = _cosines(
+        np.array(fused.get_text_embedding_batch(texts)),
+        np.array(unfused.get_text_embedding_batch(texts)),
+    )
+    assert cosines.min() >= 0.99999
