@@ -38,7 +38,7 @@ import numpy as np
 
 from eval.datasets import load_eval_set, read_corpus
 from index.embedding import _local_model_dir, _onnx_cache_dir
-from index.onnx_backend import _WORKERS, OnnxEmbedding, _ensure_export, _read_layout
+from index.onnx_backend import _WORKERS, OnnxEmbedding, _ensure_export, _quantize, _read_layout
 from index.sentences import split_sentences
 from index.settings import Settings
 from rag.engine import Engine
@@ -100,10 +100,14 @@ def _per_row_embedder(folder: Path) -> OnnxEmbedding:
     from onnx import TensorProto, helper, numpy_helper
 
     embedder = _embedder("onnx-int8", 8, _WORKERS)
+    # Quantised from the fp32 export without fusing attention: QAttention takes one scale
+    # per tensor, so the per-row rewrite needs the plain MatMulInteger graph.
     source = _ensure_export(
-        _read_layout(_local_model_dir(Settings().embed_model)), "onnx-int8", _onnx_cache_dir()
+        _read_layout(_local_model_dir(Settings().embed_model)), "onnx", _onnx_cache_dir()
     )
-    model = onnx.load(str(source / "model.onnx"))
+    folder.mkdir(parents=True)
+    _quantize(source / "model.onnx", folder / "unfused-int8.onnx")
+    model = onnx.load(str(folder / "unfused-int8.onnx"))
     graph = model.graph
     constants = {"pr_127": 127.0, "pr_eps": 1e-8, "pr_128": 128.0, "pr_0": 0.0, "pr_255": 255.0}
     graph.initializer.extend(
@@ -135,7 +139,7 @@ def _per_row_embedder(folder: Path) -> OnnxEmbedding:
                 node.input[i] = "pr_zp"
     del graph.node[:]
     graph.node.extend(nodes)
-    folder.mkdir(parents=True)
+    (folder / "unfused-int8.onnx").unlink()
     onnx.save(model, str(folder / "model.onnx"))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
