@@ -30,7 +30,9 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -447,6 +449,17 @@ def _pooled(model: Any, names: list[str]) -> Any:
     return Pooled()
 
 
+@contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """ONNX Runtime's optimizer and quantiser log hints that do not apply to these graphs."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def _fused_for_int8(transformer_dir: Path, source: Path, target: Path) -> Path:
     """A BERT export with each layer's attention fused into one op (quantised to QAttention)
     and bias + GELU into one; any other architecture is returned as it is.
@@ -467,9 +480,7 @@ def _fused_for_int8(transformer_dir: Path, source: Path, target: Path) -> Path:
     options = FusionOptions("bert")
     options.enable_skip_layer_norm = False
     options.enable_embed_layer_norm = False
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
+    with _quiet_logging():
         model = optimize_model(
             str(source),
             model_type="bert",
@@ -478,8 +489,6 @@ def _fused_for_int8(transformer_dir: Path, source: Path, target: Path) -> Path:
             opt_level=1,
             optimization_options=options,
         )
-    finally:
-        logging.disable(previous)
     model.save_model_to_file(str(target))
     return target
 
@@ -492,9 +501,7 @@ def _quantize(source: Path, target: Path) -> None:
     # attention-score MatMuls of two activations): measured min cosine to torch ≈ 0.99,
     # against ≈ 0.87 for quantize_dynamic's defaults, at the same speed.
     # It also logs a hint to run its pre-processing first, which fails on this graph.
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
+    with _quiet_logging():
         quantize_dynamic(
             source,
             target,
@@ -505,8 +512,6 @@ def _quantize(source: Path, target: Path) -> None:
             # float, as everything else here.
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
         )
-    finally:
-        logging.disable(previous)
 
 
 # --- loading an export ---------------------------------------------------------------------
